@@ -1,0 +1,133 @@
+/*
+ * fastgd.h -- the one seam between the compiled core and Cython.
+ *
+ * Everything here is plain C: no Python.h, and no allocation in the epoch
+ * loop. Python owns every buffer (weights, optimizer state, per-thread
+ * gradient buffers) and passes it in; the core only iterates.
+ *
+ * The integer codes below are mirrored by the `code` attribute of the
+ * Python specs in fastgd/losses.py, fastgd/optim.py and fastgd/schedules.py;
+ * tests/test_tables.py checks that both sides agree through fgd_*_name().
+ */
+#ifndef FASTGD_H
+#define FASTGD_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Losses of the margin p = x.w + b (classification labels are -1/+1). */
+enum fgd_loss {
+    FGD_SQUARED_ERROR = 0,
+    FGD_HUBER = 1,
+    FGD_EPSILON_INSENSITIVE = 2,
+    FGD_SQUARED_EPSILON_INSENSITIVE = 3,
+    FGD_LOG_LOSS = 4,
+    FGD_HINGE = 5,
+    FGD_SQUARED_HINGE = 6,
+    FGD_MODIFIED_HUBER = 7,
+    FGD_PERCEPTRON = 8,
+    FGD_N_LOSSES = 9
+};
+
+/* Optimizers, as in torch.optim. */
+enum fgd_optimizer {
+    FGD_SGD = 0,
+    FGD_ADAGRAD = 1,
+    FGD_RMSPROP = 2,
+    FGD_ADADELTA = 3,
+    FGD_ADAM = 4,
+    FGD_ADAMW = 5,
+    FGD_N_OPTIMIZERS = 6
+};
+
+/* Step-size schedules; t counts optimizer steps from 0. */
+enum fgd_schedule {
+    FGD_CONSTANT = 0,
+    FGD_INVSCALING = 1,
+    FGD_OPTIMAL = 2,
+    FGD_STEP = 3,
+    FGD_EXPONENTIAL = 4,
+    FGD_COSINE = 5,
+    FGD_N_SCHEDULES = 6
+};
+
+#define FGD_N_HYPER 8
+
+/* Everything an epoch needs to know besides the arrays. */
+typedef struct {
+    int loss;                    /* enum fgd_loss */
+    double loss_param;           /* epsilon (huber, epsilon-insensitive) */
+    int optimizer;               /* enum fgd_optimizer */
+    double hyper[FGD_N_HYPER];   /* optimizer hyperparameters, layout in optim.py */
+    int schedule;                /* enum fgd_schedule */
+    double lr;                   /* base step size (eta0) */
+    double sched[FGD_N_HYPER];   /* schedule parameters, layout in schedules.py */
+    double warmup_steps;         /* linear warm-up length in steps; 0 = none */
+    double l2;                   /* L2 coefficient (gradient term, or decoupled decay) */
+    double l1;                   /* L1 coefficient (proximal soft-threshold) */
+    int l2_decoupled;            /* 1: L2 as decoupled weight decay (AdamW) */
+    int fit_intercept;
+    int64_t batch_size;
+    int n_threads;
+} fgd_config;
+
+/* What an epoch reports back. */
+typedef struct {
+    double loss_sum;     /* sum_i s_i * loss_i at the margins seen during the epoch */
+    double weight_sum;   /* sum_i s_i over the rows visited */
+    double lr_last;      /* step size of the last step taken */
+    int64_t t;           /* optimizer step counter after the epoch */
+    int64_t n_steps;     /* steps taken in this epoch */
+    int nonfinite;       /* 1 if a margin or loss became NaN/inf: the epoch stopped */
+} fgd_stats;
+
+/*
+ * One epoch over dense, C-contiguous rows.
+ *
+ * X        n x d rows, row i at X + i*d
+ * y        n targets (double; -1/+1 for classification)
+ * sw       n sample weights already divided by their mean, or NULL for ones
+ * order    n row indices giving the visiting order, or NULL for 0..n-1
+ * params   d+1 values: coefficients then intercept (updated in place)
+ * state    n_state x (d+1) optimizer state, row-major (updated in place)
+ * gbuf     n_threads x (d+1) scratch, must be zero on entry (left zero)
+ * gsum     d+1 doubles: the epoch's mini-batch gradients are added here
+ * Returns 0, or -1 on an invalid config (unknown code, bad sizes).
+ */
+int fgd_epoch_dense_f64(const double *X, int64_t n, int64_t d,
+                        const double *y, const double *sw, const int64_t *order,
+                        double *params, double *state, double *gbuf,
+                        double *gsum, const fgd_config *cfg, int64_t t0,
+                        fgd_stats *stats);
+int fgd_epoch_dense_f32(const float *X, int64_t n, int64_t d,
+                        const double *y, const double *sw, const int64_t *order,
+                        float *params, float *state, float *gbuf,
+                        double *gsum, const fgd_config *cfg, int64_t t0,
+                        fgd_stats *stats);
+
+/* Seeded Fisher-Yates permutation of 0..n-1 (splitmix64); see fastgd/data.py. */
+void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed);
+
+/* Step size of the schedule at step t (for tests and the Python side). */
+double fgd_schedule_lr(const fgd_config *cfg, int64_t t);
+
+/* Loss value and derivative, for the table tests. */
+double fgd_loss_value(int loss, double param, double y, double p);
+double fgd_loss_deriv(int loss, double param, double y, double p);
+
+const char *fgd_loss_name(int code);
+const char *fgd_optimizer_name(int code);
+const char *fgd_schedule_name(int code);
+
+/* Build facts for show_config(). */
+int fgd_have_openmp(void);
+int fgd_max_threads(void);
+const char *fgd_simd_dispatch(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTGD_H */

@@ -1,0 +1,15 @@
+"""fastgd: gradient descent at the speed of the hardware.
+
+Every classic first-order method (SGD, momentum, Nesterov, Adagrad, RMSprop,
+Adadelta, Adam, AdamW), learning-rate schedules and L1/L2/elastic-net
+penalties behind one small API, computed by a compiled core (C + OpenMP)
+and checked against a plain-NumPy reference.
+"""
+from fastgd import losses, optim, penalties, schedules
+from fastgd._config import show_config
+from fastgd.solver import DivergenceError, FitResult, History, Trainer, fit
+
+__version__ = "0.1.0"
+
+__all__ = ["fit", "Trainer", "FitResult", "History", "DivergenceError", "show_config",
+           "losses", "optim", "penalties", "schedules", "__version__"]

@@ -1,0 +1,81 @@
+"""Backends: one training loop each, all computing the same mathematics.
+
+A backend exposes two functions:
+
+``epoch_order(n, seed)``
+    The seeded order in which an epoch visits rows (see :mod:`fastgd.data`).
+``run_epoch(problem, params, state, order, t, gbuf, gsum)``
+    One epoch of mini-batch steps over ``problem`` from step ``t``; updates
+    ``params``, ``state`` and ``gsum`` in place and returns an
+    :class:`EpochStats`.
+
+``"cpu"`` is the compiled core (C + OpenMP); ``"reference"`` is plain NumPy,
+the specification in code, for stepping through an algorithm and for tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["EpochProblem", "EpochStats", "get_backend", "BACKENDS"]
+
+BACKENDS = ("cpu", "reference")
+
+
+@dataclass
+class EpochProblem:
+    """Everything an epoch needs besides the model: data and configuration.
+
+    ``sw`` holds sample weights divided by their mean (None for all ones);
+    ``schedule`` is bound (its fit-dependent defaults filled in).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    sw: Optional[np.ndarray]
+    loss: object
+    optimizer: object
+    schedule: object
+    lr: float
+    l2: float
+    l1: float
+    l2_decoupled: bool
+    fit_intercept: bool
+    batch_size: int
+    n_threads: int
+
+    def c_config(self):
+        """The configuration as the compiled core's ``fgd_config`` reads it."""
+        return dict(
+            loss=self.loss.code, loss_param=self.loss.c_param,
+            optimizer=self.optimizer.code, hyper=self.optimizer.c_params(),
+            schedule=self.schedule.code, lr=self.lr, sched=self.schedule.c_params(),
+            warmup_steps=float(self.schedule.warmup_steps),
+            l2=self.l2, l1=self.l1, l2_decoupled=int(self.l2_decoupled),
+            fit_intercept=int(self.fit_intercept), batch_size=self.batch_size,
+            n_threads=self.n_threads)
+
+
+@dataclass
+class EpochStats:
+    """What one epoch reports."""
+
+    loss_sum: float      # sum of s_i * loss_i at the margins seen
+    weight_sum: float    # sum of s_i over the rows visited
+    lr_last: float       # step size of the last step
+    t: int               # step counter after the epoch
+    n_steps: int         # steps taken
+    nonfinite: bool      # a margin or loss became NaN/inf; the epoch stopped there
+
+
+def get_backend(name):
+    """Return the backend module for ``name`` ("cpu" or "reference")."""
+    if name in ("cpu", "auto", None):
+        from fastgd.backends import cpu
+        return cpu
+    if name == "reference":
+        from fastgd.backends import reference
+        return reference
+    raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")

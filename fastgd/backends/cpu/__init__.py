@@ -1,0 +1,36 @@
+"""The compiled backend: whole epochs in C with OpenMP, the GIL released."""
+from __future__ import annotations
+
+import numpy as np
+
+from fastgd.backends import EpochStats
+from fastgd.backends.cpu import _core
+
+__all__ = ["epoch_order", "run_epoch", "build_info", "max_threads"]
+
+
+def epoch_order(n, seed, out=None):
+    """The seeded permutation of ``0..n-1`` (C implementation of fastgd.data.epoch_order)."""
+    if out is None:
+        out = np.empty(n, dtype=np.int64)
+    _core.epoch_order(out, seed & ((1 << 64) - 1))
+    return out
+
+
+def run_epoch(problem, params, state, order, t, gbuf, gsum):
+    """One epoch in the compiled core; see :mod:`fastgd.backends`."""
+    stats = _core.epoch_dense(problem.X, problem.y, problem.sw, order, params, state, gbuf,
+                              gsum, problem.c_config(), t)
+    return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],
+                      lr_last=stats["lr_last"], t=stats["t"], n_steps=stats["n_steps"],
+                      nonfinite=bool(stats["nonfinite"]))
+
+
+def build_info():
+    """OpenMP, thread count and SIMD dispatch of the compiled core."""
+    return _core.build_info()
+
+
+def max_threads():
+    """OpenMP's current thread limit (OMP_NUM_THREADS, threadpoolctl)."""
+    return _core.build_info()["max_threads"]

@@ -1,0 +1,54 @@
+# The one Cython <-> C seam: declarations of csrc/fastgd.h.
+from libc.stdint cimport int64_t, uint64_t
+
+cdef extern from "fastgd.h" nogil:
+    enum:
+        FGD_N_HYPER
+        FGD_N_LOSSES
+        FGD_N_OPTIMIZERS
+        FGD_N_SCHEDULES
+
+    ctypedef struct fgd_config:
+        int loss
+        double loss_param
+        int optimizer
+        double hyper[8]
+        int schedule
+        double lr
+        double sched[8]
+        double warmup_steps
+        double l2
+        double l1
+        int l2_decoupled
+        int fit_intercept
+        int64_t batch_size
+        int n_threads
+
+    ctypedef struct fgd_stats:
+        double loss_sum
+        double weight_sum
+        double lr_last
+        int64_t t
+        int64_t n_steps
+        int nonfinite
+
+    int fgd_epoch_dense_f64(const double *X, int64_t n, int64_t d,
+                            const double *y, const double *sw, const int64_t *order,
+                            double *params, double *state, double *gbuf,
+                            double *gsum, const fgd_config *cfg, int64_t t0,
+                            fgd_stats *stats)
+    int fgd_epoch_dense_f32(const float *X, int64_t n, int64_t d,
+                            const double *y, const double *sw, const int64_t *order,
+                            float *params, float *state, float *gbuf,
+                            double *gsum, const fgd_config *cfg, int64_t t0,
+                            fgd_stats *stats)
+    void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed)
+    double fgd_schedule_lr(const fgd_config *cfg, int64_t t)
+    double fgd_loss_value(int loss, double param, double y, double p)
+    double fgd_loss_deriv(int loss, double param, double y, double p)
+    const char *fgd_loss_name(int code)
+    const char *fgd_optimizer_name(int code)
+    const char *fgd_schedule_name(int code)
+    int fgd_have_openmp()
+    int fgd_max_threads()
+    const char *fgd_simd_dispatch()

@@ -1,0 +1,133 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Cython entry points of the compiled core (csrc/).
+
+Python decides, the core iterates: these functions check the shapes of the
+buffers they are handed, fill the C config struct and run one whole epoch
+with the GIL released.
+"""
+from libc.stdint cimport int64_t, uint64_t
+cimport cython
+from cython cimport floating
+
+import numpy as np
+
+from fastgd.backends.cpu._core cimport *
+
+
+cdef fgd_config _make_config(dict cfg) except *:
+    cdef fgd_config c
+    cdef int k
+    c.loss = cfg["loss"]
+    c.loss_param = cfg["loss_param"]
+    c.optimizer = cfg["optimizer"]
+    hyper = cfg["hyper"]
+    sched = cfg["sched"]
+    if len(hyper) > FGD_N_HYPER or len(sched) > FGD_N_HYPER:
+        raise ValueError("too many hyperparameters for the compiled core")
+    for k in range(FGD_N_HYPER):
+        c.hyper[k] = hyper[k] if k < len(hyper) else 0.0
+        c.sched[k] = sched[k] if k < len(sched) else 0.0
+    c.schedule = cfg["schedule"]
+    c.lr = cfg["lr"]
+    c.warmup_steps = cfg["warmup_steps"]
+    c.l2 = cfg["l2"]
+    c.l1 = cfg["l1"]
+    c.l2_decoupled = cfg["l2_decoupled"]
+    c.fit_intercept = cfg["fit_intercept"]
+    c.batch_size = cfg["batch_size"]
+    c.n_threads = cfg["n_threads"]
+    return c
+
+
+def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
+                floating[::1] params, floating[:, ::1] state,
+                floating[:, ::1] gbuf, double[::1] gsum, dict cfg, int64_t t0):
+    """Run one epoch over dense rows; update params, state and gsum in place.
+
+    Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
+    """
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef fgd_config c = _make_config(cfg)
+    cdef fgd_stats st
+    cdef const double[::1] sw_view
+    cdef const int64_t[::1] order_view
+    cdef const double *sw_ptr = NULL
+    cdef const int64_t *order_ptr = NULL
+    cdef int rc
+
+    if y.shape[0] != n:
+        raise ValueError("y has %d rows, X has %d" % (y.shape[0], n))
+    if params.shape[0] != d + 1 or gsum.shape[0] != d + 1:
+        raise ValueError("params and gsum need n_features + 1 entries")
+    if state.shape[0] != 3 or state.shape[1] != d + 1:
+        raise ValueError("state must have shape (3, n_features + 1)")
+    if gbuf.shape[0] < max(c.n_threads, 1) or gbuf.shape[1] != d + 1:
+        raise ValueError("gbuf must have shape (n_threads, n_features + 1)")
+    if sw is not None:
+        sw_view = sw
+        if sw_view.shape[0] != n:
+            raise ValueError("sample_weight has the wrong length")
+        sw_ptr = &sw_view[0] if n > 0 else NULL
+    if order is not None:
+        order_view = order
+        if order_view.shape[0] != n:
+            raise ValueError("order has the wrong length")
+        order_ptr = &order_view[0] if n > 0 else NULL
+    if n == 0:
+        return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0,
+                    nonfinite=0)
+
+    with nogil:
+        if floating is double:
+            rc = fgd_epoch_dense_f64(&X[0, 0], n, d, &y[0], sw_ptr, order_ptr,
+                                     &params[0], &state[0, 0], &gbuf[0, 0],
+                                     &gsum[0], &c, t0, &st)
+        else:
+            rc = fgd_epoch_dense_f32(&X[0, 0], n, d, &y[0], sw_ptr, order_ptr,
+                                     &params[0], &state[0, 0], &gbuf[0, 0],
+                                     &gsum[0], &c, t0, &st)
+    if rc != 0:
+        raise ValueError("invalid configuration for the compiled core: %r" % cfg)
+    return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
+                lr_last=st.lr_last, t=st.t, n_steps=st.n_steps,
+                nonfinite=st.nonfinite)
+
+
+def epoch_order(int64_t[::1] out, uint64_t seed):
+    """Fill ``out`` with the seeded permutation of 0..n-1 (see fastgd.data)."""
+    with nogil:
+        fgd_epoch_order(&out[0] if out.shape[0] > 0 else NULL, out.shape[0], seed)
+
+
+def schedule_lr(dict cfg, int64_t t):
+    """Step size at step ``t`` as the compiled core computes it."""
+    cdef fgd_config c = _make_config(cfg)
+    return fgd_schedule_lr(&c, t)
+
+
+def loss_value(int code, double param, double y, double p):
+    """Loss value as the compiled core computes it."""
+    return fgd_loss_value(code, param, y, p)
+
+
+def loss_derivative(int code, double param, double y, double p):
+    """Loss derivative in the margin as the compiled core computes it."""
+    return fgd_loss_deriv(code, param, y, p)
+
+
+def code_tables():
+    """Names of the C enums, indexed by code: {'loss': [...], ...}."""
+    return {
+        "loss": [fgd_loss_name(k).decode() for k in range(FGD_N_LOSSES)],
+        "optimizer": [fgd_optimizer_name(k).decode() for k in range(FGD_N_OPTIMIZERS)],
+        "schedule": [fgd_schedule_name(k).decode() for k in range(FGD_N_SCHEDULES)],
+    }
+
+
+def build_info():
+    """Facts about the compiled core for fastgd.show_config()."""
+    return {
+        "openmp": bool(fgd_have_openmp()),
+        "max_threads": fgd_max_threads(),
+        "simd": fgd_simd_dispatch().decode(),
+    }

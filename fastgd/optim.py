@@ -1,0 +1,411 @@
+"""Optimizers: torch.optim's algorithms, names, hyperparameters and defaults.
+
+Each class validates its hyperparameters, says how the compiled core takes
+them (``code``, ``c_params``), and holds the reference update rule in plain
+NumPy (``rule``), written as the torch.optim documentation writes it. The
+rule is applied per coordinate to the gradient ``g`` of the objective (the
+L2 term already added, except for :class:`AdamW`, whose weight decay is
+decoupled) at the 1-based step number ``k``.
+
+Every rule also returns the *effective step* ``eta`` of each coordinate: the
+factor that multiplies the gradient estimate in the update. The L1 penalty is
+a soft-threshold by ``l1 * eta`` after the update, so adaptive methods take a
+proximal step in their own metric and produce exact zeros.
+
+Optimizer state lives in a ``(3, n_params)`` array; ``state_names`` names
+the rows in use, as torch names them in ``optimizer.state``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
+           "OPTIMIZERS", "get_optimizer"]
+
+N_STATE_ROWS = 3
+
+
+def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
+        bound = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {bound} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        bound = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {bound} {high}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: hyperparameters, state layout and reference rule.
+
+    Subclasses set ``name``, ``code`` and ``_hyper`` (the names of the
+    hyperparameters in the order the compiled core takes them).
+    """
+
+    name = ""
+    code = -1
+    _hyper: tuple = ()
+    decoupled_weight_decay = False
+
+    def __init__(self, lr, weight_decay=0.0):
+        self.lr = _check_real("lr", lr, low=0.0, low_open=True)
+        self.weight_decay = _check_real("weight_decay", weight_decay, low=0.0)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.get_params())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_params() == other.get_params()
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.get_params().items()))))
+
+    def get_params(self):
+        """The constructor's arguments, as a dict."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {k: getattr(self, k) for k in names}
+
+    def with_params(self, **changes):
+        """A copy with some hyperparameters changed (validated again)."""
+        params = self.get_params()
+        params.update(changes)
+        return type(self)(**params)
+
+    @property
+    def state_names(self):
+        """Names of the state rows this configuration uses."""
+        return ()
+
+    def c_params(self):
+        """Hyperparameters in the order the compiled core reads them."""
+        return [float(getattr(self, k)) for k in self._hyper]
+
+    def init_state(self, n_params, dtype):
+        """Fresh state: a zero ``(3, n_params)`` array of ``dtype``."""
+        return np.zeros((N_STATE_ROWS, n_params), dtype=dtype)
+
+    def rule(self, w, g, s, lr, k):
+        """Reference update of parameters ``w`` with gradient ``g``.
+
+        ``s`` is the ``(3, n)`` float64 state, updated in place; ``lr`` the
+        step size of this step and ``k`` its 1-based number. Returns the new
+        parameters and the effective step of each coordinate.
+        """
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    As torch.optim.SGD::
+
+        b_k = g_k                                   if k == 1
+        b_k = momentum * b_{k-1} + (1 - dampening) g_k  otherwise
+        g   = g_k + momentum * b_k  (nesterov)  or  b_k
+        w  <- w - lr * g
+
+    Parameters
+    ----------
+    lr : float, default=1e-3
+    momentum : float, default=0
+    dampening : float, default=0
+    weight_decay : float, default=0
+        L2 coefficient added to the gradient (the same term as
+        ``penalty="l2"`` with ``alpha``; give one or the other).
+    nesterov : bool, default=False
+    """
+
+    name = "sgd"
+    code = 0
+    _hyper = ("momentum", "dampening", "nesterov")
+
+    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(lr, weight_decay)
+        self.momentum = _check_real("momentum", momentum, low=0.0)
+        self.dampening = _check_real("dampening", dampening)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
+
+    @property
+    def state_names(self):
+        return ("momentum_buffer",) if self.momentum != 0 else ()
+
+    def rule(self, w, g, s, lr, k):
+        if self.momentum != 0:
+            if k == 1:
+                s[0] = g
+            else:
+                s[0] = self.momentum * s[0] + (1.0 - self.dampening) * g
+            g = g + self.momentum * s[0] if self.nesterov else s[0]
+        return w - lr * g, np.full_like(w, lr)
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad, as torch.optim.Adagrad::
+
+        clr = lr / (1 + (k - 1) * lr_decay)
+        G  <- G + g^2
+        eta = clr / (sqrt(G) + eps)
+        w  <- w - eta * g
+
+    Parameters
+    ----------
+    lr : float, default=1e-2
+    lr_decay : float, default=0
+    weight_decay : float, default=0
+    initial_accumulator_value : float, default=0
+    eps : float, default=1e-10
+    """
+
+    name = "adagrad"
+    code = 1
+    _hyper = ("lr_decay", "eps")
+
+    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10):
+        super().__init__(lr, weight_decay)
+        self.lr_decay = _check_real("lr_decay", lr_decay, low=0.0)
+        self.initial_accumulator_value = _check_real(
+            "initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.eps = _check_real("eps", eps, low=0.0)
+
+    @property
+    def state_names(self):
+        return ("sum",)
+
+    def init_state(self, n_params, dtype):
+        state = super().init_state(n_params, dtype)
+        state[0] = self.initial_accumulator_value
+        return state
+
+    def rule(self, w, g, s, lr, k):
+        clr = lr / (1.0 + (k - 1) * self.lr_decay)
+        s[0] = s[0] + g * g
+        eta = clr / (np.sqrt(s[0]) + self.eps)
+        return w - eta * g, eta
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, as torch.optim.RMSprop::
+
+        v  <- alpha v + (1 - alpha) g^2
+        a  <- alpha a + (1 - alpha) g                 (centered)
+        d   = sqrt(v - a^2) + eps  (centered)  or  sqrt(v) + eps
+        b  <- momentum b + g / d ;  w <- w - lr b     (momentum > 0)
+        w  <- w - lr g / d                            (otherwise)
+
+    Parameters
+    ----------
+    lr : float, default=1e-2
+    alpha : float, default=0.99
+    eps : float, default=1e-8
+    weight_decay : float, default=0
+    momentum : float, default=0
+    centered : bool, default=False
+    """
+
+    name = "rmsprop"
+    code = 2
+    _hyper = ("alpha", "eps", "momentum", "centered")
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        super().__init__(lr, weight_decay)
+        self.alpha = _check_real("alpha", alpha, low=0.0, high=1.0)
+        self.eps = _check_real("eps", eps, low=0.0)
+        self.momentum = _check_real("momentum", momentum, low=0.0)
+        self.centered = bool(centered)
+
+    @property
+    def state_names(self):
+        names = ("square_avg",)
+        if self.centered:
+            names += ("grad_avg",)
+        if self.momentum > 0:
+            names += ("momentum_buffer",)
+        return names
+
+    def rule(self, w, g, s, lr, k):
+        a = self.alpha
+        s[0] = a * s[0] + (1.0 - a) * g * g
+        if self.centered:
+            s[1] = a * s[1] + (1.0 - a) * g
+            avg = np.sqrt(s[0] - s[1] * s[1]) + self.eps
+        else:
+            avg = np.sqrt(s[0]) + self.eps
+        eta = lr / avg
+        if self.momentum > 0:
+            row = 1 + int(self.centered)
+            s[row] = self.momentum * s[row] + g / avg
+            return w - lr * s[row], eta
+        return w - lr * g / avg, eta
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta, as torch.optim.Adadelta::
+
+        v  <- rho v + (1 - rho) g^2
+        dx  = sqrt(u + eps) / sqrt(v + eps) * g
+        u  <- rho u + (1 - rho) dx^2
+        w  <- w - lr dx
+
+    Parameters
+    ----------
+    lr : float, default=1.0
+    rho : float, default=0.9
+    eps : float, default=1e-6
+    weight_decay : float, default=0
+    """
+
+    name = "adadelta"
+    code = 3
+    _hyper = ("rho", "eps")
+
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.rho = _check_real("rho", rho, low=0.0, high=1.0)
+        self.eps = _check_real("eps", eps, low=0.0)
+
+    @property
+    def state_names(self):
+        return ("square_avg", "acc_delta")
+
+    def rule(self, w, g, s, lr, k):
+        rho = self.rho
+        s[0] = rho * s[0] + (1.0 - rho) * g * g
+        scale = np.sqrt(s[1] + self.eps) / np.sqrt(s[0] + self.eps)
+        delta = scale * g
+        s[1] = rho * s[1] + (1.0 - rho) * delta * delta
+        return w - lr * delta, lr * scale
+
+
+class Adam(Optimizer):
+    r"""Adam, as torch.optim.Adam (bias-corrected; optional AMSGrad)::
+
+        m  <- beta1 m + (1 - beta1) g
+        v  <- beta2 v + (1 - beta2) g^2
+        v' = max(v'_prev, v)  (amsgrad)  or  v
+        d   = sqrt(v') / sqrt(1 - beta2^k) + eps
+        eta = lr / ((1 - beta1^k) d)
+        w  <- w - eta m
+
+    Parameters
+    ----------
+    lr : float, default=1e-3
+    betas : tuple of float, default=(0.9, 0.999)
+    eps : float, default=1e-8
+    weight_decay : float, default=0
+    amsgrad : bool, default=False
+    """
+
+    name = "adam"
+    code = 4
+    _hyper = ("beta1", "beta2", "eps", "amsgrad")
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(lr, weight_decay)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair of numbers, got {betas!r}") from None
+        self.betas = (
+            _check_real("betas[0]", beta1, low=0.0, high=1.0, high_open=True),
+            _check_real("betas[1]", beta2, low=0.0, high=1.0, high_open=True),
+        )
+        self.eps = _check_real("eps", eps, low=0.0)
+        self.amsgrad = bool(amsgrad)
+
+    @property
+    def beta1(self):
+        return self.betas[0]
+
+    @property
+    def beta2(self):
+        return self.betas[1]
+
+    @property
+    def state_names(self):
+        names = ("exp_avg", "exp_avg_sq")
+        return names + ("max_exp_avg_sq",) if self.amsgrad else names
+
+    def rule(self, w, g, s, lr, k):
+        b1, b2 = self.betas
+        bc1 = 1.0 - b1 ** k
+        bc2_sqrt = np.sqrt(1.0 - b2 ** k)
+        s[0] = b1 * s[0] + (1.0 - b1) * g
+        s[1] = b2 * s[1] + (1.0 - b2) * g * g
+        v = s[1]
+        if self.amsgrad:
+            s[2] = np.maximum(s[2], v)
+            v = s[2]
+        denom = np.sqrt(v) / bc2_sqrt + self.eps
+        eta = lr / (bc1 * denom)
+        return w - eta * s[0], eta
+
+
+class AdamW(Adam):
+    r"""AdamW: Adam with decoupled weight decay, as torch.optim.AdamW::
+
+        w <- w (1 - lr * weight_decay)     then the Adam step
+
+    Parameters
+    ----------
+    lr : float, default=1e-3
+    betas : tuple of float, default=(0.9, 0.999)
+    eps : float, default=1e-8
+    weight_decay : float, default=1e-2
+        Decoupled decay. ``penalty="l2"`` with ``alpha`` is applied the same
+        (decoupled) way with this optimizer; give one or the other.
+    amsgrad : bool, default=False
+    """
+
+    name = "adamw"
+    code = 5
+    decoupled_weight_decay = True
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW)}
+
+
+def get_optimizer(optimizer, lr=None, **params):
+    """Return an :class:`Optimizer` from a name (with ``lr`` and ``params``) or an object.
+
+    Parameters
+    ----------
+    optimizer : str or Optimizer
+        A name from ``OPTIMIZERS`` or an instance.
+    lr : float, optional
+        Step size for a named optimizer; ``None`` takes the optimizer's
+        default. Refused with an object, whose own ``lr`` is used.
+    **params
+        Other hyperparameters for a named optimizer.
+    """
+    if isinstance(optimizer, Optimizer):
+        if lr is not None or params:
+            raise ValueError(
+                "optimizer is an object: set lr and its hyperparameters on it "
+                f"(e.g. {type(optimizer).__name__}(lr=...)) rather than here")
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise TypeError("optimizer must be a name or a fastgd.optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
+    try:
+        cls = OPTIMIZERS[optimizer.lower()]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}") \
+            from None
+    if lr is not None:
+        params["lr"] = lr
+    return cls(**params)

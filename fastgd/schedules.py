@@ -1,0 +1,227 @@
+"""Step-size schedules: specs and reference math.
+
+A schedule maps the optimizer step ``t`` (counted from 0 over the whole fit)
+and the base step size ``lr`` (eta0) to the step size of that step. Every
+schedule takes an optional linear warm-up: over the first ``warmup_steps``
+steps the step size is multiplied by ``(t + 1) / warmup_steps``.
+
+``adaptive`` is decided between epochs, in Python: the step size stays
+constant while the monitored loss improves and is divided by ``factor``
+after ``n_iter_no_change`` epochs without improvement (scikit-learn's rule).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Step", "Exponential", "Cosine",
+           "Adaptive", "SCHEDULES", "get_schedule"]
+
+
+def _check(name, value, low=None, low_open=False, high=None, integer=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if integer and value != int(value):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+class Schedule:
+    """Base class. ``code`` and ``c_params`` are what the compiled core reads."""
+
+    name = ""
+    code = -1
+    adaptive = False
+
+    def __init__(self, warmup_steps=0):
+        self.warmup_steps = _check("warmup_steps", warmup_steps, low=0, integer=True)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(vars(self).items()))))
+
+    def c_params(self):
+        """Parameters in the order the compiled core reads them."""
+        return []
+
+    def bind(self, alpha, loss, total_steps):
+        """A copy with the defaults that depend on the fit filled in."""
+        return self
+
+    def _base(self, lr, t):
+        raise NotImplementedError
+
+    def lr_at(self, lr, t):
+        """Reference: the step size at step ``t`` for base step size ``lr``."""
+        value = self._base(lr, t)
+        if self.warmup_steps > 0 and t + 1.0 < self.warmup_steps:
+            value *= (t + 1.0) / self.warmup_steps
+        return value
+
+
+class Constant(Schedule):
+    """``lr`` at every step."""
+
+    name = "constant"
+    code = 0
+
+    def _base(self, lr, t):
+        return lr
+
+
+class InvScaling(Schedule):
+    """``lr / (t + 1) ** power_t`` (scikit-learn's ``invscaling``)."""
+
+    name = "invscaling"
+    code = 1
+
+    def __init__(self, power_t=0.5, warmup_steps=0):
+        super().__init__(warmup_steps)
+        self.power_t = _check("power_t", power_t)
+
+    def c_params(self):
+        return [self.power_t]
+
+    def _base(self, lr, t):
+        return lr / math.pow(t + 1.0, self.power_t)
+
+
+class Optimal(Schedule):
+    """``1 / (alpha (t0 + t))``: Bottou's schedule, as scikit-learn's ``optimal``.
+
+    ``lr`` is ignored. ``alpha`` defaults to the penalty's strength and
+    ``t0`` to scikit-learn's heuristic for the loss.
+    """
+
+    name = "optimal"
+    code = 2
+
+    def __init__(self, alpha=None, t0=None, warmup_steps=0):
+        super().__init__(warmup_steps)
+        self.alpha = None if alpha is None else _check("alpha", alpha, low=0.0, low_open=True)
+        self.t0 = None if t0 is None else _check("t0", t0, low=0.0, low_open=True)
+
+    def bind(self, alpha, loss, total_steps):
+        a = self.alpha if self.alpha is not None else alpha
+        if a is None or a <= 0:
+            raise ValueError("the 'optimal' schedule needs alpha > 0 (it steps as 1/(alpha t))")
+        t0 = self.t0
+        if t0 is None:
+            typw = math.sqrt(1.0 / math.sqrt(a))
+            eta0 = typw / max(1.0, float(loss.derivative(1.0, -typw)))
+            t0 = 1.0 / (eta0 * a)
+        return Optimal(alpha=a, t0=t0, warmup_steps=self.warmup_steps)
+
+    def c_params(self):
+        return [self.alpha, self.t0]
+
+    def _base(self, lr, t):
+        return 1.0 / (self.alpha * (self.t0 + t))
+
+
+class Step(Schedule):
+    """``lr * gamma ** floor(t / step_size)``, with ``step_size`` in optimizer steps."""
+
+    name = "step"
+    code = 3
+
+    def __init__(self, step_size=1000, gamma=0.1, warmup_steps=0):
+        super().__init__(warmup_steps)
+        self.step_size = _check("step_size", step_size, low=1, integer=True)
+        self.gamma = _check("gamma", gamma, low=0.0, low_open=True)
+
+    def c_params(self):
+        return [self.step_size, self.gamma]
+
+    def _base(self, lr, t):
+        return lr * math.pow(self.gamma, math.floor(t / self.step_size))
+
+
+class Exponential(Schedule):
+    """``lr * gamma ** t``."""
+
+    name = "exponential"
+    code = 4
+
+    def __init__(self, gamma=0.999, warmup_steps=0):
+        super().__init__(warmup_steps)
+        self.gamma = _check("gamma", gamma, low=0.0, low_open=True)
+
+    def c_params(self):
+        return [self.gamma]
+
+    def _base(self, lr, t):
+        return lr * math.pow(self.gamma, t)
+
+
+class Cosine(Schedule):
+    """``eta_min + (lr - eta_min) (1 + cos(pi min(t, T_max) / T_max)) / 2``.
+
+    ``T_max`` defaults to the number of steps of the whole fit.
+    """
+
+    name = "cosine"
+    code = 5
+
+    def __init__(self, T_max=None, eta_min=0.0, warmup_steps=0):
+        super().__init__(warmup_steps)
+        self.T_max = None if T_max is None else _check("T_max", T_max, low=1, integer=True)
+        self.eta_min = _check("eta_min", eta_min, low=0.0)
+
+    def bind(self, alpha, loss, total_steps):
+        if self.T_max is not None:
+            return self
+        return Cosine(T_max=max(int(total_steps), 1), eta_min=self.eta_min,
+                      warmup_steps=self.warmup_steps)
+
+    def c_params(self):
+        return [self.T_max, self.eta_min]
+
+    def _base(self, lr, t):
+        tt = min(t, self.T_max)
+        return self.eta_min + (lr - self.eta_min) * 0.5 * (1.0 + math.cos(math.pi * tt / self.T_max))
+
+
+class Adaptive(Constant):
+    """Constant ``lr`` divided by ``factor`` after ``n_iter_no_change``
+    epochs without improvement of the monitored loss by ``tol``."""
+
+    name = "adaptive"
+    adaptive = True
+
+    def __init__(self, factor=5.0, warmup_steps=0):
+        super().__init__(warmup_steps)
+        self.factor = _check("factor", factor, low=1.0, low_open=True)
+
+
+SCHEDULES = {cls.name: cls for cls in (Constant, InvScaling, Optimal, Step, Exponential, Cosine,
+                                       Adaptive)}
+
+
+def get_schedule(schedule, **params):
+    """Return a :class:`Schedule` from a name (with ``params``), an object or None (constant)."""
+    if schedule is None:
+        return Constant(**params)
+    if isinstance(schedule, Schedule):
+        if params:
+            raise ValueError("schedule is an object: set its parameters on it")
+        return schedule
+    if not isinstance(schedule, str):
+        raise TypeError(f"schedule must be a name or a fastgd.schedules.Schedule, got "
+                        f"{type(schedule).__name__}")
+    try:
+        cls = SCHEDULES[schedule]
+    except KeyError:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {sorted(SCHEDULES)}") \
+            from None
+    return cls(**params)

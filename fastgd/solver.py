@@ -1,0 +1,473 @@
+"""The training driver: Python decides, a backend iterates.
+
+:class:`Trainer` owns a model (parameters, optimizer state, step counter)
+across epochs and across calls, so online learning continues exactly where
+it stopped. Per epoch it draws the seeded row order, hands one whole epoch
+to a backend, then does the bookkeeping in Python: history, divergence,
+stopping, the ``adaptive`` schedule. :func:`fit` is the functional API
+over it.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastgd.backends import EpochProblem, get_backend
+from fastgd.data import base_seed, check_data, check_targets, epoch_seed, scaled_sample_weight
+from fastgd.losses import get_loss
+from fastgd.optim import get_optimizer
+from fastgd.penalties import get_penalty
+from fastgd.schedules import get_schedule
+
+__all__ = ["fit", "Trainer", "FitResult", "History", "DivergenceError", "effective_n_threads"]
+
+# Below this many multiply-adds per batch, a second thread costs more in
+# barriers than it saves (BASELINES.md: a barrier per 32 rows halves speed).
+MIN_WORK_PER_THREAD = 16384
+# scikit-learn's floor for the adaptive schedule.
+ADAPTIVE_MIN_LR = 1e-6
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged: the loss or the weights became NaN or infinite."""
+
+
+@dataclass
+class History:
+    """Per-epoch record of a fit.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss over the epoch (at the margins seen while
+        training) plus the penalty at the end of the epoch.
+    grad_norm : list of float
+        Euclidean norm of the average mini-batch gradient of the smooth part
+        of the objective (loss and L2) over the epoch. For full-batch
+        gradient descent, the exact gradient norm.
+    lr : list of float
+        Step size of the epoch's last step.
+    seconds : list of float
+        Wall-clock time of the epoch.
+    validation : list of float
+        The monitored validation score, when one was given.
+    """
+
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    validation: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.loss)
+
+    def as_dict(self):
+        """The history as a dict of NumPy arrays."""
+        return {k: np.asarray(v, dtype=float) for k, v in vars(self).items()}
+
+
+def effective_n_threads(n_jobs):
+    """Threads for ``n_jobs`` under the current OpenMP limits.
+
+    None: OpenMP's current limit (which follows ``OMP_NUM_THREADS`` and
+    threadpoolctl); -1: every CPU; -k: all but k-1 CPUs; k > 0: k.
+    """
+    from fastgd.backends.cpu import max_threads
+
+    if n_jobs is None:
+        return max(1, max_threads())
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    return int(n_jobs)
+
+
+def _check_int(name, value, low=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_optional_real(name, value, low=0.0):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value < low:
+        raise ValueError(f"{name} must be None or a finite number >= {low}, got {value!r}")
+    return float(value)
+
+
+class Trainer:
+    """A model in training: configuration, parameters, optimizer state, history.
+
+    Parameters
+    ----------
+    loss : str or Loss
+    optimizer : str or Optimizer
+        A name (with ``lr``) or an object from :mod:`fastgd.optim`.
+    lr : float, optional
+        Step size for a named optimizer (default: the optimizer's).
+    schedule : str, Schedule or None
+        None means constant.
+    penalty : str, Penalty or None
+    alpha, l1_ratio : float
+        Penalty strength and L1 mixing.
+    fit_intercept : bool
+    batch_size : int
+        1 is pure SGD; ``batch_size >= n_samples`` is full-batch descent.
+    n_jobs : int or None
+        Upper bound on threads; see :func:`effective_n_threads`. Batches too
+        small to share run on one thread.
+    backend : {"cpu", "reference"}
+    shuffle : bool
+    random_state : None, int or RandomState
+    epsilon : float
+        Hyperparameter of the epsilon-insensitive and Huber losses.
+    on_divergence : {"raise", "backoff"}
+        On NaN/inf: raise :class:`DivergenceError` (weights stay at the last
+        good epoch), or restore the last good epoch, halve the step size
+        and repeat the epoch (up to ``max_backoffs`` times).
+    """
+
+    def __init__(self, loss="squared_error", optimizer="sgd", lr=None, schedule=None,
+                 penalty="l2", alpha=0.0, l1_ratio=0.15, fit_intercept=True, batch_size=32,
+                 n_jobs=None, backend="cpu", shuffle=True, random_state=None, epsilon=0.1,
+                 on_divergence="raise", max_backoffs=10):
+        self.loss = get_loss(loss, epsilon=epsilon)
+        self.optimizer = get_optimizer(optimizer, lr=lr)
+        self.schedule = get_schedule(schedule)
+        self.penalty = get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio)
+        wd = self.optimizer.weight_decay
+        if wd > 0 and self.penalty.l2 > 0:
+            raise ValueError(
+                f"both the optimizer's weight_decay={wd} and the penalty's L2 term "
+                f"(alpha * (1 - l1_ratio) = {self.penalty.l2}) are set; they are the same "
+                "term: give one of them (e.g. alpha=0 or weight_decay=0)")
+        self.l2 = wd if wd > 0 else self.penalty.l2
+        self.fit_intercept = bool(fit_intercept)
+        self.batch_size = _check_int("batch_size", batch_size)
+        self.n_threads = effective_n_threads(n_jobs)
+        self.backend_name = backend
+        self.backend = get_backend(backend)
+        self.shuffle = bool(shuffle)
+        self.seed = base_seed(random_state)
+        if on_divergence not in ("raise", "backoff"):
+            raise ValueError(f"on_divergence must be 'raise' or 'backoff', got {on_divergence!r}")
+        self.on_divergence = on_divergence
+        self.max_backoffs = _check_int("max_backoffs", max_backoffs, low=0)
+        self.lr = self.optimizer.lr
+        self.params = None
+        self.state = None
+        self.t = 0
+        self.epoch = 0
+        self.history = History()
+        self._bound_schedule = None
+
+    # -- model ----------------------------------------------------------
+    def init_model(self, n_features, dtype, coef_init=None, intercept_init=None):
+        """Start from zero weights, or from copies of ``coef_init``/``intercept_init``."""
+        params = np.zeros(n_features + 1, dtype=dtype)
+        if coef_init is not None:
+            coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+            if coef.shape[0] != n_features:
+                raise ValueError(f"coef_init has {coef.shape[0]} values, X has {n_features} "
+                                 "features")
+            if not np.all(np.isfinite(coef)):
+                raise ValueError("coef_init contains NaN or infinity")
+            params[:n_features] = coef
+        if intercept_init is not None:
+            b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
+            if b.shape[0] != 1 or not np.isfinite(b[0]):
+                raise ValueError("intercept_init must be one finite number")
+            params[n_features] = b[0]
+        self.params = params
+        self.state = self.optimizer.init_state(n_features + 1, dtype)
+        self.t = 0
+        self.epoch = 0
+        self.history = History()
+        self._bound_schedule = None
+
+    @property
+    def coef_(self):
+        return self.params[:-1]
+
+    @property
+    def intercept_(self):
+        return float(self.params[-1])
+
+    def optimizer_state(self):
+        """The optimizer's state rows in use, by their torch.optim names."""
+        names = self.optimizer.state_names
+        return {name: self.state[k, :-1].copy() for k, name in enumerate(names)}
+
+    def penalty_value(self, coef):
+        """``l2/2 ||coef||^2 + l1 ||coef||_1`` (L2 from the penalty or weight_decay)."""
+        coef = np.asarray(coef, dtype=np.float64)
+        return 0.5 * self.l2 * float(coef @ coef) + self.penalty.l1 * float(np.abs(coef).sum())
+
+    # -- training -------------------------------------------------------
+    def _problem(self, X, y, sw, epochs):
+        n, d = X.shape
+        batch = min(self.batch_size, max(n, 1))
+        if self._bound_schedule is None:
+            steps = epochs * max(1, -(-n // batch))
+            self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss, steps)
+        threads = max(1, min(self.n_threads, batch, (batch * max(d, 1)) // MIN_WORK_PER_THREAD))
+        return EpochProblem(
+            X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,
+            schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,
+            l2_decoupled=self.optimizer.decoupled_weight_decay,
+            fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads)
+
+    def run(self, X, y, sample_weight=None, epochs=1, tol=None, n_iter_no_change=5, gtol=None,
+            monitor=None, verbose=False):
+        """Train for up to ``epochs`` epochs on validated data.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            C-contiguous, dtype of the model.
+        y : ndarray of float64 of shape (n_samples,)
+            Targets (-1/+1 for classification losses).
+        sample_weight : ndarray of float64 or None
+            Already divided by its mean (see ``data.scaled_sample_weight``).
+        epochs : int
+        tol : float or None
+            Stop when the monitored value has not improved by ``tol`` for
+            ``n_iter_no_change`` epochs (scikit-learn's rule). None: never.
+        gtol : float or None
+            Stop when the epoch's gradient norm falls to ``gtol``.
+        monitor : callable or None
+            ``monitor(coef, intercept) -> float`` to minimize instead of the
+            training loss (e.g. a validation loss); recorded in history.
+        Returns
+        -------
+        stop_reason : str
+        """
+        n, d = X.shape
+        epochs = _check_int("epochs", epochs)
+        n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change)
+        tol = _check_optional_real("tol", tol, low=-math.inf)
+        gtol = _check_optional_real("gtol", gtol)
+        problem = self._problem(X, y, sample_weight, epochs)
+        gbuf = np.zeros((problem.n_threads, d + 1), dtype=self.params.dtype)
+        gsum = np.zeros(d + 1)
+        order = np.empty(n, dtype=np.int64) if self.shuffle else None
+        best = math.inf
+        no_improvement = 0
+        backoffs = 0
+        adaptive = self.schedule.adaptive
+        e = 0
+        while e < epochs:
+            if self.shuffle:
+                self.backend.epoch_order(n, epoch_seed(self.seed, self.epoch), out=order)
+            saved = (self.params.copy(), self.state.copy())
+            gsum[:] = 0.0
+            start = time.perf_counter()
+            stats = self.backend.run_epoch(problem, self.params, self.state, order, self.t,
+                                           gbuf, gsum)
+            seconds = time.perf_counter() - start
+            if stats.nonfinite or not np.all(np.isfinite(self.params)):
+                self.params[:], self.state[:] = saved
+                gbuf[:] = 0
+                if self.on_divergence == "backoff" and backoffs < self.max_backoffs:
+                    backoffs += 1
+                    self.lr = problem.lr = problem.lr / 2.0
+                    if verbose:
+                        print(f"Epoch {self.epoch + 1}: diverged; halving lr to {self.lr:g}")
+                    continue
+                raise DivergenceError(
+                    f"training diverged in epoch {self.epoch + 1}: the loss or the weights "
+                    f"became NaN or infinite with step size lr={problem.lr:g} "
+                    f"(schedule {self.schedule.name!r}). Try a smaller step size, e.g. "
+                    f"lr={problem.lr / 10:g}, standardize the features, or pass "
+                    "on_divergence='backoff'. The weights are those of the last good epoch.")
+            self.t = stats.t
+            self.epoch += 1
+            e += 1
+            coef = self.params[:d]
+            loss = stats.loss_sum / stats.weight_sum if stats.weight_sum > 0 else 0.0
+            loss += self.penalty_value(coef)
+            grad_norm = float(np.linalg.norm(gsum / stats.n_steps)) if stats.n_steps else 0.0
+            lr_now = stats.lr_last if stats.n_steps else self._bound_schedule.lr_at(problem.lr,
+                                                                                  self.t)
+            h = self.history
+            h.loss.append(loss)
+            h.grad_norm.append(grad_norm)
+            h.lr.append(lr_now)
+            h.seconds.append(seconds)
+            watched = loss
+            if monitor is not None:
+                watched = float(monitor(coef, float(self.params[d])))
+                h.validation.append(watched)
+            if verbose:
+                print(f"-- Epoch {self.epoch}: loss {loss:.6g}, |grad| {grad_norm:.3g}, "
+                      f"lr {lr_now:.3g}, {seconds:.3g} s")
+            if gtol is not None and grad_norm <= gtol:
+                return "gtol"
+            if tol is not None or adaptive:
+                if watched > best - (tol if tol is not None else 0.0):
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                best = min(best, watched)
+                if no_improvement >= n_iter_no_change:
+                    if adaptive and self.lr > ADAPTIVE_MIN_LR:
+                        self.lr = problem.lr = self.lr / self.schedule.factor
+                        no_improvement = 0
+                    else:
+                        return "tol"
+        return "max_epochs"
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Optimizer steps taken.
+    history : History
+    classes_ : ndarray or None
+        The two labels of a classification fit (``classes_[1]`` is +1).
+    optimizer_state_ : dict
+        The optimizer's state of the coefficients, by torch.optim's names.
+    stop_reason : str
+        "max_epochs", "tol" or "gtol".
+    """
+
+    coef_: np.ndarray
+    intercept_: float
+    n_iter_: int
+    t_: int
+    history: History
+    classes_: object = None
+    optimizer_state_: dict = field(default_factory=dict)
+    stop_reason: str = "max_epochs"
+
+    def decision_function(self, X):
+        """Margins ``X @ coef_ + intercept_``."""
+        X = check_data(X, dtype=[self.coef_.dtype.type, np.float64, np.float32])
+        if X.shape[1] != self.coef_.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, the model {self.coef_.shape[0]}")
+        return X @ self.coef_ + self.intercept_
+
+    def predict(self, X):
+        """Predicted targets, or labels for a classification fit."""
+        p = self.decision_function(X)
+        if self.classes_ is None:
+            return p
+        return self.classes_[(p > 0).astype(int)]
+
+
+def encode_binary(y, n_samples):
+    """Map two labels to -1/+1 (the larger to +1); return (y_encoded, classes)."""
+    from sklearn.utils.validation import column_or_1d
+
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+    classes = np.unique(y)
+    if classes.shape[0] != 2:
+        raise ValueError(
+            f"a classification loss needs exactly two classes in y, got {classes.shape[0]}"
+            + ("; use fastgd.SGDClassifier for more than two" if classes.shape[0] > 2 else ""))
+    return np.where(y == classes[1], 1.0, -1.0), classes
+
+
+def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epochs=10,
+        penalty="l2", alpha=0.0, l1_ratio=0.15, schedule=None, shuffle=True, random_state=None,
+        n_jobs=None, coef_init=None, intercept_init=None, sample_weight=None, fit_intercept=True,
+        epsilon=0.1, tol=None, n_iter_no_change=5, gtol=None, backend="cpu",
+        on_divergence="raise", verbose=False):
+    """Fit a linear model by first-order optimization.
+
+    Minimizes ``sum_i s_i loss(y_i, x_i . w + b) / sum_i s_i + alpha R(w)``
+    (see ``shared/DESIGN.md``) with mini-batch steps of ``optimizer``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        float32 stays float32; C-contiguous float input is not copied.
+    y : array-like of shape (n_samples,)
+        Targets, or two class labels for a classification loss.
+    loss : str, default="squared_error"
+        One of :data:`fastgd.losses.LOSSES`.
+    optimizer : str or fastgd.optim.Optimizer, default="sgd"
+    lr : float, optional
+        Step size of a named optimizer; default the optimizer's (as in
+        torch.optim). With an optimizer object, set it there.
+    batch_size : int, default=32
+        1: pure SGD; >= n_samples: full-batch gradient descent.
+    epochs : int, default=10
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    alpha : float, default=0.0
+    l1_ratio : float, default=0.15
+    schedule : str or fastgd.schedules.Schedule, optional
+        Default constant, so an optimizer object behaves as in torch.optim.
+    shuffle : bool, default=True
+    random_state : int, RandomState or None
+        Fixes the row order of every epoch.
+    n_jobs : int or None
+        Threads (upper bound); None follows OpenMP's limit.
+    coef_init, intercept_init : array-like, optional
+    sample_weight : array-like of shape (n_samples,), optional
+    fit_intercept : bool, default=True
+    epsilon : float, default=0.1
+        For the Huber and epsilon-insensitive losses.
+    tol : float or None, default=None
+        Stop when the training loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs.
+    n_iter_no_change : int, default=5
+    gtol : float or None, default=None
+        Stop when the epoch's gradient norm is <= ``gtol``.
+    backend : {"cpu", "reference"}, default="cpu"
+    on_divergence : {"raise", "backoff"}, default="raise"
+    verbose : bool, default=False
+
+    Returns
+    -------
+    FitResult
+        ``coef_``, ``intercept_``, ``n_iter_``, ``t_`` and ``history``
+        (per-epoch ``loss``, ``grad_norm``, ``lr``, ``seconds``).
+
+    Examples
+    --------
+    >>> import numpy as np, fastgd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((1000, 5)); y = X @ np.arange(5.0) + 1.0
+    >>> res = fastgd.fit(X, y, optimizer="adam", lr=0.05, epochs=50, random_state=0)
+    >>> np.round(res.coef_, 2)
+    array([0., 1., 2., 3., 4.])
+    """
+    trainer = Trainer(loss=loss, optimizer=optimizer, lr=lr, schedule=schedule, penalty=penalty,
+                      alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                      batch_size=batch_size, n_jobs=n_jobs, backend=backend, shuffle=shuffle,
+                      random_state=random_state, epsilon=epsilon, on_divergence=on_divergence)
+    X = check_data(X)
+    n, d = X.shape
+    classes = None
+    if trainer.loss.is_classification:
+        y, classes = encode_binary(y, n)
+    else:
+        y = check_targets(y, n)
+    sw = scaled_sample_weight(sample_weight, X)
+    trainer.init_model(d, X.dtype, coef_init, intercept_init)
+    reason = trainer.run(X, y, sw, epochs=epochs, tol=tol, n_iter_no_change=n_iter_no_change,
+                         gtol=gtol, verbose=verbose)
+    return FitResult(coef_=trainer.coef_.copy(), intercept_=trainer.intercept_,
+                     n_iter_=trainer.epoch, t_=trainer.t, history=trainer.history,
+                     classes_=classes, optimizer_state_=trainer.optimizer_state(),
+                     stop_reason=reason)
