@@ -72,6 +72,9 @@ typedef struct {
     int fit_intercept;
     int64_t batch_size;
     int n_threads;
+    int64_t average_start;       /* averaged SGD: average the iterates after step
+                                    number average_start (0 = from the first);
+                                    -1 = off */
 } fgd_config;
 
 /* What an epoch reports back. */
@@ -95,17 +98,18 @@ typedef struct {
  * state    n_state x (d+1) optimizer state, row-major (updated in place)
  * gbuf     n_threads x (d+1) scratch, must be zero on entry (left zero)
  * gsum     d+1 doubles: the epoch's mini-batch gradients are added here
+ * avg      d+1 running average of the iterates (averaged SGD), or NULL
  * Returns 0, or -1 on an invalid config (unknown code, bad sizes).
  */
 int fgd_epoch_dense_f64(const double *X, int64_t n, int64_t d,
                         const double *y, const double *sw, const int64_t *order,
                         double *params, double *state, double *gbuf,
-                        double *gsum, const fgd_config *cfg, int64_t t0,
+                        double *gsum, double *avg, const fgd_config *cfg, int64_t t0,
                         fgd_stats *stats);
 int fgd_epoch_dense_f32(const float *X, int64_t n, int64_t d,
                         const double *y, const double *sw, const int64_t *order,
                         float *params, float *state, float *gbuf,
-                        double *gsum, const fgd_config *cfg, int64_t t0,
+                        double *gsum, float *avg, const fgd_config *cfg, int64_t t0,
                         fgd_stats *stats);
 
 /* Seeded Fisher-Yates permutation of 0..n-1 (splitmix64); see fastgd/data.py. */

@@ -99,9 +99,22 @@ static void FN(fgd_update_range)(const fgd_config *c, REAL *w, REAL *state,
     }
 }
 
+/* Averaged SGD: fold the iterate after step number k into the running mean. */
+static void FN(fgd_average_range)(const REAL *w, REAL *avg, int64_t lo, int64_t hi,
+                                  int64_t k, int64_t start)
+{
+    int64_t j;
+    if (k <= start) return;
+    {
+        const double inv = 1.0 / (double)(k - start);
+        for (j = lo; j < hi; j++)
+            avg[j] = (REAL)((double)avg[j] + ((double)w[j] - (double)avg[j]) * inv);
+    }
+}
+
 int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
                         const double *sw, const int64_t *order, REAL *params,
-                        REAL *state, REAL *gbuf, double *gsum,
+                        REAL *state, REAL *gbuf, double *gsum, REAL *avg,
                         const fgd_config *c, int64_t t0, fgd_stats *stats)
 {
     const int64_t D = d + 1;
@@ -182,6 +195,8 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
                 FN(fgd_update_range)(c, params, state, gbuf, nt, d, c_lo, c_hi,
                                      1.0 / (double)m, lr, pc, gsum);
                 t++;
+                if (avg && c->average_start >= 0)
+                    FN(fgd_average_range)(params, avg, c_lo, c_hi, t, c->average_start);
                 if (tid == 0) lr_last = lr;
             }
 #ifdef _OPENMP

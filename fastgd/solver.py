@@ -134,12 +134,15 @@ class Trainer:
         On NaN/inf: raise :class:`DivergenceError` (weights stay at the last
         good epoch), or restore the last good epoch, halve the step size
         and repeat the epoch (up to ``max_backoffs`` times).
+    average : bool or int
+        Averaged SGD: keep the running mean of the iterates after step
+        number ``average`` (True: from the first step) in ``avg``.
     """
 
     def __init__(self, loss="squared_error", optimizer="sgd", lr=None, schedule=None,
                  penalty="l2", alpha=0.0, l1_ratio=0.15, fit_intercept=True, batch_size=32,
                  n_jobs=None, backend="cpu", shuffle=True, random_state=None, epsilon=0.1,
-                 on_divergence="raise", max_backoffs=10):
+                 on_divergence="raise", max_backoffs=10, average=False):
         self.loss = get_loss(loss, epsilon=epsilon)
         self.optimizer = get_optimizer(optimizer, lr=lr)
         self.schedule = get_schedule(schedule)
@@ -162,7 +165,14 @@ class Trainer:
             raise ValueError(f"on_divergence must be 'raise' or 'backoff', got {on_divergence!r}")
         self.on_divergence = on_divergence
         self.max_backoffs = _check_int("max_backoffs", max_backoffs, low=0)
+        if average is True:
+            self.average_start = 0
+        elif average is False or average is None:
+            self.average_start = -1
+        else:
+            self.average_start = _check_int("average", average, low=0)
         self.lr = self.optimizer.lr
+        self.avg = None
         self.params = None
         self.state = None
         self.t = 0
@@ -188,6 +198,7 @@ class Trainer:
                 raise ValueError("intercept_init must be one finite number")
             params[n_features] = b[0]
         self.params = params
+        self.avg = params.copy() if self.average_start >= 0 else None
         self.state = self.optimizer.init_state(n_features + 1, dtype)
         self.t = 0
         self.epoch = 0
@@ -224,7 +235,8 @@ class Trainer:
             X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,
             schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,
             l2_decoupled=self.optimizer.decoupled_weight_decay,
-            fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads)
+            fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
+            average_start=self.average_start)
 
     def run(self, X, y, sample_weight=None, epochs=1, tol=None, n_iter_no_change=5, gtol=None,
             monitor=None, verbose=False):
@@ -268,14 +280,17 @@ class Trainer:
         while e < epochs:
             if self.shuffle:
                 self.backend.epoch_order(n, epoch_seed(self.seed, self.epoch), out=order)
-            saved = (self.params.copy(), self.state.copy())
+            saved = (self.params.copy(), self.state.copy(),
+                     None if self.avg is None else self.avg.copy())
             gsum[:] = 0.0
             start = time.perf_counter()
             stats = self.backend.run_epoch(problem, self.params, self.state, order, self.t,
-                                           gbuf, gsum)
+                                           gbuf, gsum, self.avg)
             seconds = time.perf_counter() - start
             if stats.nonfinite or not np.all(np.isfinite(self.params)):
-                self.params[:], self.state[:] = saved
+                self.params[:], self.state[:] = saved[0], saved[1]
+                if self.avg is not None:
+                    self.avg[:] = saved[2]
                 gbuf[:] = 0
                 if self.on_divergence == "backoff" and backoffs < self.max_backoffs:
                     backoffs += 1
@@ -391,7 +406,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         penalty="l2", alpha=0.0, l1_ratio=0.15, schedule=None, shuffle=True, random_state=None,
         n_jobs=None, coef_init=None, intercept_init=None, sample_weight=None, fit_intercept=True,
         epsilon=0.1, tol=None, n_iter_no_change=5, gtol=None, backend="cpu",
-        on_divergence="raise", verbose=False):
+        on_divergence="raise", average=False, verbose=False):
     """Fit a linear model by first-order optimization.
 
     Minimizes ``sum_i s_i loss(y_i, x_i . w + b) / sum_i s_i + alpha R(w)``
@@ -435,6 +450,9 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         Stop when the epoch's gradient norm is <= ``gtol``.
     backend : {"cpu", "reference"}, default="cpu"
     on_divergence : {"raise", "backoff"}, default="raise"
+    average : bool or int, default=False
+        Averaged SGD: return the mean of the iterates after step number
+        ``average`` (True: all of them) instead of the last iterate.
     verbose : bool, default=False
 
     Returns
@@ -455,7 +473,8 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     trainer = Trainer(loss=loss, optimizer=optimizer, lr=lr, schedule=schedule, penalty=penalty,
                       alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                       batch_size=batch_size, n_jobs=n_jobs, backend=backend, shuffle=shuffle,
-                      random_state=random_state, epsilon=epsilon, on_divergence=on_divergence)
+                      random_state=random_state, epsilon=epsilon, on_divergence=on_divergence,
+                      average=average)
     X = check_data(X)
     n, d = X.shape
     classes = None
@@ -467,7 +486,8 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     trainer.init_model(d, X.dtype, coef_init, intercept_init)
     reason = trainer.run(X, y, sw, epochs=epochs, tol=tol, n_iter_no_change=n_iter_no_change,
                          gtol=gtol, verbose=verbose)
-    return FitResult(coef_=trainer.coef_.copy(), intercept_=trainer.intercept_,
+    final = trainer.avg if trainer.avg is not None else trainer.params
+    return FitResult(coef_=final[:-1].copy(), intercept_=float(final[-1]),
                      n_iter_=trainer.epoch, t_=trainer.t, history=trainer.history,
                      classes_=classes, optimizer_state_=trainer.optimizer_state(),
                      stop_reason=reason)

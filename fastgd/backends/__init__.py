@@ -4,10 +4,10 @@ A backend exposes two functions:
 
 ``epoch_order(n, seed)``
     The seeded order in which an epoch visits rows (see :mod:`fastgd.data`).
-``run_epoch(problem, params, state, order, t, gbuf, gsum)``
+``run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None)``
     One epoch of mini-batch steps over ``problem`` from step ``t``; updates
-    ``params``, ``state`` and ``gsum`` in place and returns an
-    :class:`EpochStats`.
+    ``params``, ``state``, ``gsum`` (and the averaged iterate ``avg``) in
+    place and returns an :class:`EpochStats`.
 
 ``"cpu"`` is the compiled core (C + OpenMP); ``"reference"`` is plain NumPy,
 the specification in code, for stepping through an algorithm and for tests.
@@ -45,6 +45,7 @@ class EpochProblem:
     fit_intercept: bool
     batch_size: int
     n_threads: int
+    average_start: int = -1   # averaged SGD after this step number; -1: off
 
     def c_config(self):
         """The configuration as the compiled core's ``fgd_config`` reads it."""
@@ -55,7 +56,7 @@ class EpochProblem:
             warmup_steps=float(self.schedule.warmup_steps),
             l2=self.l2, l1=self.l1, l2_decoupled=int(self.l2_decoupled),
             fit_intercept=int(self.fit_intercept), batch_size=self.batch_size,
-            n_threads=self.n_threads)
+            n_threads=self.n_threads, average_start=self.average_start)
 
 
 @dataclass

@@ -9,6 +9,7 @@ each batch takes one step::
     g_w  += l2 * w                                   (not for AdamW: decoupled)
     w, b  = optimizer rule at step size lr_t         (step k = t + 1)
     w     = soft_threshold(w, l1 * eta)              (L1 prox, exact zeros)
+    avg  += (w - avg) / (k - average_start)          (averaged SGD, k > average_start)
 
 where ``s_i`` are the sample weights divided by their mean over the data
 set. Rows of weight zero are skipped, and a batch whose weights are all zero
@@ -39,8 +40,8 @@ def epoch_order(n, seed, out=None):
     return order
 
 
-def run_epoch(problem, params, state, order, t, gbuf=None, gsum=None):
-    """One epoch of mini-batch steps; updates ``params``, ``state``, ``gsum`` in place.
+def run_epoch(problem, params, state, order, t, gbuf=None, gsum=None, avg=None):
+    """One epoch of mini-batch steps; updates ``params``, ``state``, ``gsum``, ``avg`` in place.
 
     ``gbuf`` (the compiled core's scratch) is unused here.
     """
@@ -99,5 +100,9 @@ def run_epoch(problem, params, state, order, t, gbuf=None, gsum=None):
         state[:] = st.astype(dtype)
         t += 1
         lr_last = lr
+        start_avg = problem.average_start
+        if avg is not None and start_avg >= 0 and t > start_avg:
+            a = avg.astype(np.float64)
+            avg[:] = (a + (params.astype(np.float64) - a) * (1.0 / (t - start_avg))).astype(dtype)
 
     return EpochStats(loss_sum, weight_sum, lr_last, t, t - t_start, False)

@@ -17,10 +17,10 @@ def epoch_order(n, seed, out=None):
     return out
 
 
-def run_epoch(problem, params, state, order, t, gbuf, gsum):
+def run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None):
     """One epoch in the compiled core; see :mod:`fastgd.backends`."""
     stats = _core.epoch_dense(problem.X, problem.y, problem.sw, order, params, state, gbuf,
-                              gsum, problem.c_config(), t)
+                              gsum, problem.c_config(), t, avg)
     return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],
                       lr_last=stats["lr_last"], t=stats["t"], n_steps=stats["n_steps"],
                       nonfinite=bool(stats["nonfinite"]))

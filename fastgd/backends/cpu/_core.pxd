@@ -23,6 +23,7 @@ cdef extern from "fastgd.h" nogil:
         int fit_intercept
         int64_t batch_size
         int n_threads
+        int64_t average_start
 
     ctypedef struct fgd_stats:
         double loss_sum
@@ -35,12 +36,12 @@ cdef extern from "fastgd.h" nogil:
     int fgd_epoch_dense_f64(const double *X, int64_t n, int64_t d,
                             const double *y, const double *sw, const int64_t *order,
                             double *params, double *state, double *gbuf,
-                            double *gsum, const fgd_config *cfg, int64_t t0,
+                            double *gsum, double *avg, const fgd_config *cfg, int64_t t0,
                             fgd_stats *stats)
     int fgd_epoch_dense_f32(const float *X, int64_t n, int64_t d,
                             const double *y, const double *sw, const int64_t *order,
                             float *params, float *state, float *gbuf,
-                            double *gsum, const fgd_config *cfg, int64_t t0,
+                            double *gsum, float *avg, const fgd_config *cfg, int64_t t0,
                             fgd_stats *stats)
     void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed)
     double fgd_schedule_lr(const fgd_config *cfg, int64_t t)

@@ -36,13 +36,15 @@ cdef fgd_config _make_config(dict cfg) except *:
     c.fit_intercept = cfg["fit_intercept"]
     c.batch_size = cfg["batch_size"]
     c.n_threads = cfg["n_threads"]
+    c.average_start = cfg.get("average_start", -1)
     return c
 
 
 def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
                 floating[::1] params, floating[:, ::1] state,
-                floating[:, ::1] gbuf, double[::1] gsum, dict cfg, int64_t t0):
-    """Run one epoch over dense rows; update params, state and gsum in place.
+                floating[:, ::1] gbuf, double[::1] gsum, dict cfg, int64_t t0,
+                floating[::1] avg=None):
+    """Run one epoch over dense rows; update params, state, gsum (and avg) in place.
 
     Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
     """
@@ -54,6 +56,7 @@ def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
     cdef const double *sw_ptr = NULL
     cdef const int64_t *order_ptr = NULL
     cdef int rc
+    cdef floating *avg_ptr = NULL
 
     if y.shape[0] != n:
         raise ValueError("y has %d rows, X has %d" % (y.shape[0], n))
@@ -73,6 +76,10 @@ def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
         if order_view.shape[0] != n:
             raise ValueError("order has the wrong length")
         order_ptr = &order_view[0] if n > 0 else NULL
+    if avg is not None:
+        if avg.shape[0] != d + 1:
+            raise ValueError("avg needs n_features + 1 entries")
+        avg_ptr = &avg[0]
     if n == 0:
         return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0,
                     nonfinite=0)
@@ -81,11 +88,11 @@ def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
         if floating is double:
             rc = fgd_epoch_dense_f64(&X[0, 0], n, d, &y[0], sw_ptr, order_ptr,
                                      &params[0], &state[0, 0], &gbuf[0, 0],
-                                     &gsum[0], &c, t0, &st)
+                                     &gsum[0], avg_ptr, &c, t0, &st)
         else:
             rc = fgd_epoch_dense_f32(&X[0, 0], n, d, &y[0], sw_ptr, order_ptr,
                                      &params[0], &state[0, 0], &gbuf[0, 0],
-                                     &gsum[0], &c, t0, &st)
+                                     &gsum[0], avg_ptr, &c, t0, &st)
     if rc != 0:
         raise ValueError("invalid configuration for the compiled core: %r" % cfg)
     return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
