@@ -1,4 +1,4 @@
-"""The ``fastgd`` command: ``fastgd demo``, ``fastgd config``."""
+"""The ``fastgd`` command: ``demo``, ``fit``, ``predict``, ``config``."""
 from __future__ import annotations
 
 import argparse
@@ -74,6 +74,50 @@ def _demo(args):
                 backend=args.backend)
 
 
+def _fit(args):
+    import numpy as np
+
+    from fastgd.io import load_data, save_model
+    from fastgd.solver import fit
+
+    dtype = np.float32 if args.float32 else np.float64
+    X, y = load_data(args.data, label_column=args.label_column, dtype=dtype)
+    start = time.perf_counter()
+    res = fit(X, y, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
+              batch_size=args.batch_size, epochs=args.epochs, penalty=args.penalty,
+              alpha=args.alpha, l1_ratio=args.l1_ratio, schedule=args.schedule,
+              random_state=args.seed, n_jobs=args.n_jobs, tol=args.tol,
+              verbose=args.verbose)
+    seconds = time.perf_counter() - start
+    print(f"fitted {X.shape[0]} x {X.shape[1]} ({type(X).__name__}, {X.dtype}) in "
+          f"{seconds:.3f} s: {res.n_iter_} epochs, {res.t_} steps, final loss "
+          f"{res.history.loss[-1]:.6g}, gradient norm {res.history.grad_norm[-1]:.3g}")
+    if res.classes_ is not None:
+        print(f"training accuracy {np.mean(res.predict(X) == y):.4f}")
+    if args.output:
+        save_model(args.output, res, args.loss)
+        print(f"model saved to {args.output}")
+    return 0
+
+
+def _predict(args):
+    import numpy as np
+
+    from fastgd.io import load_data, load_model
+
+    model = load_model(args.model)
+    X, y = load_data(args.data, label_column=args.label_column,
+                     n_features=model.coef_.shape[0])
+    pred = model.predict(X)
+    if args.output:
+        np.savetxt(args.output, pred, fmt="%s" if model.classes_ is not None else "%.17g")
+        print(f"{pred.shape[0]} predictions written to {args.output}")
+    else:
+        for value in pred:
+            print(value)
+    return 0
+
+
 def build_parser():
     """The argument parser of the ``fastgd`` command."""
     from fastgd import __version__
@@ -90,6 +134,34 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", choices=("cpu", "reference"), default="cpu")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("fit", help="fit a linear model to a data file and save it")
+    p.add_argument("data", help="training data: .svm/.svmlight/.libsvm/.txt (sparse), .csv "
+                   "(label in --label-column) or .npz (arrays X, y)")
+    p.add_argument("--loss", default="squared_error")
+    p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--lr", type=float, default=None, help="step size (default: the optimizer's)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--penalty", default="l2", help="l2, l1, elasticnet or none")
+    p.add_argument("--alpha", type=float, default=0.0)
+    p.add_argument("--l1-ratio", type=float, default=0.15)
+    p.add_argument("--schedule", default=None)
+    p.add_argument("--tol", type=float, default=None)
+    p.add_argument("--n-jobs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--label-column", type=int, default=0)
+    p.add_argument("--float32", action="store_true", help="train in float32")
+    p.add_argument("--output", "-o", help="save the model to this .npz file")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=_fit)
+
+    p = sub.add_parser("predict", help="predict with a saved model")
+    p.add_argument("model", help="a model saved by 'fastgd fit -o'")
+    p.add_argument("data", help="data file, as for 'fastgd fit' (its labels are ignored)")
+    p.add_argument("--label-column", type=int, default=0)
+    p.add_argument("--output", "-o", help="write predictions here, one per line")
+    p.set_defaults(func=_predict)
 
     p = sub.add_parser("config", help="show versions, OpenMP, SIMD, BLAS and CUDA status")
     p.set_defaults(func=_config)

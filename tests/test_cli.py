@@ -1,0 +1,71 @@
+"""The fastgd command: demo, fit, predict, config."""
+import numpy as np
+import pytest
+
+from fastgd.cli import DEMO_OPTIMIZERS, main
+from fastgd.io import load_data, load_model
+
+
+@pytest.fixture
+def binary_data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = (X @ np.array([1.0, 2.0, -1.0, 0.5]) > 0).astype(int)
+    return X, y
+
+
+def test_demo_prints_every_optimizer(capsys):
+    assert main(["demo", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    for label, _ in DEMO_OPTIMIZERS:
+        assert label in out
+    # each optimizer's row has a test accuracy well above chance
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in
+            ([label] for label, _ in DEMO_OPTIMIZERS)]
+    assert len(rows) == len(DEMO_OPTIMIZERS)
+    assert all(float(r[4]) > 0.8 for r in rows)
+
+
+def test_config_reports_openmp_and_simd(capsys):
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    for key in ("fastgd", "numpy", "openmp", "openmp threads", "simd", "blas", "cuda"):
+        assert key in out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npz"])
+def test_fit_then_predict_round_trip(tmp_path, binary_data, capsys, fmt):
+    X, y = binary_data
+    data = tmp_path / f"train.{fmt}"
+    if fmt == "csv":
+        np.savetxt(data, np.column_stack([y, X]), delimiter=",", header="y,a,b,c,d",
+                   comments="")
+    else:
+        np.savez(data, X=X, y=y)
+    model = tmp_path / "model.npz"
+    assert main(["fit", str(data), "--loss", "log_loss", "--optimizer", "adam", "--lr", "0.05",
+                 "--seed", "0", "-o", str(model)]) == 0
+    assert "training accuracy" in capsys.readouterr().out
+    res = load_model(str(model))
+    X_loaded, y_loaded = load_data(str(data))
+    assert np.mean(res.predict(X_loaded) == y_loaded) > 0.95
+    preds = tmp_path / "pred.txt"
+    assert main(["predict", str(model), str(data), "-o", str(preds)]) == 0
+    assert np.loadtxt(preds).shape == (X.shape[0],)
+
+
+def test_bad_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "missing.csv")]) == 2
+    assert "no such data file" in capsys.readouterr().err
+    bad = tmp_path / "data.xyz"
+    bad.write_text("1,2\n")
+    assert main(["fit", str(bad)]) == 2
+    assert "unknown data format" in capsys.readouterr().err
+
+
+def test_bad_hyperparameter_is_a_clear_error(tmp_path, binary_data, capsys):
+    X, y = binary_data
+    data = tmp_path / "train.npz"
+    np.savez(data, X=X, y=y)
+    assert main(["fit", str(data), "--lr", "-1"]) == 2
+    assert "lr must be" in capsys.readouterr().err
