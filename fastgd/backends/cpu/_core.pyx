@@ -40,15 +40,29 @@ cdef fgd_config _make_config(dict cfg) except *:
     return c
 
 
-def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
+cdef int64_t _first_out_of_range(const int64_t *idx, int64_t m, int64_t n) noexcept nogil:
+    """Position of the first index outside [0, n), or -1."""
+    cdef int64_t k
+    for k in range(m):
+        if idx[k] < 0 or idx[k] >= n:
+            return k
+    return -1
+
+
+def epoch_dense(const floating[:, ::1] X, const double[::1] y, sw, order,
                 floating[::1] params, floating[:, ::1] state,
                 floating[:, ::1] gbuf, double[::1] gsum, dict cfg, int64_t t0,
                 floating[::1] avg=None):
     """Run one epoch over dense rows; update params, state, gsum (and avg) in place.
 
+    X is only read (read-only and memory-mapped arrays work). ``order``
+    lists the row indices to visit; it may be shorter than X, so a caller
+    can hand an epoch over in chunks of whole mini-batches.
+
     Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
     """
     cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef int64_t n_visit = n, bad
     cdef fgd_config c = _make_config(cfg)
     cdef fgd_stats st
     cdef const double[::1] sw_view
@@ -73,24 +87,30 @@ def epoch_dense(floating[:, ::1] X, const double[::1] y, sw, order,
         sw_ptr = &sw_view[0] if n > 0 else NULL
     if order is not None:
         order_view = order
-        if order_view.shape[0] != n:
-            raise ValueError("order has the wrong length")
-        order_ptr = &order_view[0] if n > 0 else NULL
+        n_visit = order_view.shape[0]
+        order_ptr = &order_view[0] if n_visit > 0 else NULL
+        # One sequential pass over 8 bytes per visited row (X costs 8*d):
+        # cheap insurance against reading outside X.
+        with nogil:
+            bad = _first_out_of_range(order_ptr, n_visit, n)
+        if bad >= 0:
+            raise ValueError("order[%d] = %d is not a row of X (%d rows)"
+                             % (bad, order_view[bad], n))
     if avg is not None:
         if avg.shape[0] != d + 1:
             raise ValueError("avg needs n_features + 1 entries")
         avg_ptr = &avg[0]
-    if n == 0:
+    if n_visit == 0:
         return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0,
                     nonfinite=0)
 
     with nogil:
         if floating is double:
-            rc = fgd_epoch_dense_f64(&X[0, 0], n, d, &y[0], sw_ptr, order_ptr,
+            rc = fgd_epoch_dense_f64(&X[0, 0], n_visit, d, &y[0], sw_ptr, order_ptr,
                                      &params[0], &state[0, 0], &gbuf[0, 0],
                                      &gsum[0], avg_ptr, &c, t0, &st)
         else:
-            rc = fgd_epoch_dense_f32(&X[0, 0], n, d, &y[0], sw_ptr, order_ptr,
+            rc = fgd_epoch_dense_f32(&X[0, 0], n_visit, d, &y[0], sw_ptr, order_ptr,
                                      &params[0], &state[0, 0], &gbuf[0, 0],
                                      &gsum[0], avg_ptr, &c, t0, &st)
     if rc != 0:
