@@ -9,12 +9,17 @@ reference; the compiled core implements the same algorithm in C
 """
 from __future__ import annotations
 
+import math
+from numbers import Integral as numbers_Integral
+from numbers import Real as numbers_Real
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
-__all__ = ["check_data", "check_targets", "scaled_sample_weight", "base_seed", "epoch_seed",
-           "epoch_order"]
+__all__ = ["check_data", "check_targets", "check_labels", "check_numeric_dtype",
+           "scaled_sample_weight", "base_seed", "epoch_seed", "epoch_order"]
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -53,14 +58,96 @@ def epoch_order(n, seed):
     return np.asarray(order, dtype=np.int64)
 
 
+def _dtype_kinds(a):
+    """The dtype(s) of an array-like: one per column for a DataFrame."""
+    dtypes = getattr(a, "dtypes", None)      # pandas DataFrame
+    if dtypes is not None and not isinstance(dtypes, np.dtype) and hasattr(dtypes, "__iter__"):
+        return list(dtypes)
+    dtype = getattr(a, "dtype", None)
+    return [dtype if dtype is not None else np.asarray(a).dtype]
+
+
+def _is_text_or_bool(v):
+    return isinstance(v, (str, bytes, bool, np.bool_, np.str_, np.bytes_))
+
+
+def check_numeric_dtype(a, name="X", bool_hint=""):
+    """Refuse the dtypes fastgd does not convert; return ``a`` unchanged.
+
+    The policy, for X, regression targets and sample weights alike:
+
+    - float32 and float64 are used as they are; other real floating types
+      and signed or unsigned integers are converted to float64 later;
+    - an object array is converted to float64 when it holds real numbers
+      (as scikit-learn does, e.g. for pandas object columns); one holding
+      strings or booleans is refused, like the dtypes below;
+    - bool is refused with a TypeError: scikit-learn's ``check_array``
+      silently turns it into 0.0/1.0, but a boolean array is as likely a
+      mask or a set of labels as a feature, so the conversion is left to
+      the caller;
+    - strings (``U``/``S``), datetimes and structured dtypes: TypeError;
+    - complex: ValueError "Complex data not supported", the message and
+      type scikit-learn uses.
+
+    Parameters
+    ----------
+    a : array-like or sparse matrix
+    name : str
+        The argument's name for messages.
+    bool_hint : str
+        Extra advice appended to the message for a boolean array.
+
+    Returns
+    -------
+    a : the input, unchanged.
+    """
+    for dt in _dtype_kinds(a):
+        kind = getattr(dt, "kind", "O")
+        if kind in "fiu":
+            continue
+        if kind == "b":
+            raise TypeError(
+                f"{name} has boolean dtype; fastgd does not guess a numeric encoding for "
+                f"booleans: convert it explicitly, e.g. {name}.astype(np.float64){bool_hint}")
+        if kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has dtype {dt}; fastgd "
+                             "fits real-valued models only")
+        if kind in "US":
+            raise TypeError(
+                f"{name} has string dtype {dt}; fastgd needs numbers: encode the strings "
+                f"first (e.g. sklearn.preprocessing.OrdinalEncoder) or convert them with "
+                f"{name}.astype(np.float64)")
+        if kind == "O":
+            if sp.issparse(a):
+                continue
+            values = np.asarray(a, dtype=object).reshape(-1)
+            hits = np.flatnonzero(np.frompyfunc(_is_text_or_bool, 1, 1)(values).astype(bool))
+            if hits.size:
+                v = values[hits[0]]
+                raise TypeError(
+                    f"{name} is an object array holding {type(v).__name__} values (e.g. "
+                    f"{v!r}); fastgd needs real numbers: encode or convert them first")
+            continue   # numbers in an object array: converted by check_array
+        raise TypeError(f"{name} has dtype {dt}; fastgd needs real numbers "
+                        "(float32, float64 or integers)")
+    return a
+
+
 def check_data(X, dtype=None):
     """Validate X as a finite, C-contiguous float32/float64 2-D array.
 
-    float32 and float64 input keeps its dtype; other numeric dtypes become
-    float64. C-contiguous float input is used as is, never copied.
+    float32 and float64 input keeps its dtype; integers (and numbers in an
+    object array) become float64; bool, string, complex and other dtypes
+    are refused (see :func:`check_numeric_dtype`). C-contiguous float input
+    is used as is, never copied or written to: read-only and memory-mapped
+    arrays are fine. Non-contiguous or Fortran-ordered input is copied once
+    into C order, which the compiled core needs.
     """
     if dtype is None:
         dtype = [np.float64, np.float32]
+    if not hasattr(X, "dtype") and not hasattr(X, "dtypes"):
+        X = np.asarray(X)   # a list: look at the dtype NumPy gives it
+    check_numeric_dtype(X, "X")
     X = check_array(X, dtype=dtype, order="C", ensure_all_finite=True,
                     input_name="X", accept_sparse=False)
     return X
@@ -68,10 +155,36 @@ def check_data(X, dtype=None):
 
 def check_targets(y, n_samples):
     """Validate regression targets: finite float64 of length ``n_samples``."""
+    if not hasattr(y, "dtype") and not hasattr(y, "dtypes"):
+        y = np.asarray(y)
+    check_numeric_dtype(y, "y", bool_hint=" (for class labels use a classification loss)")
     y = column_or_1d(y, warn=True)
     y = check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite=True, input_name="y")
     if y.shape[0] != n_samples:
         raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+    return y
+
+
+def check_labels(y, n_samples):
+    """Validate class labels: 1-D, ``n_samples`` long, no NaN, inf or None.
+
+    Any hashable, sortable labels are fine (numbers, strings, booleans);
+    a missing value would otherwise silently become a class of its own.
+    """
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+    kind = y.dtype.kind
+    if kind == "c":
+        raise ValueError("Complex data not supported: y has complex class labels")
+    if kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("Input y contains NaN or infinity: class labels must be finite")
+    if kind == "O":
+        for v in y:
+            if v is None or (isinstance(v, numbers_Real) and not isinstance(v, numbers_Integral)
+                             and not math.isfinite(v)):
+                raise ValueError(f"Input y contains a missing label ({v!r}): class labels "
+                                 "must be finite numbers or strings")
     return y
 
 
@@ -82,6 +195,9 @@ def scaled_sample_weight(sample_weight, X):
     """
     if sample_weight is None:
         return None
+    if not hasattr(sample_weight, "dtype"):
+        sample_weight = np.asarray(sample_weight)
+    check_numeric_dtype(sample_weight, "sample_weight")
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity")

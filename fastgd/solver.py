@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastgd.backends import EpochProblem, get_backend
-from fastgd.data import base_seed, check_data, check_targets, epoch_seed, scaled_sample_weight
+from fastgd.data import (base_seed, check_data, check_labels, check_targets, epoch_seed,
+                         scaled_sample_weight)
 from fastgd.losses import get_loss
 from fastgd.optim import get_optimizer
 from fastgd.penalties import get_penalty
@@ -180,6 +181,16 @@ class Trainer:
         self.history = History()
         self._bound_schedule = None
 
+    def __getstate__(self):
+        # the backend is a module: pickle its name and look it up again
+        state = self.__dict__.copy()
+        state["backend"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.backend = get_backend(self.backend_name)
+
     # -- model ----------------------------------------------------------
     def init_model(self, n_features, dtype, coef_init=None, intercept_init=None):
         """Start from zero weights, or from copies of ``coef_init``/``intercept_init``."""
@@ -269,8 +280,10 @@ class Trainer:
         tol = _check_optional_real("tol", tol, low=-math.inf)
         gtol = _check_optional_real("gtol", gtol)
         problem = self._problem(X, y, sample_weight, epochs)
-        gbuf = np.zeros((problem.n_threads, d + 1), dtype=self.params.dtype)
-        gsum = np.zeros(d + 1)
+        # sized by params, not d + 1: a model may hold several rows of weights
+        # (the multinomial trainer's params are (n_features + 1, n_classes))
+        gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)
+        gsum = np.zeros(self.params.size)
         order = np.empty(n, dtype=np.int64) if self.shuffle else None
         best = math.inf
         no_improvement = 0
@@ -320,7 +333,8 @@ class Trainer:
             h.seconds.append(seconds)
             watched = loss
             if monitor is not None:
-                watched = float(monitor(coef, float(self.params[d])))
+                b = self.params[d]
+                watched = float(monitor(coef, float(b) if b.ndim == 0 else b))
                 h.validation.append(watched)
             if verbose:
                 print(f"-- Epoch {self.epoch}: loss {loss:.6g}, |grad| {grad_norm:.3g}, "
@@ -389,11 +403,7 @@ class FitResult:
 
 def encode_binary(y, n_samples):
     """Map two labels to -1/+1 (the larger to +1); return (y_encoded, classes)."""
-    from sklearn.utils.validation import column_or_1d
-
-    y = column_or_1d(y, warn=True)
-    if y.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+    y = check_labels(y, n_samples)
     classes = np.unique(y)
     if classes.shape[0] != 2:
         raise ValueError(
