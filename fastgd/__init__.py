@@ -8,8 +8,9 @@ and checked against a plain-NumPy reference.
 from fastgd import losses, optim, penalties, schedules
 from fastgd._config import show_config
 from fastgd.solver import DivergenceError, FitResult, History, Trainer, fit
+from fastgd.estimators import SGDClassifier, SGDRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["fit", "Trainer", "FitResult", "History", "DivergenceError", "show_config",
+__all__ = ["fit", "Trainer", "SGDClassifier", "SGDRegressor", "FitResult", "History", "DivergenceError", "show_config",
            "losses", "optim", "penalties", "schedules", "__version__"]

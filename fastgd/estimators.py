@@ -1,0 +1,834 @@
+"""scikit-learn compatible linear models trained by the compiled core.
+
+:class:`SGDClassifier` and :class:`SGDRegressor` accept scikit-learn's SGD
+parameters wherever the concept coincides, with the same defaults, so that
+swapping the import is enough; they add fastgd's own ``optimizer``,
+``batch_size``, ``n_jobs``, ``device`` and (classifier) ``multi_class``.
+
+Each binary problem (or the regression, or the multinomial model) is one
+:class:`fastgd.solver.Trainer`, which keeps the parameters, the optimizer
+state, the step counter and the schedule across calls: that is what makes
+``partial_fit`` continue exactly where the previous call stopped.
+
+Step sizes
+----------
+``learning_rate="auto"`` and ``eta0="auto"`` (the defaults) mean:
+
+* with ``optimizer="sgd"`` (plain SGD, scikit-learn's algorithm):
+  scikit-learn's defaults, ``"optimal"`` for the classifier and
+  ``"invscaling"`` with ``eta0=0.01`` for the regressor;
+* with any other optimizer: a ``"constant"`` step size equal to ``eta0``
+  when given, else the optimizer's own (torch.optim's) default ``lr``
+  (Adam 1e-3, Adagrad and RMSprop 1e-2, Adadelta 1.0), which works out of
+  the box on standardized features.
+
+An explicit ``learning_rate`` (any name of :mod:`fastgd.schedules` or a
+schedule object) is used with any optimizer.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from fastgd.data import scaled_sample_weight
+from fastgd.losses import Loss
+from fastgd.optim import Optimizer, get_optimizer
+from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
+from fastgd.solver import Trainer, effective_n_threads
+
+__all__ = ["SGDClassifier", "SGDRegressor", "DEVICES"]
+
+DEVICES = ("cpu",)
+CLASSIFICATION_LOSSES = ("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron",
+                         "squared_error", "huber", "epsilon_insensitive",
+                         "squared_epsilon_insensitive")
+REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
+                     "squared_epsilon_insensitive")
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def _trainer_accepts_sparse():
+    """Whether the Trainer's data layer takes CSR input (added by another part)."""
+    import fastgd.data as data
+
+    return bool(getattr(data, "SPARSE_SUPPORTED", False) or hasattr(data, "check_csr"))
+
+
+def _final_params(trainer):
+    """The model to report: the averaged iterate once averaging has started."""
+    if trainer.avg is not None and trainer.t > trainer.average_start:
+        return trainer.avg
+    return trainer.params
+
+
+class _BaseSGD(SparseCoefMixin, BaseEstimator):
+    """Parameter handling and the training loop shared by both estimators."""
+
+    _default_schedule = "optimal"
+    _default_eta0 = 0.0
+
+    # -- parameters -----------------------------------------------------
+    def _check_params(self):
+        if self.device not in DEVICES:
+            raise ValueError(f"device={self.device!r} is not available: fastgd's estimators run "
+                             f"on {', '.join(repr(d) for d in DEVICES)} for now")
+        losses = CLASSIFICATION_LOSSES if isinstance(self, ClassifierMixin) else REGRESSION_LOSSES
+        if self.loss not in losses:
+            raise ValueError(f"loss={self.loss!r} is not supported; choose one of {losses}")
+        for name in ("max_iter", "n_iter_no_change", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.tol is not None and (isinstance(self.tol, bool)
+                                     or not isinstance(self.tol, numbers.Real)
+                                     or math.isnan(self.tol)):
+            raise ValueError(f"tol must be None or a number, got {self.tol!r}")
+        vf = self.validation_fraction
+        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {vf!r}")
+        avg = self.average
+        if not isinstance(avg, (bool, np.bool_)) and (
+                not isinstance(avg, numbers.Integral) or avg < 0):
+            raise ValueError(f"average must be a bool or an integer >= 0, got {avg!r}")
+        if self.penalty not in ("l2", "l1", "elasticnet", None):
+            raise ValueError(f"penalty must be 'l2', 'l1', 'elasticnet' or None, got "
+                             f"{self.penalty!r}")
+        for name in ("alpha", "l1_ratio", "epsilon", "power_t"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
+        if self.n_jobs is not None:
+            effective_n_threads(self.n_jobs)
+
+    def _average_arg(self):
+        # scikit-learn: average=True or 1 averages from the first step; an
+        # integer k > 1 starts after k samples (here: steps).
+        avg = self.average
+        if avg is True or avg is np.True_ or (not isinstance(avg, (bool, np.bool_)) and avg == 1):
+            return True
+        if avg is False or avg is np.False_ or avg == 0:
+            return False
+        return int(avg)
+
+    def _optimizer_and_schedule(self):
+        """Resolve ``optimizer``, ``learning_rate`` and ``eta0`` to Trainer arguments.
+
+        Returns (optimizer, lr, schedule); see the module docstring.
+        """
+        opt = self.optimizer
+        if isinstance(opt, str):
+            plain = opt.lower() == "sgd"
+        elif isinstance(opt, Optimizer):
+            plain = False
+        else:
+            raise TypeError("optimizer must be a name or a fastgd.optim.Optimizer, got "
+                            f"{type(opt).__name__}")
+        eta0 = self.eta0
+        if isinstance(eta0, str) and eta0 == "auto":
+            eta0 = self._default_eta0 if plain else None
+        elif isinstance(eta0, bool) or not isinstance(eta0, numbers.Real) \
+                or not math.isfinite(eta0) or eta0 < 0:
+            raise ValueError(f"eta0 must be 'auto' or a finite number >= 0, got {eta0!r}")
+        lr_name = self.learning_rate
+        if isinstance(lr_name, str) and lr_name == "auto":
+            lr_name = self._default_schedule if plain else "constant"
+        if isinstance(lr_name, Schedule):
+            schedule = lr_name
+        elif lr_name == "optimal":
+            # Bottou's 1/(alpha (t0 + t)) uses alpha even without a penalty, as scikit-learn.
+            if not self.alpha > 0:
+                raise ValueError("learning_rate='optimal' needs alpha > 0")
+            schedule = Optimal(alpha=self.alpha)
+        elif lr_name == "invscaling":
+            schedule = InvScaling(power_t=self.power_t)
+        elif isinstance(lr_name, str) and lr_name in SCHEDULES:
+            schedule = get_schedule(lr_name)
+        else:
+            raise ValueError(f"learning_rate must be 'auto', one of {sorted(SCHEDULES)} or a "
+                             f"fastgd.schedules.Schedule, got {lr_name!r}")
+        uses_lr = schedule.name != "optimal"
+        if isinstance(opt, Optimizer):
+            if eta0 is not None:
+                raise ValueError("optimizer is an object: set its step size on it "
+                                 f"({type(opt).__name__}(lr=...)) rather than with eta0")
+            return opt, None, schedule
+        if uses_lr and eta0 is not None and not eta0 > 0:
+            raise ValueError(f"eta0 must be > 0 with learning_rate={schedule.name!r}, got "
+                             f"{self.eta0!r}")
+        return opt, (eta0 if uses_lr else None), schedule
+
+    def _new_trainer(self, loss, seed, n_jobs, n_classes=None):
+        opt, lr, schedule = self._optimizer_and_schedule()
+        kwargs = dict(optimizer=opt, lr=lr, schedule=schedule, penalty=self.penalty,
+                      alpha=self.alpha, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept,
+                      batch_size=self.batch_size, n_jobs=n_jobs, backend=self.device,
+                      shuffle=self.shuffle, random_state=seed, average=self._average_arg())
+        if n_classes is not None:
+            from fastgd._multinomial import MultinomialTrainer
+
+            return MultinomialTrainer(n_classes=n_classes, **kwargs)
+        return Trainer(loss=loss, epsilon=self.epsilon, **kwargs)
+
+    # -- data -----------------------------------------------------------
+    def _validate(self, X, y, reset):
+        sparse_ok = _trainer_accepts_sparse()
+        if sp.issparse(X) and not sparse_ok:
+            raise TypeError(f"{type(self).__name__} does not take sparse input yet: pass a "
+                            "dense array (e.g. X.toarray())")
+        X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
+                             dtype=[np.float64, np.float32], order="C", reset=reset,
+                             y_numeric=not isinstance(self, ClassifierMixin))
+        if not reset and hasattr(self, "_trainers"):
+            dtype = self._trainers[0].params.dtype
+            if X.dtype != dtype:  # partial_fit keeps the dtype of its first call
+                X = X.astype(dtype)
+        return X, y
+
+    def _sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return np.ones(X.shape[0])
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
+                                  allow_all_zero_weights=True)
+        return sw
+
+    def _split(self, X, y, sw, stratify):
+        """Hold out ``validation_fraction`` of the rows (stratified for classifiers)."""
+        n = X.shape[0]
+        cls = StratifiedShuffleSplit if stratify else ShuffleSplit
+        splitter = cls(n_splits=1, test_size=self.validation_fraction,
+                       random_state=self.random_state)
+        try:
+            train, val = next(splitter.split(np.zeros((n, 1)), y if stratify else None))
+        except ValueError as e:
+            raise ValueError(f"early_stopping: cannot hold out validation_fraction="
+                             f"{self.validation_fraction} of {n} samples ({e}); use more data "
+                             "or a larger validation_fraction") from None
+        if len(train) == 0 or len(val) == 0:
+            raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} "
+                             f"of {n} samples leaves an empty training or validation set")
+        if not sw[val].sum() > 0:
+            raise ValueError("The sample weights for validation set are all zero, consider "
+                             "using a different random state.")
+        return train, val
+
+    # -- training -------------------------------------------------------
+    def _run(self, trainers, X, ys, sw, epochs, tol, scorers, n_workers):
+        """Train every trainer on its targets, in ``n_workers`` threads.
+
+        ``scorers[k]`` is None or ``score(coef, intercept) -> float`` on held-out
+        data (maximized); with one, the best epoch's weights are restored.
+        Returns the stop reasons.
+        """
+        swn = scaled_sample_weight(sw, X) if sw is not None else None
+
+        def one(k):
+            tr = trainers[k]
+            monitor, best = None, None
+            if scorers[k] is not None:
+                best = {"score": -math.inf, "params": None, "avg": None}
+                score = scorers[k]
+
+                def monitor(coef, intercept, tr=tr, best=best, score=score):
+                    p = _final_params(tr)
+                    value = score(p[:-1], p[-1])
+                    if value > best["score"]:
+                        best["score"] = value
+                        best["params"] = tr.params.copy()
+                        best["avg"] = None if tr.avg is None else tr.avg.copy()
+                    return -value
+            reason = tr.run(X, ys[k], swn, epochs=epochs, tol=tol,
+                            n_iter_no_change=self.n_iter_no_change, monitor=monitor,
+                            verbose=bool(self.verbose))
+            if best is not None and best["params"] is not None:
+                tr.params[...] = best["params"]
+                if tr.avg is not None:
+                    tr.avg[...] = best["avg"]
+            return reason
+
+        if n_workers <= 1 or len(trainers) == 1:
+            return [one(k) for k in range(len(trainers))]
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            return list(pool.map(one, range(len(trainers))))
+
+    def _thread_split(self, n_problems):
+        """(Python threads over problems, OpenMP threads inside each)."""
+        total = effective_n_threads(self.n_jobs)
+        workers = max(1, min(total, n_problems))
+        return workers, max(1, total // workers)
+
+    def _warn_convergence(self, reasons, tol, epochs):
+        if tol is not None and epochs > 1 and any(r == "max_epochs" for r in reasons):
+            warnings.warn("Maximum number of iteration reached before convergence. Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning)
+
+    def _record(self, trainers, epochs_before):
+        """Copy the trainers' models into scikit-learn's fitted attributes."""
+        finals = [_final_params(tr) for tr in trainers]
+        self.n_iter_ = max(tr.epoch - e0 for tr, e0 in zip(trainers, epochs_before))
+        # t_: optimizer steps taken + 1. At batch_size=1 with non-zero weights
+        # that is scikit-learn's "samples seen + 1".
+        self.t_ = float(max(tr.t for tr in trainers) + 1)
+        return finals
+
+    def _tol(self):
+        return None if self.tol is None else float(self.tol)
+
+    def _more_tags_sparse(self, tags):
+        tags.input_tags.sparse = _trainer_accepts_sparse()
+        return tags
+
+    def _data_dtype_check(self, X):
+        return X
+
+
+class SGDClassifier(LinearClassifierMixin, _BaseSGD):
+    """Linear classifier trained by stochastic gradient methods in the compiled core.
+
+    A drop-in for :class:`sklearn.linear_model.SGDClassifier`: the same
+    parameters and defaults where the concept coincides (with
+    ``optimizer="sgd"``, ``batch_size=1`` it runs scikit-learn's algorithm),
+    plus ``optimizer``, ``batch_size``, ``n_jobs``, ``device`` and
+    ``multi_class``.
+
+    The objective is ``sum_i s_i loss(y_i, x_i . w + b) / sum_i s_i +
+    alpha R(w)`` (``R`` as in scikit-learn; sample weights enter as a
+    weighted average, so only their ratios matter).
+
+    Parameters
+    ----------
+    loss : str, default="hinge"
+        "hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron",
+        or a regression loss ("squared_error", "huber", "epsilon_insensitive",
+        "squared_epsilon_insensitive") on -1/+1 targets.
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+    alpha : float, default=1e-4
+    l1_ratio : float, default=0.15
+    fit_intercept : bool, default=True
+    max_iter : int, default=1000
+        Epochs (passes over the data) of ``fit``.
+    tol : float or None, default=1e-3
+        Stop when the training objective (loss plus penalty), or with
+        ``early_stopping`` the validation accuracy, has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter``.
+    shuffle : bool, default=True
+    verbose : int, default=0
+    epsilon : float, default=0.1
+    n_jobs : int or None, default=None
+        Threads: one-vs-rest problems run in parallel Python threads (at most
+        ``n_jobs``); inside a problem the compiled core splits a mini-batch
+        over OpenMP threads when it is large enough (``batch_size * n_features``
+        of at least 16384 multiply-adds per thread), so ``n_jobs`` also speeds
+        up a single binary fit with large batches. None: OpenMP's limit.
+    random_state : int, RandomState or None, default=None
+        Fixes every epoch's row order and the validation split.
+    learning_rate : str or Schedule, default="auto"
+        "constant", "optimal", "invscaling", "adaptive" (scikit-learn's) or
+        any :mod:`fastgd.schedules` name or object. "auto": "optimal" for
+        plain SGD, "constant" for other optimizers.
+    eta0 : float or "auto", default="auto"
+        Base step size. "auto": 0.0 for plain SGD (scikit-learn's default;
+        unused by "optimal"), the optimizer's default ``lr`` otherwise.
+    power_t : float, default=0.5
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` (stratified, seeded by
+        ``random_state``), stop on its accuracy and restore the weights of
+        the best epoch.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    class_weight : dict, "balanced" or None, default=None
+        Multiplies each sample's weight by the weight of its class (in every
+        one-vs-rest problem; scikit-learn weights only the positive class of
+        each problem when there are more than two classes).
+    warm_start : bool, default=False
+    average : bool or int, default=False
+        Report the average of the iterates (after step ``average`` if an int).
+    optimizer : str or fastgd.optim.Optimizer, default="sgd"
+        "sgd" (plain SGD, scikit-learn's), "adagrad", "rmsprop", "adadelta",
+        "adam", "adamw", or an object such as ``fastgd.optim.Adam(lr=1e-2)``.
+    batch_size : int, default=1
+        Rows per step; 1 is scikit-learn's per-sample SGD.
+    device : str, default="cpu"
+    multi_class : {"ovr", "multinomial"}, default="ovr"
+        One-vs-rest binary problems, or one softmax cross-entropy model over
+        all classes (needs ``loss="log_loss"``; with two classes it is the
+        binary logistic model).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        In the dtype of X (float32 stays float32).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : int
+        Epochs run by the last ``fit`` or ``partial_fit`` call (the most of
+        any one-vs-rest problem).
+    t_ : float
+        Optimizer steps taken over all calls, plus one; with
+        ``batch_size=1`` and non-zero weights this is scikit-learn's
+        number of samples seen plus one.
+    history_ : fastgd.History or list of History
+        Per-epoch training objective (``loss``), ``validation`` score
+        (negated: minimized), ``grad_norm``, ``lr`` and ``seconds``; one per
+        one-vs-rest problem for more than two classes.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When X has string feature names (pandas).
+    """
+
+    _default_schedule = "optimal"
+    _default_eta0 = 0.0
+
+    def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
+                 fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
+                 epsilon=0.1, n_jobs=None, random_state=None, learning_rate="auto", eta0="auto",
+                 power_t=0.5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, class_weight=None, warm_start=False, average=False,
+                 optimizer="sgd", batch_size=1, device="cpu", multi_class="ovr"):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.device = device
+        self.multi_class = multi_class
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        return self._more_tags_sparse(tags)
+
+    # -- helpers --------------------------------------------------------
+    def _check_multi_class(self):
+        if self.multi_class not in ("ovr", "multinomial"):
+            raise ValueError(f"multi_class must be 'ovr' or 'multinomial', got "
+                             f"{self.multi_class!r}")
+        if self.multi_class == "multinomial" and self.loss != "log_loss":
+            raise ValueError("multi_class='multinomial' trains softmax cross-entropy: it needs "
+                             f"loss='log_loss', got loss={self.loss!r}")
+
+    def _class_sample_weight(self, y, sw, classes):
+        """Multiply each sample's weight by the weight of its class."""
+        if self.class_weight is None:
+            return sw
+        cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+        return sw * cw[np.searchsorted(classes, y)]
+
+    def _multinomial(self, n_classes):
+        return self.multi_class == "multinomial" and n_classes > 2
+
+    def _targets(self, y, classes):
+        """Targets for each trainer: -1/+1 per problem, or class indices."""
+        idx = np.searchsorted(classes, y)
+        if len(classes) == 2:
+            return [np.where(idx == 1, 1.0, -1.0)]
+        if self._multinomial(len(classes)):
+            return [idx.astype(np.float64)]
+        return [np.where(idx == k, 1.0, -1.0) for k in range(len(classes))]
+
+    def _make_trainers(self, n_classes, n_features, dtype, coef_init, intercept_init):
+        rng = check_random_state(self.random_state)
+        if self._multinomial(n_classes):
+            workers, omp = 1, effective_n_threads(self.n_jobs)
+            tr = self._new_trainer("log_loss", rng.randint(_MAX_SEED), omp, n_classes=n_classes)
+            tr.init_model(n_features, dtype, coef_init, intercept_init)
+            return [tr]
+        n_problems = 1 if n_classes == 2 else n_classes
+        workers, omp = self._thread_split(n_problems)
+        trainers = []
+        for k in range(n_problems):
+            tr = self._new_trainer(self.loss, rng.randint(_MAX_SEED), omp)
+            ci = None if coef_init is None else coef_init[k]
+            ii = None if intercept_init is None else intercept_init[k]
+            tr.init_model(n_features, dtype, ci, ii)
+            trainers.append(tr)
+        return trainers
+
+    def _check_init(self, coef_init, intercept_init, n_classes, n_features):
+        rows = 1 if n_classes == 2 else n_classes
+        if coef_init is not None:
+            coef_init = np.asarray(coef_init, dtype=np.float64)
+            if coef_init.ndim == 1 and rows == 1:
+                coef_init = coef_init[None, :]
+            if coef_init.shape != (rows, n_features):
+                raise ValueError(f"coef_init must have shape ({rows}, {n_features}), got "
+                                 f"{coef_init.shape}")
+        if intercept_init is not None:
+            intercept_init = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
+            if intercept_init.shape != (rows,):
+                raise ValueError(f"intercept_init must have shape ({rows},), got "
+                                 f"{intercept_init.shape}")
+        return coef_init, intercept_init
+
+    def _scorers(self, Xv, yv_list, swv, classes):
+        if self._multinomial(len(classes)):
+            yv = yv_list[0]
+
+            def acc_multi(coef, intercept):
+                pred = np.argmax(safe_sparse_dot(Xv, coef) + intercept, axis=1)
+                return float(np.average(pred == yv, weights=swv))
+            return [acc_multi]
+
+        def make(yv):
+            def acc(coef, intercept):
+                pred = np.where(safe_sparse_dot(Xv, coef) + intercept > 0, 1.0, -1.0)
+                return float(np.average(pred == yv, weights=swv))
+            return acc
+        return [make(yv) for yv in yv_list]
+
+    def _store(self, trainers, epochs_before):
+        finals = self._record(trainers, epochs_before)
+        if len(trainers) == 1 and finals[0].ndim == 2:  # multinomial: (d+1, K)
+            self.coef_ = np.ascontiguousarray(finals[0][:-1].T)
+            self.intercept_ = finals[0][-1].copy()
+        else:
+            self.coef_ = np.stack([f[:-1] for f in finals])
+            self.intercept_ = np.array([f[-1] for f in finals], dtype=finals[0].dtype)
+        hist = [tr.history for tr in trainers]
+        self.history_ = hist[0] if len(hist) == 1 else hist
+
+    # -- public API -----------------------------------------------------
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit the linear model by stochastic gradient steps.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        coef_init : ndarray of shape (n_classes, n_features), optional
+            Initial coefficients (``(1, n_features)`` for two classes).
+        intercept_init : ndarray of shape (n_classes,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._check_multi_class()
+        if self.warm_start and hasattr(self, "coef_") and coef_init is None:
+            coef_init = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        X, y = self._validate(X, y, reset=True)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got "
+                             f"{len(classes)} class")
+        coef_init, intercept_init = self._check_init(coef_init, intercept_init, len(classes),
+                                                     X.shape[1])
+        sw = self._sample_weight(sample_weight, X)
+        sw = self._class_sample_weight(y, sw, classes)
+        ys = self._targets(y, classes)
+        scorers = [None] * (1 if self._multinomial(len(classes)) or len(classes) == 2
+                            else len(classes))
+        if self.early_stopping:
+            train, val = self._split(X, y, sw, stratify=True)
+            scorers = self._scorers(X[val], [t[val] for t in ys], sw[val], classes)
+            X, sw, ys = X[train], sw[train], [t[train] for t in ys]
+        if not sw.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        self.classes_ = classes
+        trainers = self._make_trainers(len(classes), X.shape[1], X.dtype, coef_init,
+                                       intercept_init)
+        workers, _ = self._thread_split(len(trainers))
+        tol = self._tol()
+        reasons = self._run(trainers, X, ys, sw, self.max_iter, tol, scorers, workers)
+        self._trainers = trainers
+        self._store(trainers, [0] * len(trainers))
+        self._warn_convergence(reasons, tol, self.max_iter)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over ``(X, y)``, continuing the previous calls exactly.
+
+        The optimizer state, step counter and schedule carry over from the
+        previous call, so k calls over k chunks equal one ``fit`` over their
+        concatenation with ``shuffle=False`` (up to rounding). Sample weights
+        are normalized by their mean within each call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,)
+            All classes; required on the first call, ignored afterwards
+            unless it disagrees with ``classes_``.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "_trainers")
+        if first:
+            self._check_params()
+            self._check_multi_class()
+            if self.class_weight == "balanced":
+                raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
+                                 "compute the weights on the full data with "
+                                 "sklearn.utils.compute_class_weight and pass them as a dict")
+        if _check_partial_fit_first_call(self, classes) and not first:
+            first = True
+        X, y = self._validate(X, y, reset=first)
+        check_classification_targets(y)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"y contains labels {unknown.tolist()} that are not in classes "
+                             f"{self.classes_.tolist()}")
+        if len(self.classes_) < 2:
+            raise ValueError("classes must hold at least two labels")
+        sw = self._sample_weight(sample_weight, X)
+        sw = self._class_sample_weight(y, sw, self.classes_)
+        if not sw.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        if first:
+            self._trainers = self._make_trainers(len(self.classes_), X.shape[1], X.dtype,
+                                                 None, None)
+        trainers = self._trainers
+        before = [tr.epoch for tr in trainers]
+        workers, _ = self._thread_split(len(trainers))
+        self._run(trainers, X, self._targets(y, self.classes_), sw, 1, None,
+                  [None] * len(trainers), workers)
+        self._store(trainers, before)
+        return self
+
+    def _check_proba(self):
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(f"probability estimates are not available for "
+                                 f"loss={self.loss!r}")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X):
+        """Class probabilities (log_loss: logistic/softmax; modified_huber: clipped margins).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        scores = np.asarray(self.decision_function(X), dtype=np.float64)
+        if self.loss == "log_loss":
+            if scores.ndim == 2 and self.multi_class == "multinomial":
+                z = scores - scores.max(axis=1, keepdims=True)
+                e = np.exp(z)
+                return e / e.sum(axis=1, keepdims=True)
+            return self._predict_proba_lr(X)
+        # modified_huber, as scikit-learn: (clip(f, -1, 1) + 1) / 2, rows normalized.
+        if scores.ndim == 1:
+            p = (np.clip(scores, -1, 1) + 1.0) / 2.0
+            return np.column_stack([1.0 - p, p])
+        prob = (np.clip(scores, -1, 1) + 1.0) / 2.0
+        norm = prob.sum(axis=1)
+        zero = norm == 0
+        prob[zero] = 1.0
+        norm[zero] = prob.shape[1]
+        return prob / norm[:, None]
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """Linear regression trained by stochastic gradient methods in the compiled core.
+
+    A drop-in for :class:`sklearn.linear_model.SGDRegressor`, plus
+    ``optimizer``, ``batch_size``, ``n_jobs`` and ``device``. Parameters are
+    those of :class:`SGDClassifier` (without ``class_weight`` and
+    ``multi_class``), with scikit-learn's regression defaults: loss
+    "squared_error", learning_rate "auto" (plain SGD: "invscaling" with
+    eta0=0.01, power_t=0.25), early stopping on the validation R^2.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : ndarray of shape (1,)
+    n_iter_ : int
+    t_ : float
+        Optimizer steps taken over all calls, plus one.
+    history_ : fastgd.History
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    """
+
+    _default_schedule = "invscaling"
+    _default_eta0 = 0.01
+
+    def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
+                 fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
+                 epsilon=0.1, random_state=None, learning_rate="auto", eta0="auto",
+                 power_t=0.25, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, warm_start=False, average=False, optimizer="sgd",
+                 batch_size=1, n_jobs=None, device="cpu"):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.device = device
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        return self._more_tags_sparse(tags)
+
+    def _make_trainer(self, n_features, dtype, coef_init, intercept_init):
+        seed = check_random_state(self.random_state).randint(_MAX_SEED)
+        tr = self._new_trainer(self.loss, seed, effective_n_threads(self.n_jobs))
+        tr.init_model(n_features, dtype, coef_init, intercept_init)
+        return tr
+
+    def _store(self, trainer, epoch_before):
+        final = self._record([trainer], [epoch_before])[0]
+        self.coef_ = final[:-1].copy()
+        self.intercept_ = final[-1:].copy()
+        self.history_ = trainer.history
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit the linear model by stochastic gradient steps.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        coef_init : ndarray of shape (n_features,), optional
+        intercept_init : ndarray of shape (1,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if self.warm_start and hasattr(self, "coef_") and coef_init is None:
+            coef_init = self.coef_.toarray().ravel() if sp.issparse(self.coef_) else self.coef_
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        X, y = self._validate(X, y, reset=True)
+        y = np.asarray(y, dtype=np.float64)
+        sw = self._sample_weight(sample_weight, X)
+        scorers = [None]
+        if self.early_stopping:
+            train, val = self._split(X, y, sw, stratify=False)
+            Xv, yv, swv = X[val], y[val], sw[val]
+
+            def r2(coef, intercept):
+                pred = safe_sparse_dot(Xv, coef) + intercept
+                ybar = np.average(yv, weights=swv)
+                ss_res = float(np.sum(swv * (yv - pred) ** 2))
+                ss_tot = float(np.sum(swv * (yv - ybar) ** 2))
+                return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
+            scorers = [r2]
+            X, y, sw = X[train], y[train], sw[train]
+        if not sw.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        trainer = self._make_trainer(X.shape[1], X.dtype, coef_init, intercept_init)
+        tol = self._tol()
+        reasons = self._run([trainer], X, [y], sw, self.max_iter, tol, scorers, 1)
+        self._trainers = [trainer]
+        self._store(trainer, 0)
+        self._warn_convergence(reasons, tol, self.max_iter)
+        return self
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``(X, y)``, continuing the previous calls exactly.
+
+        Optimizer state, step counter and schedule carry over, so k calls
+        over k chunks equal one ``fit`` over their concatenation with
+        ``shuffle=False``. Sample weights are normalized within each call.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "_trainers")
+        if first:
+            self._check_params()
+        X, y = self._validate(X, y, reset=first)
+        y = np.asarray(y, dtype=np.float64)
+        sw = self._sample_weight(sample_weight, X)
+        if not sw.sum() > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        if first:
+            self._trainers = [self._make_trainer(X.shape[1], X.dtype, None, None)]
+        trainer = self._trainers[0]
+        before = trainer.epoch
+        self._run([trainer], X, [y], sw, 1, None, [None], 1)
+        self._store(trainer, before)
+        return self
+
+    def decision_function(self, X):
+        """Predictions ``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False,
+                          dtype=[np.float64, np.float32])
+        return np.asarray(safe_sparse_dot(X, self.coef_.T, dense_output=True)).ravel() \
+            + self.intercept_[0]
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.decision_function(X)
