@@ -13,11 +13,11 @@ import math
 import numbers
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fastgd.backends import EpochProblem, get_backend
+from fastgd.backends import EpochProblem, EpochStats, get_backend
 from fastgd.data import (base_seed, check_data, check_labels, check_targets, epoch_seed,
                          scaled_sample_weight)
 from fastgd.losses import get_loss
@@ -32,6 +32,19 @@ __all__ = ["fit", "Trainer", "FitResult", "History", "DivergenceError", "effecti
 MIN_WORK_PER_THREAD = 16384
 # scikit-learn's floor for the adaptive schedule.
 ADAPTIVE_MIN_LR = 1e-6
+# An epoch whose mean training loss exceeds this many times the loss of the
+# starting model (or of the all-zero model, whichever is larger) counts as
+# diverged even while every number is still finite: a stable step never
+# gets there, and an unstable one can take hundreds of epochs to overflow.
+EXPLOSION_FACTOR = 1e8
+# The reference loss for that test is taken on at most this many rows.
+REFERENCE_ROWS = 1024
+# Python gets control back about this often during an epoch (Ctrl-C, other
+# threads, progress): the compiled core runs an epoch in chunks of whole
+# mini-batches sized from the measured speed.
+CHUNK_SECONDS = 0.1
+# Size of the first chunk, before any speed has been measured.
+FIRST_CHUNK_BYTES = 1 << 25
 
 
 class DivergenceError(FloatingPointError):
@@ -132,9 +145,19 @@ class Trainer:
     epsilon : float
         Hyperparameter of the epsilon-insensitive and Huber losses.
     on_divergence : {"raise", "backoff"}
-        On NaN/inf: raise :class:`DivergenceError` (weights stay at the last
-        good epoch), or restore the last good epoch, halve the step size
-        and repeat the epoch (up to ``max_backoffs`` times).
+        When an epoch diverges -- a NaN/inf loss or weight, or a mean loss
+        more than ``EXPLOSION_FACTOR`` times that of the starting (or the
+        all-zero) model -- raise :class:`DivergenceError` (weights stay at
+        the last good epoch), or restore the last good epoch, halve the step
+        size and repeat the epoch (up to ``max_backoffs`` times).
+
+    Notes
+    -----
+    :meth:`run` hands each epoch to the backend in chunks of whole
+    mini-batches of about ``CHUNK_SECONDS`` of work, so Ctrl-C is honoured
+    within a fraction of a second: the interrupted epoch is undone (weights,
+    optimizer state, step counter, history are those of the last completed
+    epoch) and KeyboardInterrupt propagates.
     average : bool or int
         Averaged SGD: keep the running mean of the iterates after step
         number ``average`` (True: from the first step) in ``avg``.
@@ -249,6 +272,124 @@ class Trainer:
             fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
             average_start=self.average_start)
 
+    # Rows per chunk when an epoch is handed to the backend; None: sized so a
+    # chunk takes about CHUNK_SECONDS. Chunks hold whole mini-batches, so the
+    # result does not depend on it (tests set it to force chunking).
+    chunk_rows = None
+
+    def interrupt(self):
+        """Ask a running :meth:`run` (e.g. in another thread) to stop.
+
+        The run stops at its next chunk boundary as if Ctrl-C had been
+        pressed: it restores the last completed epoch and raises
+        KeyboardInterrupt in the thread that runs it.
+        """
+        self._interrupt_requested = True
+
+    def _restore(self, saved, gbuf):
+        """Put back the parameters, state and average saved before an epoch."""
+        self.params[...] = saved[0]
+        self.state[...] = saved[1]
+        if self.avg is not None:
+            self.avg[...] = saved[2]
+        gbuf[...] = 0
+
+    def _reference_loss(self, X, y, sw):
+        """The loss the explosion test compares an epoch with, or None.
+
+        The larger of the mean loss of the current model and of the all-zero
+        model (plus the current penalty) on an evenly strided sample of at
+        most REFERENCE_ROWS rows. None where that is not defined (a model
+        with several rows of weights) or not a positive finite number.
+        """
+        if self.params.ndim != 1 or not hasattr(self.loss, "value"):
+            return None
+        n, d = X.shape
+        if n == 0:
+            return None
+        rows = slice(0, n, max(1, n // REFERENCE_ROWS))
+        ys = np.asarray(y[rows], dtype=np.float64)
+        ws = np.ones_like(ys) if sw is None else np.asarray(sw[rows], dtype=np.float64)
+        if not ws.sum() > 0:
+            return None
+        coef = self.params[:d].astype(np.float64)
+        with np.errstate(all="ignore"):
+            p = np.asarray(X[rows] @ coef, dtype=np.float64).reshape(-1) + float(self.params[d])
+            current = float(ws @ self.loss.value(ys, p)) / float(ws.sum())
+            zero = float(ws @ self.loss.value(ys, np.zeros_like(ys))) / float(ws.sum())
+            ref = max(current, zero) + self.penalty_value(coef)
+        return ref if math.isfinite(ref) and ref > 0 else None
+
+    def _chunk_size(self, n, row_bytes, batch):
+        """Rows for the next chunk: whole batches, about CHUNK_SECONDS of work."""
+        if self.chunk_rows is not None:
+            rows = int(self.chunk_rows)
+        elif getattr(self, "_rows_per_second", None) is None:
+            rows = FIRST_CHUNK_BYTES // max(1, row_bytes)
+        else:
+            rows = int(self._rows_per_second * CHUNK_SECONDS)
+        return max(batch, rows - rows % batch)
+
+    def _run_epoch_chunks(self, problem, order, gbuf, gsum):
+        """One epoch in chunks of whole mini-batches; the summed EpochStats.
+
+        Between chunks Python runs signal handlers (Ctrl-C raises
+        KeyboardInterrupt here) and checks :meth:`interrupt`. Every chunk
+        starts at a batch boundary and continues the step counter, so the
+        steps, and hence the weights, are those of one uninterrupted epoch.
+        Shuffled: a slice of ``order``; unshuffled dense data: a row-slice
+        view of X, y and the weights; otherwise a slice of ``0..n-1``.
+        None of these copies X.
+        """
+        X, y, sw = problem.X, problem.y, problem.sw
+        n = X.shape[0]
+        batch = problem.batch_size
+        itemsize = getattr(getattr(X, "dtype", None), "itemsize", 8)
+        if hasattr(X, "nnz"):   # sparse: bytes of values and column indices per row
+            row_bytes = (X.nnz * (itemsize + X.indices.itemsize)) // max(1, n) + 8
+        else:
+            row_bytes = X.shape[1] * itemsize + 8
+        dense_rows = order is None and isinstance(X, np.ndarray)
+        total = None
+        r0 = 0
+        while True:
+            if getattr(self, "_interrupt_requested", False):
+                self._interrupt_requested = False
+                raise KeyboardInterrupt("Trainer.interrupt() was called")
+            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch))
+            if r0 == 0 and r1 == n:
+                part, part_order = problem, order                      # one chunk
+            elif order is not None:
+                part, part_order = problem, order[r0:r1]
+            elif dense_rows:
+                part = replace(problem, X=X[r0:r1], y=y[r0:r1],
+                               sw=None if sw is None else sw[r0:r1])
+                part_order = None
+            else:
+                part, part_order = problem, np.arange(r0, r1, dtype=np.int64)
+            t = self.t if total is None else total.t
+            tic = time.perf_counter()
+            st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
+                                        gbuf, gsum, self.avg)
+            elapsed = time.perf_counter() - tic
+            if elapsed > 1e-3 and self.chunk_rows is None:
+                # Rows per second, allowed to grow at most 8-fold per chunk.
+                rate = (r1 - r0) / elapsed
+                prev = getattr(self, "_rows_per_second", None)
+                self._rows_per_second = rate if prev is None else min(rate, 8 * prev)
+            if total is None:
+                total = st
+            else:
+                total = EpochStats(
+                    loss_sum=total.loss_sum + st.loss_sum,
+                    weight_sum=total.weight_sum + st.weight_sum,
+                    lr_last=st.lr_last if st.n_steps else total.lr_last,
+                    t=st.t, n_steps=total.n_steps + st.n_steps,
+                    nonfinite=st.nonfinite)
+            r0 = r1
+            if st.nonfinite or r0 >= n:
+                return total
+
     def run(self, X, y, sample_weight=None, epochs=1, tol=None, n_iter_no_change=5, gtol=None,
             monitor=None, verbose=False):
         """Train for up to ``epochs`` epochs on validated data.
@@ -285,57 +426,82 @@ class Trainer:
         gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)
         gsum = np.zeros(self.params.size)
         order = np.empty(n, dtype=np.int64) if self.shuffle else None
+        ref_loss = self._reference_loss(X, y, sample_weight)
         best = math.inf
         no_improvement = 0
         backoffs = 0
         adaptive = self.schedule.adaptive
+        h = self.history
         e = 0
         while e < epochs:
-            if self.shuffle:
-                self.backend.epoch_order(n, epoch_seed(self.seed, self.epoch), out=order)
+            # Everything an interrupted or diverged epoch must give back.
             saved = (self.params.copy(), self.state.copy(),
                      None if self.avg is None else self.avg.copy())
-            gsum[:] = 0.0
-            start = time.perf_counter()
-            stats = self.backend.run_epoch(problem, self.params, self.state, order, self.t,
-                                           gbuf, gsum, self.avg)
-            seconds = time.perf_counter() - start
-            if stats.nonfinite or not np.all(np.isfinite(self.params)):
-                self.params[:], self.state[:] = saved[0], saved[1]
-                if self.avg is not None:
-                    self.avg[:] = saved[2]
-                gbuf[:] = 0
-                if self.on_divergence == "backoff" and backoffs < self.max_backoffs:
-                    backoffs += 1
-                    self.lr = problem.lr = problem.lr / 2.0
-                    if verbose:
-                        print(f"Epoch {self.epoch + 1}: diverged; halving lr to {self.lr:g}")
-                    continue
-                raise DivergenceError(
-                    f"training diverged in epoch {self.epoch + 1}: the loss or the weights "
-                    f"became NaN or infinite with step size lr={problem.lr:g} "
-                    f"(schedule {self.schedule.name!r}). Try a smaller step size, e.g. "
-                    f"lr={problem.lr / 10:g}, standardize the features, or pass "
-                    "on_divergence='backoff'. The weights are those of the last good epoch.")
-            self.t = stats.t
-            self.epoch += 1
+            saved_len = {k: len(v) for k, v in vars(h).items()}
+            t0, epoch0 = self.t, self.epoch
+            committed = exploded = False
+            try:
+                if self.shuffle:
+                    self.backend.epoch_order(n, epoch_seed(self.seed, self.epoch), out=order)
+                gsum[:] = 0.0
+                start = time.perf_counter()
+                stats = self._run_epoch_chunks(problem, order, gbuf, gsum)
+                seconds = time.perf_counter() - start
+                diverged = stats.nonfinite or not np.all(np.isfinite(self.params))
+                if not diverged:
+                    coef = self.params[:d]
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        loss = stats.loss_sum / stats.weight_sum if stats.weight_sum > 0 else 0.0
+                        loss += self.penalty_value(coef)
+                        grad_norm = (float(np.linalg.norm(gsum / stats.n_steps))
+                                     if stats.n_steps else 0.0)
+                    exploded = not math.isfinite(loss) or (
+                        ref_loss is not None and loss > EXPLOSION_FACTOR * ref_loss)
+                if diverged or exploded:
+                    self._restore(saved, gbuf)
+                    if self.on_divergence == "backoff" and backoffs < self.max_backoffs:
+                        backoffs += 1
+                        self.lr = problem.lr = problem.lr / 2.0
+                        if verbose:
+                            print(f"Epoch {self.epoch + 1}: diverged; halving lr to "
+                                  f"{self.lr:g}")
+                        continue
+                    blew = diverged or not math.isfinite(loss)
+                    what = ("the loss or the weights became NaN or infinite" if blew else
+                            f"the mean training loss grew to {loss:.3g}, more than "
+                            f"{EXPLOSION_FACTOR:.0e} times the loss {ref_loss:.3g} of the "
+                            "starting (or the all-zero) model")
+                    raise DivergenceError(
+                        f"training diverged in epoch {self.epoch + 1}: {what} with step size "
+                        f"lr={problem.lr:g} (schedule {self.schedule.name!r}). Try a smaller "
+                        f"step size, e.g. lr={problem.lr / 10:g}, standardize the features, "
+                        "or pass on_divergence='backoff'. The weights are those of the last "
+                        "good epoch.")
+                lr_now = (stats.lr_last if stats.n_steps else
+                          self._bound_schedule.lr_at(problem.lr, stats.t))
+                watched = loss
+                if monitor is not None:
+                    b = self.params[d]
+                    watched = float(monitor(coef, float(b) if b.ndim == 0 else b))
+                # Commit the epoch: counters and history move together.
+                self.t = stats.t
+                self.epoch += 1
+                h.loss.append(loss)
+                h.grad_norm.append(grad_norm)
+                h.lr.append(lr_now)
+                h.seconds.append(seconds)
+                if monitor is not None:
+                    h.validation.append(watched)
+                committed = True
+            except KeyboardInterrupt:
+                # Ctrl-C (seen between chunks): keep the last completed epoch.
+                if not committed:
+                    self._restore(saved, gbuf)
+                    self.t, self.epoch = t0, epoch0
+                    for k, length in saved_len.items():
+                        del getattr(h, k)[length:]
+                raise
             e += 1
-            coef = self.params[:d]
-            loss = stats.loss_sum / stats.weight_sum if stats.weight_sum > 0 else 0.0
-            loss += self.penalty_value(coef)
-            grad_norm = float(np.linalg.norm(gsum / stats.n_steps)) if stats.n_steps else 0.0
-            lr_now = stats.lr_last if stats.n_steps else self._bound_schedule.lr_at(problem.lr,
-                                                                                  self.t)
-            h = self.history
-            h.loss.append(loss)
-            h.grad_norm.append(grad_norm)
-            h.lr.append(lr_now)
-            h.seconds.append(seconds)
-            watched = loss
-            if monitor is not None:
-                b = self.params[d]
-                watched = float(monitor(coef, float(b) if b.ndim == 0 else b))
-                h.validation.append(watched)
             if verbose:
                 print(f"-- Epoch {self.epoch}: loss {loss:.6g}, |grad| {grad_norm:.3g}, "
                       f"lr {lr_now:.3g}, {seconds:.3g} s")
@@ -460,6 +626,9 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         Stop when the epoch's gradient norm is <= ``gtol``.
     backend : {"cpu", "reference"}, default="cpu"
     on_divergence : {"raise", "backoff"}, default="raise"
+        What a diverged epoch (NaN/inf, or a loss blown up by more than
+        ``EXPLOSION_FACTOR``) does: raise :class:`DivergenceError`, or
+        restore the last good epoch, halve the step size and go on.
     average : bool or int, default=False
         Averaged SGD: return the mean of the iterates after step number
         ``average`` (True: all of them) instead of the last iterate.
