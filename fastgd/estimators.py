@@ -59,6 +59,11 @@ CLASSIFICATION_LOSSES = ("hinge", "log_loss", "modified_huber", "squared_hinge",
 REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
                      "squared_epsilon_insensitive")
 _MAX_SEED = np.iinfo(np.int32).max
+# Step sizes of named optimizers when neither eta0 nor learning_rate is given,
+# where torch.optim's default is too small for per-sample steps with a
+# tolerance-based stop (Adam's 1e-3 stops before converging on small data).
+# Other optimizers use their torch.optim default.
+_AUTO_LR = {"adam": 1e-2, "adamw": 1e-2}
 
 
 def _trainer_accepts_sparse():
@@ -68,9 +73,10 @@ def _trainer_accepts_sparse():
     return bool(getattr(data, "SPARSE_SUPPORTED", False) or hasattr(data, "check_csr"))
 
 
-def _final_params(trainer):
+def _final_params(trainer, t=None):
     """The model to report: the averaged iterate once averaging has started."""
-    if trainer.avg is not None and trainer.t > trainer.average_start:
+    t = trainer.t if t is None else t
+    if trainer.avg is not None and t > trainer.average_start:
         return trainer.avg
     return trainer.params
 
@@ -171,7 +177,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if uses_lr and eta0 is not None and not eta0 > 0:
             raise ValueError(f"eta0 must be > 0 with learning_rate={schedule.name!r}, got "
                              f"{self.eta0!r}")
-        return opt, (eta0 if uses_lr else None), schedule
+        lr = eta0 if uses_lr and eta0 is not None else _AUTO_LR.get(opt.lower())
+        # The penalty (alpha, l1_ratio) is the estimators' one L2 term: a named
+        # AdamW gets weight_decay=0 and applies alpha's L2 part decoupled.
+        extra = {"weight_decay": 0.0} if opt.lower() == "adamw" else {}
+        return get_optimizer(opt, lr=lr, **extra), None, schedule
 
     def _new_trainer(self, loss, seed, n_jobs, n_classes=None):
         opt, lr, schedule = self._optimizer_and_schedule()
@@ -236,6 +246,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         Returns the stop reasons.
         """
         swn = scaled_sample_weight(sw, X) if sw is not None else None
+        steps_per_epoch = -(-X.shape[0] // self.batch_size)
 
         def one(k):
             tr = trainers[k]
@@ -245,7 +256,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 score = scorers[k]
 
                 def monitor(coef, intercept, tr=tr, best=best, score=score):
-                    p = _final_params(tr)
+                    # called before the Trainer commits the epoch's step count
+                    p = _final_params(tr, tr.t + steps_per_epoch)
                     value = score(p[:-1], p[-1])
                     if value > best["score"]:
                         best["score"] = value

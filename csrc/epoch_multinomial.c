@@ -1,0 +1,29 @@
+/*
+ * epoch_multinomial.c -- the compiled multinomial (softmax cross-entropy)
+ * core: instantiates the loop of multinomial_impl.h for float and double.
+ * The update rules and schedules are those of optim.h and schedules.h.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastgd.h"
+#include "epoch_multinomial.h"
+#include "optim.h"
+#include "schedules.h"
+#include "omp_shim.h"
+
+/* Upper bound on threads, so per-thread loss sums live on the stack. */
+#define FGD_MN_MAX_THREADS 256
+
+#define REAL double
+#define SFX f64
+#include "multinomial_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL float
+#define SFX f32
+#include "multinomial_impl.h"
+#undef REAL
+#undef SFX

@@ -1,0 +1,54 @@
+/*
+ * epoch_multinomial.h -- multinomial (softmax cross-entropy) epochs over
+ * dense rows: K margins per row, one model of K columns.
+ *
+ * The model is stored as (d+1) x K, row-major: params[j*K + k] is the
+ * weight of feature j for class k, params[d*K + k] the intercept of class k.
+ * Optimizer state and gradient buffers use the same flat layout, so the
+ * per-coordinate rules of optim.h apply unchanged.
+ *
+ * For row x with label c (0..K-1) and margins p = x W + b:
+ *   loss   = logsumexp(p) - p_c
+ *   dloss  = softmax(p) - onehot(c)        (one value per class)
+ */
+#ifndef FASTGD_EPOCH_MULTINOMIAL_H
+#define FASTGD_EPOCH_MULTINOMIAL_H
+
+#include <stdint.h>
+#include "fastgd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * One epoch of mini-batch steps on the softmax cross-entropy.
+ *
+ * X        n x d rows, row i at X + i*d
+ * y        n class indices (as doubles, 0..K-1)
+ * sw       n sample weights divided by their mean, or NULL for ones
+ * order    n row indices giving the visiting order, or NULL for 0..n-1
+ * params   (d+1) x K model, updated in place
+ * state    3 x ((d+1) K) optimizer state, updated in place
+ * gbuf     n_threads x ((d+1) K) scratch, zero on entry (left zero)
+ * pbuf     n_threads x K doubles of scratch for the margins
+ * gsum     (d+1) K doubles: the epoch's mini-batch gradients are added here
+ * avg      (d+1) K running average of the iterates, or NULL
+ * cfg      the loss field is ignored (always softmax cross-entropy)
+ * Returns 0, or -1 on an invalid config or label.
+ */
+int fgd_epoch_multinomial_f64(const double *X, int64_t n, int64_t d, int64_t K,
+                              const double *y, const double *sw, const int64_t *order,
+                              double *params, double *state, double *gbuf, double *pbuf,
+                              double *gsum, double *avg, const fgd_config *cfg, int64_t t0,
+                              fgd_stats *stats);
+int fgd_epoch_multinomial_f32(const float *X, int64_t n, int64_t d, int64_t K,
+                              const double *y, const double *sw, const int64_t *order,
+                              float *params, float *state, float *gbuf, double *pbuf,
+                              double *gsum, float *avg, const fgd_config *cfg, int64_t t0,
+                              fgd_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTGD_EPOCH_MULTINOMIAL_H */

@@ -1,0 +1,217 @@
+/*
+ * multinomial_impl.h -- the multinomial epoch loop, written once and
+ * instantiated for float and double by epoch_multinomial.c (which defines
+ * REAL and SFX). Same structure as the dense binary loop (kernels_impl.h):
+ * one OpenMP region per epoch; per batch, phase 1 splits the rows over the
+ * threads (K margins, softmax, gradient into the thread's own buffer while
+ * the row is in cache), phase 2 splits the (d+1) K coordinates over the
+ * threads (sum the buffers in thread order, penalty, optim.h rule, L1 prox).
+ */
+
+#define FGD_MN_CAT_(a, b) a##_##b
+#define FGD_MN_CAT(a, b) FGD_MN_CAT_(a, b)
+#define FN(name) FGD_MN_CAT(name, SFX)
+
+/* Phase 1 for one row: margins into p, then p <- s (softmax(p) - onehot(c)),
+ * the loss derivative in each margin, accumulated into the gradient gb.
+ * Returns the loss logsumexp(p) - p_c (NaN/inf when the margins are). */
+static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, const REAL *W,
+                             int64_t label, double s, double *p, REAL *gb)
+{
+    const int64_t DK = d * K;
+    double mx, sum = 0.0, lse, l;
+    int64_t j, k;
+    for (k = 0; k < K; k++) p[k] = (double)W[DK + k];
+    for (j = 0; j < d; j++) {
+        const double xj = (double)x[j];
+        const REAL *wr = W + j * K;
+        if (xj == 0.0) continue;  /* adds exact zeros: skipping is free accuracy-wise */
+        for (k = 0; k < K; k++) p[k] += xj * (double)wr[k];
+    }
+    mx = p[0];
+    for (k = 1; k < K; k++) mx = p[k] > mx ? p[k] : mx;
+    for (k = 0; k < K; k++) sum += exp(p[k] - mx);
+    lse = mx + log(sum);
+    l = lse - p[label];
+    if (!isfinite(l) || !isfinite(mx)) return l + mx;
+    for (k = 0; k < K; k++) p[k] = s * (exp(p[k] - lse) - (k == label ? 1.0 : 0.0));
+    for (j = 0; j < d; j++) {
+        const REAL xj = x[j];
+        REAL *g = gb + j * K;
+        if (xj == 0) continue;
+        for (k = 0; k < K; k++) g[k] += (REAL)p[k] * xj;
+    }
+    for (k = 0; k < K; k++) gb[DK + k] += (REAL)p[k];
+    return l;
+}
+
+/* Phase 2 for flat coordinates [lo, hi) of the (d+1) x K model: gather the
+ * gradient, add the penalty (coefficients only: index < DK), update. The
+ * same steps, in the same order, as the binary core and the reference. */
+static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *w, REAL *state, REAL *gbuf,
+                                    int nt, int64_t P, int64_t DK, int64_t lo, int64_t hi,
+                                    double inv_m, double lr, const double *pc,
+                                    double *gsum)
+{
+    const double *h = c->hyper;
+    const double l2 = c->l2, l1 = c->l1;
+    const double decay = c->l2_decoupled ? 1.0 - lr * l2 : 1.0;
+    int64_t j;
+    int tt;
+    for (j = lo; j < hi; j++) {
+        double g = 0.0, wj, eta, s[3];
+        const int penalized = j < DK;
+        for (tt = 0; tt < nt; tt++) {
+            g += (double)gbuf[tt * P + j];
+            gbuf[tt * P + j] = 0;
+        }
+        if (!penalized && !c->fit_intercept) continue;
+        g *= inv_m;
+        wj = (double)w[j];
+        if (penalized) {
+            gsum[j] += g + l2 * wj;
+            if (c->l2_decoupled)
+                wj *= decay;
+            else
+                g += l2 * wj;
+        } else {
+            gsum[j] += g;
+        }
+        s[0] = (double)state[j];
+        s[1] = (double)state[P + j];
+        s[2] = (double)state[2 * P + j];
+        switch (c->optimizer) {
+        case FGD_SGD:      wj = fgd_rule_sgd(wj, g, s, h, lr, pc, &eta); break;
+        case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, g, s, h, lr, pc, &eta); break;
+        case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, g, s, h, lr, pc, &eta); break;
+        case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, g, s, h, lr, pc, &eta); break;
+        default:           wj = fgd_rule_adam(wj, g, s, h, lr, pc, &eta); break;
+        }
+        if (penalized && l1 > 0.0) {
+            const double thr = l1 * eta;
+            wj = wj > thr ? wj - thr : (wj < -thr ? wj + thr : 0.0);
+        }
+        w[j] = (REAL)wj;
+        state[j] = (REAL)s[0];
+        state[P + j] = (REAL)s[1];
+        state[2 * P + j] = (REAL)s[2];
+    }
+}
+
+int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
+                              const double *y, const double *sw, const int64_t *order,
+                              REAL *params, REAL *state, REAL *gbuf, double *pbuf,
+                              double *gsum, REAL *avg, const fgd_config *c, int64_t t0,
+                              fgd_stats *stats)
+{
+    const int64_t P = (d + 1) * K, DK = d * K;
+    const int64_t B = c->batch_size;
+    const int64_t nb = B > 0 ? (n + B - 1) / B : 0;
+    double tloss[FGD_MN_MAX_THREADS], tweight[FGD_MN_MAX_THREADS];
+    int nthreads = c->n_threads, abort_flag = 0, k;
+    int64_t t_end = t0, i;
+    double lr_last = 0.0;
+
+    /* Optimizers with a per-coordinate rule of the common signature only. */
+    if (n < 0 || d < 0 || K < 1 || B <= 0 || c->optimizer < 0 || c->optimizer > FGD_ADAMW ||
+        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const double yi = y[i];
+        if (!(yi >= 0.0 && yi < (double)K && yi == floor(yi))) return -1;
+    }
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > FGD_MN_MAX_THREADS) nthreads = FGD_MN_MAX_THREADS;
+    for (k = 0; k < FGD_MN_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        REAL *gb = gbuf + tid * P;
+        double *p = pbuf + tid * K;
+        const int64_t c_lo = P * tid / nt, c_hi = P * (tid + 1) / nt;
+        double my_loss = 0.0, my_weight = 0.0;
+        int64_t t = t0, b, r;
+        for (b = 0; b < nb; b++) {
+            const int64_t start = b * B, end = start + B < n ? start + B : n;
+            const int64_t m = end - start;
+            const int64_t r0 = start + m * tid / nt, r1 = start + m * (tid + 1) / nt;
+            double batch_weight = 0.0;
+            int stop;
+            /* every thread sums the batch's weights in the same order, so all
+             * agree on whether the step happens without another barrier */
+            if (sw) {
+                for (r = start; r < end; r++) batch_weight += sw[order ? order[r] : r];
+            } else {
+                batch_weight = (double)m;
+            }
+            for (r = r0; r < r1; r++) {
+                const int64_t row = order ? order[r] : r;
+                const double s = sw ? sw[row] : 1.0;
+                double l;
+                if (s == 0.0) continue;
+                l = FN(fgd_mn_row)(X + row * d, d, K, params, (int64_t)y[row], s, p, gb);
+                if (!isfinite(l)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                    abort_flag = 1;
+                    break;
+                }
+                my_loss += s * l;
+                my_weight += s;
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp atomic read
+#endif
+            stop = abort_flag;
+            if (stop) break;
+            if (batch_weight > 0.0) {
+                const double lr = fgd_lr_at(c, t);
+                double pc[2];
+                fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
+                FN(fgd_mn_update_range)(c, params, state, gbuf, nt, P, DK, c_lo, c_hi,
+                                        1.0 / (double)m, lr, pc, gsum);
+                t++;
+                if (avg && c->average_start >= 0 && t > c->average_start) {
+                    const double inv = 1.0 / (double)(t - c->average_start);
+                    int64_t j;
+                    for (j = c_lo; j < c_hi; j++)
+                        avg[j] = (REAL)((double)avg[j] +
+                                        ((double)params[j] - (double)avg[j]) * inv);
+                }
+                if (tid == 0) lr_last = lr;
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        }
+        tloss[tid] = my_loss;
+        tweight[tid] = my_weight;
+        if (tid == 0) t_end = t;
+    }
+
+    stats->loss_sum = 0.0;
+    stats->weight_sum = 0.0;
+    for (k = 0; k < nthreads; k++) {
+        stats->loss_sum += tloss[k];
+        stats->weight_sum += tweight[k];
+    }
+    stats->t = t_end;
+    stats->n_steps = t_end - t0;
+    stats->lr_last = lr_last;
+    stats->nonfinite = abort_flag;
+    if (abort_flag) {
+        /* leave the scratch buffers zero for the caller's next call */
+        int64_t j;
+        for (j = 0; j < (int64_t)nthreads * P; j++) gbuf[j] = 0;
+    }
+    return 0;
+}
+
+#undef FN
+#undef FGD_MN_CAT
+#undef FGD_MN_CAT_
