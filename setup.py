@@ -80,7 +80,16 @@ def extensions():
         extra_link_args=omp_link + link,
         depends=[os.path.join(CSRC, h) for h in os.listdir(os.path.join(HERE, CSRC))],
     )
-    return cythonize([ext], compiler_directives={"language_level": "3"})
+    # The multinomial (softmax) core is its own module, with the same flags.
+    multinomial = Extension(
+        "fastgd.backends.cpu._multinomial",
+        sources=["fastgd/backends/cpu/_multinomial.pyx",
+                 os.path.join(CSRC, "epoch_multinomial.c")],
+        include_dirs=ext.include_dirs, define_macros=ext.define_macros,
+        extra_compile_args=ext.extra_compile_args, extra_link_args=ext.extra_link_args,
+        depends=ext.depends,
+    )
+    return cythonize([ext, multinomial], compiler_directives={"language_level": "3"})
 
 
 setup(ext_modules=extensions())
