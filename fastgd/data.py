@@ -171,12 +171,13 @@ def check_labels(y, n_samples):
     Any hashable, sortable labels are fine (numbers, strings, booleans);
     a missing value would otherwise silently become a class of its own.
     """
+    dtype = y.dtype if hasattr(y, "dtype") else np.asarray(y).dtype
+    if getattr(dtype, "kind", "") == "c":
+        raise ValueError("Complex data not supported: y has complex class labels")
     y = column_or_1d(y, warn=True)
     if y.shape[0] != n_samples:
         raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
     kind = y.dtype.kind
-    if kind == "c":
-        raise ValueError("Complex data not supported: y has complex class labels")
     if kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("Input y contains NaN or infinity: class labels must be finite")
     if kind == "O":

@@ -1,0 +1,536 @@
+"""Bad input to the functional API: every case ends in a clear exception.
+
+And the inputs that are fine but unusual (memory-mapped, read-only,
+Fortran-ordered, strided, one sample) train without being written to and,
+for C-contiguous float data, without being copied.
+"""
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd.backends import cpu as cpu_backend
+from fastgd.data import check_data, check_labels, check_targets, scaled_sample_weight
+from fastgd.optim import Adagrad, Adam, AdamW, RMSprop, SGD
+
+BACKENDS = ["cpu", "reference"]
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1
+    return X, y
+
+
+def _fit(X, y, **kw):
+    kw.setdefault("lr", 0.01)
+    kw.setdefault("epochs", 2)
+    kw.setdefault("random_state", 0)
+    return fastgd.fit(X, y, **kw)
+
+
+# -- NaN / inf ---------------------------------------------------------------
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nonfinite_X(data, bad, backend):
+    X, y = data
+    X = X.copy()
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        _fit(X, y, backend=backend)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_y_regression(data, bad):
+    X, y = data
+    y = y.copy()
+    y[0] = bad
+    with pytest.raises(ValueError, match="Input y contains (NaN|infinity)"):
+        _fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_labels_classification(data, bad):
+    # A NaN label must not silently become a class of its own.
+    X, _ = data
+    y = np.zeros(40)
+    y[:10] = bad
+    with pytest.raises(ValueError, match="class labels must be finite"):
+        _fit(X, y, loss="hinge")
+
+
+def test_none_in_object_labels(data):
+    X, _ = data
+    y = np.array(["a", "b"] * 19 + [None, "a"], dtype=object)
+    with pytest.raises(ValueError, match="missing label"):
+        _fit(X, y, loss="log_loss")
+
+
+def test_string_labels_are_fine(data):
+    X, y = data
+    labels = np.where(y > 0, "pos", "neg")
+    res = _fit(X, labels, loss="log_loss")
+    assert list(res.classes_) == ["neg", "pos"]
+    assert set(res.predict(X)) <= {"neg", "pos"}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -1.0])
+def test_bad_sample_weight_values(data, bad):
+    X, y = data
+    sw = np.ones(40)
+    sw[5] = bad
+    with pytest.raises(ValueError, match="sample_weight|Input sample_weight"):
+        _fit(X, y, sample_weight=sw)
+
+
+def test_sample_weight_all_zero(data):
+    X, y = data
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        _fit(X, y, sample_weight=np.zeros(40))
+
+
+def test_sample_weight_wrong_length(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(39,\), expected \(40,\)"):
+        _fit(X, y, sample_weight=np.ones(39))
+
+
+def test_sample_weight_2d(data):
+    X, y = data
+    with pytest.raises(ValueError, match="Sample weights must be 1D"):
+        _fit(X, y, sample_weight=np.ones((40, 1)))
+
+
+# -- shapes ------------------------------------------------------------------
+def test_X_1d(data):
+    X, y = data
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        _fit(X[:, 0], y)
+
+
+def test_X_3d(data):
+    X, y = data
+    with pytest.raises(ValueError, match="Found array with dim 3"):
+        _fit(X[:, :, None], y)
+
+
+def test_X_scalar():
+    with pytest.raises(ValueError, match="Expected 2D array, got scalar"):
+        _fit(3.0, [1.0])
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "hinge"])
+def test_y_length_mismatch(data, loss):
+    X, y = data
+    y = (y > 0).astype(float) if loss == "hinge" else y
+    with pytest.raises(ValueError, match="X has 40 samples but y has 39"):
+        _fit(X, y[:39], loss=loss)
+
+
+def test_y_2d_regression(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"y should be a 1d array, got an array of shape \(40, 2\)"):
+        _fit(X, np.c_[y, y])
+
+
+def test_y_column_vector_warns_and_trains(data):
+    # scikit-learn's convention: a (n, 1) column is raveled with a warning.
+    X, y = data
+    from sklearn.exceptions import DataConversionWarning
+
+    with pytest.warns(DataConversionWarning):
+        res = _fit(X, y[:, None])
+    np.testing.assert_array_equal(res.coef_, _fit(X, y).coef_)
+
+
+def test_empty_rows(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
+        _fit(X[:0], y[:0])
+
+
+def test_empty_features(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"0 feature\(s\)"):
+        _fit(X[:, :0], y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_sample_trains(data, backend):
+    X, y = data
+    res = _fit(X[:1], y[:1], backend=backend, epochs=50, lr=0.1)
+    assert np.all(np.isfinite(res.coef_))
+    # one sample can be fitted exactly
+    assert abs(res.predict(X[:1])[0] - y[0]) < 1e-3 * (1 + abs(y[0]))
+
+
+def test_one_class(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="needs exactly two classes in y, got 1"):
+        _fit(X, np.ones(40), loss="log_loss")
+
+
+def test_three_classes_functional(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="got 3; use fastgd.SGDClassifier"):
+        _fit(X, np.arange(40) % 3, loss="hinge")
+
+
+# -- n_features changing -----------------------------------------------------
+def test_decision_function_wrong_width(data):
+    X, y = data
+    res = _fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 features, the model 3"):
+        res.decision_function(X[:, :2])
+    with pytest.raises(ValueError, match="X has 4 features, the model 3"):
+        res.predict(np.c_[X, X[:, 0]])
+
+
+def test_decision_function_nan(data):
+    X, y = data
+    res = _fit(X, y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        res.predict(np.where(X > 1, np.nan, X))
+
+
+def test_coef_init_wrong_width(data):
+    X, y = data
+    with pytest.raises(ValueError, match="coef_init has 2 values, X has 3 features"):
+        _fit(X, y, coef_init=[0.0, 1.0])
+
+
+def test_coef_init_nan(data):
+    X, y = data
+    with pytest.raises(ValueError, match="coef_init contains NaN"):
+        _fit(X, y, coef_init=[0.0, np.nan, 1.0])
+
+
+# -- dtypes ------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint64, np.float16])
+def test_integer_and_small_float_X_become_float64(data, dtype):
+    X, y = data
+    Xi = (np.abs(X) * 3).astype(dtype)
+    res = _fit(Xi, y)
+    assert res.coef_.dtype == np.float64
+    ref = _fit(Xi.astype(np.float64), y)
+    np.testing.assert_array_equal(res.coef_, ref.coef_)
+
+
+def test_numeric_object_X_is_converted(data):
+    # scikit-learn (and its check_estimator) treat numbers in object arrays as numbers.
+    X, y = data
+    res = _fit(X.astype(object), y)
+    np.testing.assert_array_equal(res.coef_, _fit(X, y).coef_)
+
+
+def test_bool_X_refused(data):
+    X, y = data
+    # scikit-learn's check_array would silently turn this into 0.0/1.0.
+    with pytest.raises(TypeError, match="X has boolean dtype.*convert it explicitly"):
+        _fit(X > 0, y)
+
+
+def test_bool_list_refused(data):
+    _, y = data
+    with pytest.raises(TypeError, match="X has boolean dtype"):
+        _fit([[True, False]] * 40, y)
+
+
+def test_complex_X_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match="Complex data not supported: X has dtype complex128"):
+        _fit(X + 1j, y)
+
+
+@pytest.mark.parametrize("kind", ["U", "S"])
+def test_string_X_refused(data, kind):
+    # check_array would parse numeric strings; fastgd refuses them outright.
+    X, y = data
+    with pytest.raises(TypeError, match="X has string dtype"):
+        _fit(X.astype(kind), y)
+
+
+def test_object_X_with_strings_refused(data):
+    X, y = data
+    Xo = X.astype(object)
+    Xo[2, 1] = "1.5"
+    with pytest.raises(TypeError, match=r"X is an object array holding str values \(e.g. '1.5'\)"):
+        _fit(Xo, y)
+
+
+def test_object_X_with_bools_refused(data):
+    X, y = data
+    Xo = X.astype(object)
+    Xo[0, 0] = True
+    with pytest.raises(TypeError, match="holding bool values"):
+        _fit(Xo, y)
+
+
+def test_object_X_with_dict_refused(data):
+    # the message scikit-learn's check_dtype_object expects
+    X, y = data
+    Xo = X.astype(object)
+    Xo[0, 0] = {"foo": "bar"}
+    with pytest.raises(TypeError, match="argument must be .* string.* number"):
+        _fit(Xo, y)
+
+
+def test_datetime_X_refused(data):
+    _, y = data
+    X = np.arange(80).reshape(40, 2).astype("datetime64[s]")
+    with pytest.raises(TypeError, match="X has dtype datetime64.*needs real numbers"):
+        _fit(X, y)
+
+
+def test_bool_y_regression_refused(data):
+    X, y = data
+    with pytest.raises(TypeError, match="y has boolean dtype.*classification loss"):
+        _fit(X, y > 0)
+
+
+def test_bool_y_classification_is_labels(data):
+    X, y = data
+    res = _fit(X, y > 0, loss="log_loss")
+    assert list(res.classes_) == [False, True]
+
+
+@pytest.mark.parametrize("bad, exc, msg", [
+    (lambda y: y + 1j, ValueError, "Complex data not supported: y"),
+    (lambda y: y.astype(str), TypeError, "y has string dtype"),
+])
+def test_bad_y_dtypes(data, bad, exc, msg):
+    X, y = data
+    with pytest.raises(exc, match=msg):
+        _fit(X, bad(y))
+
+
+def test_complex_labels_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match="Complex data not supported: y"):
+        check_labels((y > 0) + 0j, 40)
+
+
+@pytest.mark.parametrize("bad, exc, msg", [
+    (np.ones(40, dtype=bool), TypeError, "sample_weight has boolean dtype"),
+    (np.ones(40) + 0j, ValueError, "Complex data not supported: sample_weight"),
+    (np.array(["1"] * 40), TypeError, "sample_weight has string dtype"),
+])
+def test_bad_sample_weight_dtypes(data, bad, exc, msg):
+    X, y = data
+    with pytest.raises(exc, match=msg):
+        _fit(X, y, sample_weight=bad)
+
+
+def test_integer_sample_weight_is_fine(data):
+    X, y = data
+    sw = np.arange(40) % 3
+    res = _fit(X, y, sample_weight=sw)
+    ref = _fit(X, y, sample_weight=sw.astype(float))
+    np.testing.assert_array_equal(res.coef_, ref.coef_)
+
+
+def test_float32_kept(data):
+    X, y = data
+    res = _fit(X.astype(np.float32), y)
+    assert res.coef_.dtype == np.float32
+
+
+def test_pandas_dataframe_dtypes():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.standard_normal(20), "b": np.arange(20)})
+    y = rng.standard_normal(20)
+    assert np.all(np.isfinite(_fit(df, y).coef_))
+    df["c"] = df["a"] > 0
+    with pytest.raises(TypeError, match="X has boolean dtype"):
+        _fit(df, y)
+
+
+# -- hyperparameters ---------------------------------------------------------
+@pytest.mark.parametrize("lr", [0.0, -1.0, np.nan, np.inf])
+def test_bad_lr(data, lr):
+    X, y = data
+    with pytest.raises(ValueError, match="lr must be"):
+        _fit(X, y, lr=lr)
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam, Adagrad, RMSprop])
+def test_bad_lr_optimizer_object(cls):
+    with pytest.raises(ValueError, match=r"lr must be > 0.0, got -0.1"):
+        cls(lr=-0.1)
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, "8", True])
+def test_bad_batch_size(data, batch_size):
+    X, y = data
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        _fit(X, y, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, None])
+def test_bad_epochs(data, epochs):
+    X, y = data
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        _fit(X, y, epochs=epochs)
+
+
+@pytest.mark.parametrize("betas, msg", [
+    ((1.0, 0.999), r"betas\[0\] must be < 1.0"),
+    ((0.9, 1.0), r"betas\[1\] must be < 1.0"),
+    ((-0.1, 0.999), r"betas\[0\] must be >= 0.0"),
+    ((0.9, 1.5), r"betas\[1\] must be < 1.0"),
+    ((0.9, np.nan), r"betas\[1\] must be a finite number"),
+    ((0.9,), "betas must be a pair of numbers"),
+])
+@pytest.mark.parametrize("cls", [Adam, AdamW])
+def test_bad_betas(cls, betas, msg):
+    with pytest.raises(ValueError, match=msg):
+        cls(betas=betas)
+
+
+def test_betas_zero_is_allowed(data):
+    X, y = data
+    res = _fit(X, y, lr=None, optimizer=Adam(lr=0.01, betas=(0.0, 0.0)))
+    assert np.all(np.isfinite(res.coef_))
+
+
+@pytest.mark.parametrize("cls", [Adam, AdamW, Adagrad, RMSprop])
+def test_negative_eps(cls):
+    with pytest.raises(ValueError, match=r"eps must be >= 0.0, got -1e-08"):
+        cls(eps=-1e-8)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(n_jobs=0), "n_jobs must be None or a non-zero integer"),
+    (dict(n_jobs=1.5), "n_jobs must be None or a non-zero integer"),
+    (dict(on_divergence="ignore"), "on_divergence must be 'raise' or 'backoff'"),
+    (dict(backend="gpu9"), "unknown backend 'gpu9'"),
+    (dict(tol=-1.0, n_iter_no_change=0), "n_iter_no_change must be an integer >= 1"),
+    (dict(gtol=-1.0), "gtol must be None or a finite number >= 0"),
+    (dict(gtol=np.nan), "gtol must be None or a finite number >= 0"),
+])
+def test_bad_options(data, kw, msg):
+    X, y = data
+    with pytest.raises(ValueError, match=msg):
+        _fit(X, y, **kw)
+
+
+# -- layouts: trained on without writes and without needless copies ----------
+@pytest.fixture
+def captured(monkeypatch):
+    """Record the X and y every compiled epoch (chunk) receives."""
+    seen = []
+    real = cpu_backend.run_epoch
+
+    def spy(problem, *args, **kwargs):
+        seen.append((problem.X, problem.y))
+        return real(problem, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "run_epoch", spy)
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_c_contiguous_float_not_copied(data, captured, dtype, shuffle):
+    X, y = data
+    X = np.ascontiguousarray(X, dtype=dtype)
+    _fit(X, y, shuffle=shuffle)
+    assert captured
+    assert all(np.shares_memory(Xc, X) for Xc, _ in captured)
+
+
+def test_chunked_epoch_not_copied(data, captured, monkeypatch):
+    # Forced small chunks: each chunk is a row-slice view of X, never a copy.
+    X, y = data
+    monkeypatch.setattr(fastgd.Trainer, "chunk_rows", 8)
+    _fit(X, y, shuffle=False, batch_size=4)
+    assert len(captured) == 2 * 5   # 2 epochs x 40/8 chunks
+    assert all(np.shares_memory(Xc, X) for Xc, _ in captured)
+
+
+def _readonly(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_read_only_arrays(data, captured, backend):
+    X, y = data
+    X, y = _readonly(X), _readonly(y)
+    sw = _readonly(np.linspace(0.5, 2.0, 40))
+    res = _fit(X, y, sample_weight=sw, backend=backend)
+    assert np.all(np.isfinite(res.coef_))
+    if backend == "cpu":
+        assert all(np.shares_memory(Xc, X) for Xc, _ in captured)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_memmap_np_load(tmp_path, data, captured, dtype):
+    X, y = data
+    path = tmp_path / "X.npy"
+    np.save(path, X.astype(dtype))
+    Xm = np.load(path, mmap_mode="r")
+    res = _fit(Xm, y)
+    ref = _fit(X.astype(dtype), y)
+    np.testing.assert_array_equal(res.coef_, ref.coef_)
+    assert all(np.shares_memory(Xc, Xm) for Xc, _ in captured[: len(captured) // 2])
+    np.testing.assert_array_equal(np.load(path), X.astype(dtype))   # file untouched
+
+
+def test_np_memmap_readonly(tmp_path, data, captured):
+    X, y = data
+    path = tmp_path / "X.dat"
+    X.tofile(path)
+    Xm = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
+    res = _fit(Xm, y)
+    np.testing.assert_array_equal(res.coef_, _fit(X, y).coef_)
+    assert np.shares_memory(captured[0][0], Xm)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided_rows", "strided_cols", "negative"])
+def test_other_layouts_train_and_are_not_written(data, layout):
+    X, y = data
+    big = np.repeat(X, 2, axis=0)
+    big_y = np.repeat(y, 2)
+    Xl, yl = {
+        "fortran": (np.asfortranarray(X), y),
+        "strided_rows": (big[::2], big_y[::2]),
+        "strided_cols": (np.repeat(X, 2, axis=1)[:, ::2], y),
+        "negative": (X[::-1], y[::-1]),
+    }[layout]
+    before = Xl.copy()
+    Xl.flags.writeable = False if layout != "negative" else Xl.flags.writeable
+    res = _fit(Xl, yl)
+    ref = _fit(np.ascontiguousarray(Xl), yl)
+    np.testing.assert_array_equal(res.coef_, ref.coef_)
+    np.testing.assert_array_equal(Xl, before)
+
+
+def test_inputs_never_modified(data):
+    X, y = data
+    sw = np.linspace(0.1, 3.0, 40)
+    coef0 = np.array([0.5, 0.5, 0.5])
+    copies = [a.copy() for a in (X, y, sw, coef0)]
+    for backend in BACKENDS:
+        _fit(X, y, sample_weight=sw, coef_init=coef0, backend=backend, optimizer="adam")
+    for a, b in zip((X, y, sw, coef0), copies):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- the validation helpers directly -----------------------------------------
+def test_check_data_no_copy_for_c_float():
+    X = np.ones((5, 2), dtype=np.float32)
+    assert check_data(X) is X or np.shares_memory(check_data(X), X)
+
+
+def test_check_targets_length():
+    with pytest.raises(ValueError, match="X has 3 samples but y has 2"):
+        check_targets([1.0, 2.0], 3)
+
+
+def test_scaled_sample_weight_list_of_bools():
+    with pytest.raises(TypeError, match="sample_weight has boolean dtype"):
+        scaled_sample_weight([True, False], np.ones((2, 1)))
