@@ -1,0 +1,177 @@
+"""Divergence: too large a step stops with a clear error or backs off.
+
+Two ways an epoch counts as diverged (see ``Trainer``):
+- a margin, loss or weight became NaN/inf (the compiled core stops the
+  epoch at once);
+- the epoch's mean training loss is finite but more than
+  ``EXPLOSION_FACTOR`` times the loss of the starting (or all-zero) model:
+  with few steps per epoch, weights can grow by 1e6 per step for many
+  epochs before anything overflows, and a silently huge model is as wrong
+  as a NaN one.
+Either way the weights go back to the last good epoch.
+"""
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd.data import check_data, check_targets
+from fastgd.solver import EXPLOSION_FACTOR, DivergenceError, Trainer
+
+BACKENDS = ["cpu", "reference"]
+DTYPES = [np.float64, np.float32]
+
+
+def _problem(n=200, d=5, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = X.astype(np.float64) @ np.arange(1.0, d + 1) + 0.5 + 0.01 * rng.standard_normal(n)
+    return X, y
+
+
+def _trainer(X, y, **kw):
+    kw.setdefault("random_state", 0)
+    tr = Trainer(**kw)
+    X = check_data(X)
+    tr.init_model(X.shape[1], X.dtype)
+    return tr, X, check_targets(y, X.shape[0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_huge_step_raises_naming_the_step(backend, dtype):
+    X, y = _problem(dtype=dtype)
+    with pytest.raises(DivergenceError,
+                       match=r"lr=1e\+06.*Try a smaller step size, e.g. lr=100000"):
+        fastgd.fit(X, y, lr=1e6, epochs=5, backend=backend, random_state=0)
+
+
+def test_divergence_error_is_a_floating_point_error():
+    # so `except FloatingPointError` (and ArithmeticError) catch it too
+    assert issubclass(DivergenceError, FloatingPointError)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_overflow_to_nan_is_caught(backend):
+    # Features of 1e150: the second step's margins overflow to inf.
+    X, y = _problem()
+    with pytest.raises(DivergenceError, match="became NaN or infinite with step size lr=0.01"):
+        fastgd.fit(X * 1e150, y, lr=0.01, backend=backend, random_state=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_finite_explosion_is_caught(backend):
+    # 50 rows, 2 steps per epoch: weights grow ~1e6-fold per step yet stay
+    # finite for ~50 epochs. Without the explosion test this "fit" returned
+    # coefficients around 1e120.
+    X, y = _problem(n=50, d=3)
+    with pytest.raises(DivergenceError, match=r"mean training loss grew to .* more than 1e\+08 "
+                                              r"times .* with step size lr=1e\+06"):
+        fastgd.fit(X, y, lr=1e6, batch_size=32, epochs=10, backend=backend, random_state=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weights_stay_at_last_good_epoch(backend, dtype):
+    X, y = _problem(dtype=dtype)
+    tr, X, y = _trainer(X, y, lr=0.01, backend=backend)
+    tr.run(X, y, epochs=3)
+    good = (tr.params.copy(), tr.state.copy(), tr.t, tr.epoch, list(tr.history.loss))
+    tr.lr = 1e6          # the next run steps far too far
+    with pytest.raises(DivergenceError, match="epoch 4"):
+        tr.run(X, y, epochs=3)
+    np.testing.assert_array_equal(tr.params, good[0])
+    np.testing.assert_array_equal(tr.state, good[1])
+    assert (tr.t, tr.epoch, tr.history.loss) == good[2:]
+    assert np.all(np.isfinite(tr.params))
+
+
+def test_mid_epoch_divergence_with_chunks_restores_epoch_start(monkeypatch):
+    # The epoch runs in several chunks; divergence in a later chunk must
+    # still undo the chunks before it.
+    X, y = _problem(n=400)
+    monkeypatch.setattr(Trainer, "chunk_rows", 64)
+    tr, X, y = _trainer(X, y, lr=0.01, batch_size=16)
+    tr.run(X, y, epochs=1)
+    good = tr.params.copy()
+    Xbad = X.copy()
+    Xbad[300:] *= 1e200    # rows met only in the fifth chunk
+    with pytest.raises(DivergenceError):
+        tr.run(Xbad, y, epochs=1)
+    np.testing.assert_array_equal(tr.params, good)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backoff_halves_and_continues_to_a_good_model(backend):
+    X, y = _problem()
+    res = fastgd.fit(X, y, lr=40.0, batch_size=32, epochs=30, on_divergence="backoff",
+                     backend=backend, random_state=0)
+    assert np.all(np.isfinite(res.coef_))
+    # the least-squares solution is recovered
+    np.testing.assert_allclose(res.coef_, np.arange(1.0, 6.0), atol=0.05)
+    # the step used is 40 halved a whole number of times, and small enough
+    lrs = np.asarray(res.history.lr)
+    halvings = np.log2(40.0 / lrs)
+    np.testing.assert_allclose(halvings, np.round(halvings))
+    assert 1 <= halvings.min() and halvings.max() <= 10
+    assert len(res.history) == 30
+
+
+def test_backoff_gives_up_after_max_backoffs():
+    X, y = _problem()
+    tr, X, y = _trainer(X, y, lr=1e6, on_divergence="backoff", max_backoffs=3)
+    with pytest.raises(DivergenceError, match="lr=125000"):   # 1e6 / 2**3
+        tr.run(X, y, epochs=2)
+    assert np.all(tr.params == 0)   # never got past the first epoch
+
+
+def test_backoff_verbose_says_so(capsys):
+    X, y = _problem()
+    fastgd.fit(X, y, lr=40.0, epochs=2, on_divergence="backoff", verbose=True, random_state=0)
+    assert "diverged; halving lr to 20" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("loss", ["hinge", "log_loss", "modified_huber", "squared_hinge"])
+def test_classification_large_step_is_finite_or_clear(loss):
+    X, y = _problem()
+    labels = (y > np.median(y)).astype(int)
+    try:
+        res = fastgd.fit(X, labels, loss=loss, lr=1e3, epochs=5, random_state=0)
+    except DivergenceError as exc:
+        assert "lr=1000" in str(exc)
+    else:
+        assert np.all(np.isfinite(res.coef_))
+
+
+# -- no false alarms ----------------------------------------------------------
+def test_no_false_alarm_on_rescaled_new_data():
+    # Online learning on data of a very different scale: the reference is
+    # taken on the data of the current call, so this is not "divergence".
+    X, y = _problem()
+    tr, X, y = _trainer(X, y, lr=0.01)
+    tr.run(X, y, epochs=2)
+    tr.run(X, 1e5 * y, epochs=2)
+    assert np.all(np.isfinite(tr.params))
+
+
+def test_no_false_alarm_from_perfect_start_with_penalty():
+    # Starting at a perfect fit (loss 0), an L2 penalty makes the loss grow
+    # from zero: not divergence, since the all-zero model is the yardstick too.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((100, 4))
+    w = np.array([3.0, -2.0, 1.0, 4.0])
+    y = X @ w
+    res = fastgd.fit(X, y, coef_init=w, intercept_init=0.0, lr=0.05, alpha=0.5, epochs=20,
+                     random_state=0)
+    assert np.all(np.isfinite(res.coef_))
+    assert res.history.loss[-1] > 0.0
+
+
+def test_explosion_factor_is_large():
+    # a stable step never grows the mean loss by anything near this
+    assert EXPLOSION_FACTOR >= 1e6
+
+
+def test_all_zero_targets_stay_zero():
+    X, _ = _problem()
+    res = fastgd.fit(X, np.zeros(len(X)), lr=0.1, epochs=3, random_state=0)
+    np.testing.assert_array_equal(res.coef_, 0.0)
