@@ -39,12 +39,13 @@ ADAPTIVE_MIN_LR = 1e-6
 EXPLOSION_FACTOR = 1e8
 # The reference loss for that test is taken on at most this many rows.
 REFERENCE_ROWS = 1024
-# Python gets control back about this often during an epoch (Ctrl-C, other
-# threads, progress): the compiled core runs an epoch in chunks of whole
-# mini-batches sized from the measured speed.
-CHUNK_SECONDS = 0.1
-# Size of the first chunk, before any speed has been measured.
-FIRST_CHUNK_BYTES = 1 << 25
+# Python gets control back after about this many bytes of work during an
+# epoch (Ctrl-C, other threads, progress; a few tens of milliseconds): the
+# compiled core runs an epoch in chunks of whole mini-batches. The size is a
+# function of the shapes only, never of measured speed: each chunk sums its
+# losses on its own, so a partition that varied from run to run would change
+# the last bits of the history of a seeded fit.
+CHUNK_BYTES = 1 << 25
 
 
 class DivergenceError(FloatingPointError):
@@ -154,7 +155,7 @@ class Trainer:
     Notes
     -----
     :meth:`run` hands each epoch to the backend in chunks of whole
-    mini-batches of about ``CHUNK_SECONDS`` of work, so Ctrl-C is honoured
+    mini-batches of about ``CHUNK_BYTES`` of work, so Ctrl-C is honoured
     within a fraction of a second: the interrupted epoch is undone (weights,
     optimizer state, step counter, history are those of the last completed
     epoch) and KeyboardInterrupt propagates.
@@ -272,9 +273,10 @@ class Trainer:
             fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
             average_start=self.average_start)
 
-    # Rows per chunk when an epoch is handed to the backend; None: sized so a
-    # chunk takes about CHUNK_SECONDS. Chunks hold whole mini-batches, so the
-    # result does not depend on it (tests set it to force chunking).
+    # Rows per chunk when an epoch is handed to the backend; None: about
+    # CHUNK_BYTES of work. Chunks hold whole mini-batches, so the weights do
+    # not depend on it (tests set it to force chunking); the history's loss
+    # may differ in its last bits.
     chunk_rows = None
 
     def interrupt(self):
@@ -321,13 +323,16 @@ class Trainer:
         return ref if math.isfinite(ref) and ref > 0 else None
 
     def _chunk_size(self, n, row_bytes, batch):
-        """Rows for the next chunk: whole batches, about CHUNK_SECONDS of work."""
+        """Rows for the next chunk: whole batches, about CHUNK_BYTES of work.
+
+        Deterministic (see CHUNK_BYTES): a row is read once, and each step
+        reads and writes the parameters and three rows of state.
+        """
         if self.chunk_rows is not None:
             rows = int(self.chunk_rows)
-        elif getattr(self, "_rows_per_second", None) is None:
-            rows = FIRST_CHUNK_BYTES // max(1, row_bytes)
         else:
-            rows = int(self._rows_per_second * CHUNK_SECONDS)
+            step_bytes = 4 * self.params.size * self.params.itemsize
+            rows = int(CHUNK_BYTES / (max(1, row_bytes) + step_bytes / batch))
         return max(batch, rows - rows % batch)
 
     def _run_epoch_chunks(self, problem, order, gbuf, gsum):
@@ -368,15 +373,8 @@ class Trainer:
             else:
                 part, part_order = problem, np.arange(r0, r1, dtype=np.int64)
             t = self.t if total is None else total.t
-            tic = time.perf_counter()
             st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
                                         gbuf, gsum, self.avg)
-            elapsed = time.perf_counter() - tic
-            if elapsed > 1e-3 and self.chunk_rows is None:
-                # Rows per second, allowed to grow at most 8-fold per chunk.
-                rate = (r1 - r0) / elapsed
-                prev = getattr(self, "_rows_per_second", None)
-                self._rows_per_second = rate if prev is None else min(rate, 8 * prev)
             if total is None:
                 total = st
             else:
