@@ -491,8 +491,9 @@ class Trainer:
                 if monitor is not None:
                     h.validation.append(watched)
                 committed = True
-            except KeyboardInterrupt:
-                # Ctrl-C (seen between chunks): keep the last completed epoch.
+            except BaseException:
+                # Ctrl-C (seen between chunks), a failing monitor, divergence:
+                # keep the last completed epoch, consistently.
                 if not committed:
                     self._restore(saved, gbuf)
                     self.t, self.epoch = t0, epoch0

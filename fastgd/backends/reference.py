@@ -53,7 +53,7 @@ def run_epoch(problem, params, state, order, t, gbuf=None, gsum=None, avg=None):
     loss_sum = weight_sum = lr_last = 0.0
     t_start = t
 
-    for start in range(0, n, problem.batch_size):
+    for start in range(0, rows.shape[0], problem.batch_size):  # order may list a subset
         batch = rows[start:start + problem.batch_size]
         m = batch.shape[0]
         s = np.ones(m) if sw is None else sw[batch]

@@ -1,0 +1,324 @@
+"""Interrupts: an epoch runs in chunks, Ctrl-C is honoured between them.
+
+``Trainer.run`` hands each epoch to the backend in chunks of whole
+mini-batches of about ``CHUNK_SECONDS`` of work. These tests check that
+chunking does not change the result (bit for bit), that an interrupt
+between chunks leaves the model at the last completed epoch, and -- in a
+subprocess sent a real SIGINT -- that Ctrl-C during a long compiled epoch
+is honoured within a second or two and the weights are usable.
+"""
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from fastgd.backends import cpu as cpu_backend
+from fastgd.data import check_data
+from fastgd.solver import Trainer, encode_binary
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _problem(n=1000, d=6, seed=0, dtype=np.float64, classification=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = X.astype(np.float64) @ rng.standard_normal(d) + 0.3 + 0.1 * rng.standard_normal(n)
+    if classification:
+        y, _ = encode_binary(y > 0, n)
+    return X, y
+
+
+def _trained(X, y, chunk_rows, sw=None, epochs=3, backend="cpu", **kw):
+    tr = Trainer(backend=backend, **kw)
+    tr.chunk_rows = chunk_rows
+    X = check_data(X)
+    tr.init_model(X.shape[1], X.dtype)
+    tr.run(X, y, sw, epochs=epochs)
+    return tr
+
+
+CASES = [
+    dict(optimizer="sgd", lr=0.01, batch_size=7),
+    dict(optimizer="sgd", lr=0.01, batch_size=1, shuffle=False),
+    dict(optimizer="adam", lr=0.01, batch_size=16, average=True),
+    dict(optimizer="rmsprop", lr=0.001, batch_size=5, penalty="elasticnet", alpha=0.01,
+         schedule="invscaling", shuffle=False),
+    dict(optimizer="adagrad", lr=0.05, batch_size=3, loss="log_loss"),
+    # batches big enough to be split across 2 threads
+    dict(optimizer="sgd", lr=0.001, batch_size=400, n_jobs=2, loss="hinge"),
+    dict(optimizer="adamw", lr=0.01, batch_size=400, n_jobs=2, shuffle=False),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunking_is_bit_identical(case, dtype, weighted):
+    case = dict(case)
+    classification = case.get("loss") in ("log_loss", "hinge")
+    n, d = (1200, 40) if case["batch_size"] >= 400 else (300, 6)
+    X, y = _problem(n, d, dtype=dtype, classification=classification)
+    sw = np.random.default_rng(2).uniform(0.2, 2.0, n) if weighted else None
+    if sw is not None:
+        sw = sw / sw.mean()
+    whole = _trained(X, y, chunk_rows=10**9, sw=sw, random_state=1, **case)
+    # a chunk of one batch, and chunks of several batches
+    for rows in (case["batch_size"], 3 * case["batch_size"] + 1):
+        parts = _trained(X, y, chunk_rows=rows, sw=sw, random_state=1, **case)
+        np.testing.assert_array_equal(parts.params, whole.params)
+        np.testing.assert_array_equal(parts.state, whole.state)
+        if whole.avg is not None:
+            np.testing.assert_array_equal(parts.avg, whole.avg)
+        assert parts.t == whole.t
+        # Only the loss *sum* is added up in another order.
+        np.testing.assert_allclose(parts.history.loss, whole.history.loss, rtol=1e-12)
+        np.testing.assert_array_equal(parts.history.lr, whole.history.lr)
+
+
+def test_chunking_reference_backend_identical():
+    X, y = _problem(200, 4)
+    whole = _trained(X, y, chunk_rows=10**9, backend="reference", optimizer="adam", lr=0.01,
+                     batch_size=8, random_state=0)
+    parts = _trained(X, y, chunk_rows=24, backend="reference", optimizer="adam", lr=0.01,
+                     batch_size=8, random_state=0)
+    np.testing.assert_array_equal(parts.params, whole.params)
+
+
+def test_automatic_chunks_are_whole_batches(monkeypatch):
+    # Record every chunk the automatic sizing hands to the core.
+    sizes = []
+    real = cpu_backend.run_epoch
+
+    def spy(problem, params, state, order, *args, **kwargs):
+        sizes.append(problem.X.shape[0] if order is None else order.shape[0])
+        return real(problem, params, state, order, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "run_epoch", spy)
+    monkeypatch.setattr("fastgd.solver.CHUNK_BYTES", 64 * 1024)   # several chunks
+    X, y = _problem(20000, 10)
+    tr = _trained(X, y, chunk_rows=None, optimizer="sgd", lr=0.001, batch_size=24,
+                  random_state=0, epochs=2)
+    assert len(sizes) > 2
+    assert sum(sizes) == 2 * 20000
+    # every chunk but an epoch's last is a whole number of batches
+    epoch_ends = np.cumsum(sizes) % 20000 == 0
+    assert all(s % 24 == 0 for s, end in zip(sizes, epoch_ends) if not end)
+    # the partition depends on the shapes only: both epochs were cut alike
+    half = len(sizes) // 2
+    assert sizes[:half] == sizes[half:]
+    assert tr.epoch == 2
+
+
+def test_interrupt_between_chunks_restores_last_epoch(monkeypatch):
+    X, y = _problem(800, 5)
+    tr = Trainer(optimizer="adam", lr=0.01, batch_size=10, random_state=0)
+    tr.chunk_rows = 100
+    tr.init_model(5, X.dtype)
+    tr.run(X, y, epochs=2)
+    good = (tr.params.copy(), tr.state.copy(), tr.t, tr.epoch, len(tr.history))
+    calls = []
+    real = cpu_backend.run_epoch
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:        # as if Ctrl-C arrived during the fourth chunk
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tr.run(X, y, epochs=5)
+    np.testing.assert_array_equal(tr.params, good[0])
+    np.testing.assert_array_equal(tr.state, good[1])
+    assert (tr.t, tr.epoch, len(tr.history)) == good[2:]
+    assert all(len(v) in (0, good[4]) for v in vars(tr.history).values())
+    # and training continues exactly as if never interrupted
+    monkeypatch.setattr(cpu_backend, "run_epoch", real)
+    tr.run(X, y, epochs=1)
+    ref = Trainer(optimizer="adam", lr=0.01, batch_size=10, random_state=0)
+    ref.init_model(5, X.dtype)
+    ref.run(X, y, epochs=3)
+    np.testing.assert_array_equal(tr.params, ref.params)
+
+
+def test_interrupt_in_monitor_keeps_history_consistent():
+    X, y = _problem(200, 3)
+    tr = Trainer(lr=0.01, random_state=0)
+    tr.init_model(3, X.dtype)
+    seen = []
+
+    def monitor(coef, b):
+        seen.append(coef.copy())
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return 0.0
+
+    with pytest.raises(KeyboardInterrupt):
+        tr.run(X, y, epochs=10, monitor=monitor)
+    assert tr.epoch == 2 and len(tr.history) == 2 and len(tr.history.validation) == 2
+    np.testing.assert_array_equal(tr.params[:-1], seen[1])
+
+
+def test_trainer_interrupt_from_another_thread():
+    X, y = _problem(200000, 8)
+    tr = Trainer(optimizer="adam", lr=1e-3, batch_size=1, random_state=0, n_jobs=1)
+    tr.chunk_rows = 5000
+    tr.init_model(8, X.dtype)
+    started = threading.Event()
+
+    def work():
+        started.set()
+        tr.run(X, y, epochs=1000)
+
+    with ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(work)
+        started.wait()
+        time.sleep(0.3)
+        tic = time.perf_counter()
+        tr.interrupt()
+        exc = fut.exception(timeout=10)
+        latency = time.perf_counter() - tic
+    assert isinstance(exc, KeyboardInterrupt)
+    assert latency < 2.0
+    assert np.all(np.isfinite(tr.params))
+    assert len(tr.history) == tr.epoch
+
+
+# -- a real Ctrl-C, in a subprocess --------------------------------------------
+CHILD = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from fastgd.backends import cpu
+    from fastgd.solver import Trainer
+
+    # count the rows the core gets through, to know how long an epoch takes
+    progress = {"rows": 0, "since": None}
+    real = cpu.run_epoch
+
+    def counting(problem, params, state, order, *args):
+        progress["since"] = progress["since"] or time.perf_counter()
+        st = real(problem, params, state, order, *args)
+        progress["rows"] += problem.X.shape[0] if order is None else order.shape[0]
+        return st
+
+    cpu.run_epoch = counting
+
+    n, d, shuffle, epochs = int(sys.argv[1]), 2, sys.argv[2] == "1", int(sys.argv[3])
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    y = (X @ np.ones(d, dtype=np.float32)).astype(np.float64) + 0.5
+    tr = Trainer(optimizer="adam", lr=1e-3, batch_size=1, shuffle=shuffle, random_state=0,
+                 n_jobs=1)
+    tr.init_model(d, X.dtype)
+    seen = []
+
+    def monitor(coef, b):
+        seen.append(np.append(coef, b))
+        print("epoch", len(seen), flush=True)
+        return 0.0
+
+    print("ready", flush=True)
+    try:
+        tr.run(X, y, epochs=epochs, monitor=monitor)
+    except KeyboardInterrupt:
+        pred = X[:100] @ tr.params[:-1] + tr.params[-1]
+        last = seen[tr.epoch - 1] if tr.epoch else np.zeros(d + 1)
+        print("INTERRUPTED " + json.dumps(dict(
+            epoch=tr.epoch, history=len(tr.history), t=tr.t,
+            finite=bool(np.all(np.isfinite(tr.params))),
+            pred_finite=bool(np.all(np.isfinite(pred))),
+            last_epoch_weights=bool(np.array_equal(last, tr.params)),
+            epoch_seconds=n * (time.perf_counter() - progress["since"])
+                          / max(1, progress["rows"]))), flush=True)
+        raise
+    print("FINISHED", flush=True)
+""")
+
+
+class _Child:
+    def __init__(self, *args):
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.buf = b""
+
+    def readline(self, timeout):
+        """The next stdout line, or None after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def wait_for(self, prefix, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.readline(deadline - time.monotonic())
+            if line is None:
+                break
+            if line.startswith(prefix):
+                return line
+        self.proc.kill()
+        raise AssertionError(f"child never printed {prefix!r}; stderr: "
+                             f"{self.proc.stderr.read().decode()[-2000:]}")
+
+    def finish(self):
+        try:
+            rc = self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return rc, self.proc.stderr.read().decode()
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_sigint_during_one_long_epoch(shuffle):
+    # One epoch of 8M rows at batch_size=1 takes seconds; Ctrl-C must not
+    # wait for its end.
+    child = _Child(8_000_000, int(shuffle), 1)
+    child.wait_for("ready", 60)
+    time.sleep(0.8)
+    tic = time.monotonic()
+    child.proc.send_signal(signal.SIGINT)
+    line = child.wait_for("INTERRUPTED", 10)
+    latency = time.monotonic() - tic
+    rc, err = child.finish()
+    info = json.loads(line.split(" ", 1)[1])
+    assert latency < 2.0, latency
+    assert info["epoch_seconds"] > 1.0, "the epoch was too short to show anything"
+    assert info["epoch"] == 0 and info["history"] == 0 and info["t"] == 0
+    assert info["finite"] and info["pred_finite"]
+    assert rc == -signal.SIGINT and "KeyboardInterrupt" in err
+
+
+def test_sigint_after_some_epochs_keeps_the_last_one():
+    child = _Child(200_000, 1, 10_000)
+    for _ in range(3):
+        child.wait_for("epoch", 60)
+    tic = time.monotonic()
+    child.proc.send_signal(signal.SIGINT)
+    line = child.wait_for("INTERRUPTED", 10)
+    latency = time.monotonic() - tic
+    rc, err = child.finish()
+    info = json.loads(line.split(" ", 1)[1])
+    assert latency < 2.0, latency
+    # SIGINT may land before the third epoch is committed: then it is undone
+    assert info["epoch"] >= 2 and info["history"] == info["epoch"]
+    assert info["t"] == info["epoch"] * 200_000          # batch_size=1: one step per row
+    assert info["finite"] and info["pred_finite"] and info["last_epoch_weights"]
+    assert rc == -signal.SIGINT and "KeyboardInterrupt" in err
