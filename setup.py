@@ -89,7 +89,15 @@ def extensions():
         extra_compile_args=ext.extra_compile_args, extra_link_args=ext.extra_link_args,
         depends=ext.depends,
     )
-    return cythonize([ext, multinomial], compiler_directives={"language_level": "3"})
+    # The CSR (sparse rows) core: its own module, same flags.
+    sparse = Extension(
+        "fastgd.backends.cpu._sparse",
+        sources=["fastgd/backends/cpu/_sparse.pyx", os.path.join(CSRC, "epoch_csr.c")],
+        include_dirs=ext.include_dirs, define_macros=ext.define_macros,
+        extra_compile_args=ext.extra_compile_args, extra_link_args=ext.extra_link_args,
+        depends=ext.depends,
+    )
+    return cythonize([ext, multinomial, sparse], compiler_directives={"language_level": "3"})
 
 
 setup(ext_modules=extensions())

@@ -113,7 +113,7 @@ static const char *const fgd_loss_names[FGD_N_LOSSES] = {
     "squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
     "log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"};
 static const char *const fgd_optimizer_names[FGD_N_OPTIMIZERS] = {
-    "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"};
+    "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "ftrl"};
 static const char *const fgd_schedule_names[FGD_N_SCHEDULES] = {
     "constant", "invscaling", "optimal", "step", "exponential", "cosine"};
 

@@ -40,7 +40,8 @@ enum fgd_optimizer {
     FGD_ADADELTA = 3,
     FGD_ADAM = 4,
     FGD_ADAMW = 5,
-    FGD_N_OPTIMIZERS = 6
+    FGD_FTRL = 6,                /* FTRL-Proximal (McMahan et al. 2013) */
+    FGD_N_OPTIMIZERS = 7
 };
 
 /* Step-size schedules; t counts optimizer steps from 0. */

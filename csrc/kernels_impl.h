@@ -86,6 +86,7 @@ static void FN(fgd_update_range)(const fgd_config *c, REAL *w, REAL *state,
         case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, g, s, h, lr, pc, &eta); break;
         case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, g, s, h, lr, pc, &eta); break;
         case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, g, s, h, lr, pc, &eta); break;
+        case FGD_FTRL:     wj = fgd_rule_ftrl(wj, g, s, h, lr, pc, &eta); break;
         default:           wj = fgd_rule_adam(wj, g, s, h, lr, pc, &eta); break;
         }
         if (penalized && l1 > 0.0) {

@@ -119,4 +119,23 @@ static inline double fgd_rule_adam(double w, double g, double *s, const double *
     return w - *eta * s[0];
 }
 
+/* FTRL-Proximal (McMahan et al. 2013, Algorithm 1), per coordinate:
+ * h = (beta, l1, l2); s = (z, n); lr is the paper's alpha.
+ *   sigma = (sqrt(n + g^2) - sqrt(n)) / alpha;  z += g - sigma w;  n += g^2
+ *   w = 0 if |z| <= l1, else -(z - sign(z) l1) / ((beta + sqrt(n)) / alpha + l2)
+ * The weight is a function of (z, n): exact zeros wherever |z| <= l1. */
+static inline double fgd_rule_ftrl(double w, double g, double *s, const double *h,
+                                   double lr, const double *pc, double *eta)
+{
+    const double beta = h[0], l1 = h[1], l2 = h[2];
+    const double n_new = s[1] + g * g;
+    const double sq = sqrt(n_new);
+    (void)pc;
+    s[0] += g - (sq - sqrt(s[1])) / lr * w;
+    s[1] = n_new;
+    *eta = lr / (beta + sq);
+    if (fabs(s[0]) <= l1) return 0.0;
+    return -(s[0] - (s[0] > 0 ? l1 : -l1)) / ((beta + sq) / lr + l2);
+}
+
 #endif /* FASTGD_OPTIM_H */

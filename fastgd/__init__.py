@@ -12,5 +12,5 @@ from fastgd.estimators import SGDClassifier, SGDRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["fit", "Trainer", "SGDClassifier", "SGDRegressor", "FitResult", "History", "DivergenceError", "show_config",
-           "losses", "optim", "penalties", "schedules", "__version__"]
+__all__ = ["fit", "Trainer", "SGDClassifier", "SGDRegressor", "FitResult", "History",
+           "DivergenceError", "show_config", "losses", "optim", "penalties", "schedules", "__version__"]

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
-__all__ = ["check_data", "check_targets", "check_labels", "check_numeric_dtype",
+__all__ = ["check_data", "check_sparse", "check_targets", "check_labels", "check_numeric_dtype",
            "scaled_sample_weight", "base_seed", "epoch_seed", "epoch_order"]
 
 _MASK = (1 << 64) - 1
@@ -133,8 +133,11 @@ def check_numeric_dtype(a, name="X", bool_hint=""):
     return a
 
 
-def check_data(X, dtype=None):
+def check_data(X, dtype=None, accept_sparse=False):
     """Validate X as a finite, C-contiguous float32/float64 2-D array.
+
+    With ``accept_sparse=True`` a scipy.sparse matrix or array is validated
+    by :func:`check_sparse` instead (CSR, never densified).
 
     float32 and float64 input keeps its dtype; integers (and numbers in an
     object array) become float64; bool, string, complex and other dtypes
@@ -145,6 +148,8 @@ def check_data(X, dtype=None):
     """
     if dtype is None:
         dtype = [np.float64, np.float32]
+    if accept_sparse and sp.issparse(X):
+        return check_sparse(X, dtype)
     if not hasattr(X, "dtype") and not hasattr(X, "dtypes"):
         X = np.asarray(X)   # a list: look at the dtype NumPy gives it
     check_numeric_dtype(X, "X")
@@ -210,3 +215,56 @@ def scaled_sample_weight(sample_weight, X):
     if np.all(sw == sw[0]):
         return None
     return sw / (total / sw.shape[0])
+
+
+def check_sparse(X, dtype=None):
+    """Validate a scipy.sparse matrix or array as canonical CSR for training.
+
+    * CSR with sorted, unique column indices, float32/float64 values and
+      int32/int64 indices is used as is: not copied, not densified.
+    * Other formats (COO, CSC, LIL, ...) are converted to CSR once.
+    * Unsorted indices are sorted and duplicate entries summed, on a copy
+      (the user's matrix is never modified). The compiled core would give the
+      same mathematics on non-canonical CSR, but canonical CSR makes the
+      result independent of how equal matrices happen to be stored.
+    * Other value dtypes become float64 (a copy); integer indices of other
+      widths become int64.
+    * Explicit zeros, empty rows and all-zero columns are fine.
+    * NaN or infinity among the stored values raises ValueError.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array of shape (n_samples, n_features)
+    dtype : dtype or list of dtypes, optional
+        Accepted value dtypes, first one the conversion target; default
+        float64 and float32.
+
+    Returns
+    -------
+    X : scipy.sparse CSR matrix or array (the input's kind is kept)
+    """
+    if dtype is None:
+        dtype = [np.float64, np.float32]
+    dtypes = [np.dtype(t) for t in (dtype if isinstance(dtype, (list, tuple)) else [dtype])]
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got a sparse array of shape {X.shape}")
+    if X.dtype.kind not in "fiu" or X.dtype.kind == "b":
+        raise ValueError(f"sparse X must have numeric values, got dtype {X.dtype}")
+    if X.format != "csr":
+        X = X.tocsr()       # one conversion (a new object: the input is untouched)
+    if X.dtype not in dtypes:
+        X = X.astype(dtypes[0])
+    idx = X.indices.dtype
+    if idx not in (np.int32, np.int64) or X.indptr.dtype != idx:
+        X = X.copy()
+        X.indices = X.indices.astype(np.int64)
+        X.indptr = X.indptr.astype(np.int64)
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError("Input X contains NaN or infinity among its stored values")
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()   # sorts the indices too
+    if X.shape[0] == 0:
+        raise ValueError("Found array with 0 sample(s) (shape=%r) while a minimum of 1 is "
+                         "required." % (X.shape,))
+    return X

@@ -409,3 +409,71 @@ def get_optimizer(optimizer, lr=None, **params):
     if lr is not None:
         params["lr"] = lr
     return cls(**params)
+
+
+class FTRL(Optimizer):
+    r"""FTRL-Proximal (McMahan et al., 2013, "Ad Click Prediction", Algorithm 1).
+
+    Per coordinate, with the gradient ``g`` of the loss and ``lr`` the
+    paper's ``alpha``::
+
+        sigma = (sqrt(n + g^2) - sqrt(n)) / lr
+        z    <- z + g - sigma * w
+        n    <- n + g^2
+        w     = 0                                     if |z| <= l1
+        w     = -(z - sign(z) l1) / ((beta + sqrt(n)) / lr + l2)   otherwise
+
+    The weight is a function of the state ``(z, n)``, so the L1 term gives
+    exact zeros, and a step with zero gradient changes nothing: on sparse
+    data the lazy update is exact and free. FTRL carries its own L1/L2 terms
+    (``l1``, ``l2``), which act on every coordinate including the intercept
+    (the paper treats the bias as a feature that is always 1); combine it
+    with ``penalty=None`` / ``alpha=0``. A schedule other than constant
+    varies ``lr`` (alpha) from step to step. As in the paper, the state
+    alone determines the model: ``coef_init`` is not used after the first
+    step.
+
+    Parameters
+    ----------
+    lr : float, default=0.1
+        The per-coordinate learning-rate scale (``alpha`` in the paper).
+    beta : float, default=1.0
+    l1 : float, default=0.0
+    l2 : float, default=0.0
+    """
+
+    name = "ftrl"
+    code = 6
+    _hyper = ("beta", "l1", "l2")
+    #: FTRL's regularization is its own (l1, l2): the penalty must be off.
+    own_penalty = True
+
+    def __init__(self, lr=0.1, beta=1.0, l1=0.0, l2=0.0):
+        super().__init__(lr, 0.0)
+        self.beta = _check_real("beta", beta, low=0.0)
+        self.l1 = _check_real("l1", l1, low=0.0)
+        self.l2 = _check_real("l2", l2, low=0.0)
+
+    @property
+    def alpha(self):
+        """The paper's name for ``lr``."""
+        return self.lr
+
+    @property
+    def state_names(self):
+        return ("z", "n")
+
+    def rule(self, w, g, s, lr, k):
+        n_new = s[1] + g * g
+        sq = np.sqrt(n_new)
+        s[0] = s[0] + g - (sq - np.sqrt(s[1])) / lr * w
+        s[1] = n_new
+        eta = lr / (self.beta + sq)
+        shrunk = s[0] - np.sign(s[0]) * self.l1
+        new_w = np.where(np.abs(s[0]) <= self.l1, 0.0,
+                         -shrunk / ((self.beta + sq) / lr + self.l2))
+        return new_w, eta
+
+
+OPTIMIZERS[FTRL.name] = FTRL
+__all__.append("FTRL")

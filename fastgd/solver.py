@@ -90,18 +90,22 @@ class History:
 def effective_n_threads(n_jobs):
     """Threads for ``n_jobs`` under the current OpenMP limits.
 
-    None: OpenMP's current limit (which follows ``OMP_NUM_THREADS`` and
-    threadpoolctl); -1: every CPU; -k: all but k-1 CPUs; k > 0: k.
+    The limit is OpenMP's current maximum, which follows ``OMP_NUM_THREADS``,
+    threadpoolctl's ``threadpool_limits`` (in the calling thread) and the
+    CPUs this process may run on. None or -1: the limit; -k: the limit less
+    k-1 (at least 1); k > 0: k, but never more than the limit, so fastgd
+    does not oversubscribe the machine or override a limit set by the user.
     """
     from fastgd.backends.cpu import max_threads
 
+    limit = max(1, max_threads())
     if n_jobs is None:
-        return max(1, max_threads())
+        return limit
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
     if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
-    return int(n_jobs)
+        return max(1, limit + 1 + int(n_jobs))
+    return min(int(n_jobs), limit)
 
 
 def _check_int(name, value, low=1):
@@ -178,6 +182,10 @@ class Trainer:
                 f"both the optimizer's weight_decay={wd} and the penalty's L2 term "
                 f"(alpha * (1 - l1_ratio) = {self.penalty.l2}) are set; they are the same "
                 "term: give one of them (e.g. alpha=0 or weight_decay=0)")
+        if getattr(self.optimizer, "own_penalty", False) and self.penalty.alpha > 0:
+            raise ValueError(
+                f"{type(self.optimizer).__name__} has its own l1/l2 regularization; set it "
+                f"there and use alpha=0 (got alpha={self.penalty.alpha})")
         self.l2 = wd if wd > 0 else self.penalty.l2
         self.fit_intercept = bool(fit_intercept)
         self.batch_size = _check_int("batch_size", batch_size)
@@ -553,7 +561,8 @@ class FitResult:
 
     def decision_function(self, X):
         """Margins ``X @ coef_ + intercept_``."""
-        X = check_data(X, dtype=[self.coef_.dtype.type, np.float64, np.float32])
+        X = check_data(X, dtype=[self.coef_.dtype.type, np.float64, np.float32],
+                       accept_sparse=True)
         if X.shape[1] != self.coef_.shape[0]:
             raise ValueError(f"X has {X.shape[1]} features, the model {self.coef_.shape[0]}")
         return X @ self.coef_ + self.intercept_
@@ -589,8 +598,13 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or scipy.sparse matrix/array of shape (n_samples, n_features)
         float32 stays float32; C-contiguous float input is not copied.
+        Sparse input is trained as CSR without densifying: canonical CSR
+        (sorted, unique indices; int32 or int64) is used as is, other
+        formats are converted once (see :func:`fastgd.data.check_sparse`).
+        Features absent from a step are updated lazily (see
+        ``csrc/lazy.h``); the end-of-epoch model equals the dense one.
     y : array-like of shape (n_samples,)
         Targets, or two class labels for a classification loss.
     loss : str, default="squared_error"
@@ -653,7 +667,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
                       batch_size=batch_size, n_jobs=n_jobs, backend=backend, shuffle=shuffle,
                       random_state=random_state, epsilon=epsilon, on_divergence=on_divergence,
                       average=average)
-    X = check_data(X)
+    X = check_data(X, accept_sparse=True)
     n, d = X.shape
     classes = None
     if trainer.loss.is_classification:

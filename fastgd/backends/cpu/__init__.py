@@ -19,6 +19,9 @@ def epoch_order(n, seed, out=None):
 
 def run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None):
     """One epoch in the compiled core; see :mod:`fastgd.backends`."""
+    if hasattr(problem.X, "indptr"):   # CSR rows: the sparse core (_sparse.pyx)
+        from fastgd.backends.cpu._csr import run_epoch_csr
+        return run_epoch_csr(problem, params, state, order, t, gsum, avg)
     stats = _core.epoch_dense(problem.X, problem.y, problem.sw, order, params, state, gbuf,
                               gsum, problem.c_config(), t, avg)
     return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],

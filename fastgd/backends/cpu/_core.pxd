@@ -53,3 +53,7 @@ cdef extern from "fastgd.h" nogil:
     int fgd_have_openmp()
     int fgd_max_threads()
     const char *fgd_simd_dispatch()
+
+
+# The config builder of _core.pyx, shared with the sparse extension (_sparse.pyx).
+cdef fgd_config _make_config(dict cfg) except *

@@ -1,0 +1,53 @@
+/*
+ * epoch_csr.c -- the CSR (sparse rows) training epoch: instantiates the loop
+ * of csr_impl.h for float/double values x int32/int64 indices. The loss,
+ * optimizer and schedule math is that of losses.h, optim.h and schedules.h;
+ * the lazy catch-up of features absent from a step is lazy.h.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastgd.h"
+#include "fastgd_csr.h"
+#include "losses.h"
+#include "schedules.h"
+#include "optim.h"
+#include "lazy.h"
+#include "omp_shim.h"
+
+/* Below this weight scale (plain SGD with L2), fold it into the weights. */
+#define FGD_MIN_SCALE 1e-9
+
+#define REAL double
+#define INDEX int32_t
+#define SFX f64_i32
+#include "csr_impl.h"
+#undef INDEX
+#undef SFX
+#define INDEX int64_t
+#define SFX f64_i64
+#include "csr_impl.h"
+#undef INDEX
+#undef SFX
+#undef REAL
+
+#define REAL float
+#define INDEX int32_t
+#define SFX f32_i32
+#include "csr_impl.h"
+#undef INDEX
+#undef SFX
+#define INDEX int64_t
+#define SFX f32_i64
+#include "csr_impl.h"
+#undef INDEX
+#undef SFX
+#undef REAL
+
+int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables)
+{
+    fgd_lazy L;
+    fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
+    return L.mode * 2 + L.trunc;
+}

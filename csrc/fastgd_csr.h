@@ -1,0 +1,65 @@
+/*
+ * fastgd_csr.h -- the CSR (sparse rows) epoch: declarations.
+ *
+ * Same contract as fgd_epoch_dense_* (fastgd.h): Python owns every buffer,
+ * the core iterates one whole epoch without allocating. The rows are given
+ * as CSR arrays (data, indices, indptr); indices may be unsorted or repeat
+ * (a repeated column counts as the sum of its entries), though fastgd's
+ * Python side always hands in canonical CSR.
+ *
+ * Per step the cost is proportional to the non-zeros of the batch; features
+ * absent from a step are brought up to date lazily (see lazy.h), and all of
+ * them at the end of the epoch, so on return params and state are exactly
+ * those of the dense loop on the densified rows (up to rounding, and to the
+ * documented truncation of lazy.h).
+ */
+#ifndef FASTGD_CSR_H
+#define FASTGD_CSR_H
+
+#include <stdint.h>
+
+#include "fastgd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scratch owned by the caller, reused across epochs. */
+typedef struct {
+    double *tables;     /* FGD_LAZY_TABLES (5) x (nsteps + 1) doubles */
+    int64_t nsteps;     /* >= number of batches of the epoch */
+    int64_t *last;      /* d: step up to which each coordinate is up to date */
+    int64_t *cols;      /* d: the columns touched by the current batch */
+    double *gacc;       /* d: gradient accumulator, zero on entry (left zero) */
+    double *snap;       /* d: cumulative L1 threshold at the last catch-up (SGD) */
+} fgd_csr_scratch;
+
+/*
+ * Hogwild! (Niu et al. 2011): when cfg->n_threads > 1 and hogwild != 0, the
+ * epoch's rows are split into n_threads contiguous runs of the order, and
+ * the threads take their per-row SGD steps concurrently without locks on
+ * the shared parameters. Supported for plain SGD (no momentum) with no L2/L1
+ * penalty; any batch size (each thread takes its own mini-batches). Not
+ * deterministic. Returns -2 where unsupported.
+ */
+#define FGD_CSR_DECL(SFX, REAL, INDEX)                                                 \
+    int fgd_epoch_csr_##SFX(const REAL *data, const INDEX *indices, const INDEX *indptr, \
+                            int64_t n, int64_t d, const double *y, const double *sw,   \
+                            const int64_t *order, REAL *params, REAL *state,           \
+                            double *gsum, const fgd_config *cfg, int64_t t0,           \
+                            const fgd_csr_scratch *scratch, fgd_stats *stats);
+
+FGD_CSR_DECL(f64_i32, double, int32_t)
+FGD_CSR_DECL(f64_i64, double, int64_t)
+FGD_CSR_DECL(f32_i32, float, int32_t)
+FGD_CSR_DECL(f32_i64, float, int64_t)
+#undef FGD_CSR_DECL
+
+/* Which catch-up mode (enum fgd_lazy_mode of lazy.h) an epoch with this
+ * configuration uses over nsteps steps from t0; for tests and docs. */
+int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTGD_CSR_H */

@@ -1,0 +1,291 @@
+/*
+ * lazy.h -- lazy updates for sparse (CSR) training.
+ *
+ * In a step whose rows do not contain feature j, the dense loop still
+ * updates coordinate j: its loss gradient is zero, but the L2 term, the L1
+ * soft-threshold and the optimizer's state keep acting on it. The CSR epoch
+ * (csr_impl.h) skips those coordinates and brings each one up to date only
+ * when a row next needs it, and for all of them at the end of the epoch.
+ * This file says how, per optimizer and penalty; the update rules themselves
+ * are those of optim.h, applied through fgd_coord_step(), the same
+ * per-coordinate step as the dense loop.
+ *
+ * Catch-up modes (chosen once per epoch by fgd_lazy_setup):
+ *
+ *   IDENTITY    a skipped step changes nothing (e.g. Adagrad or plain SGD
+ *               without penalty).                                   exact
+ *   SCALED      plain SGD (no momentum) with L2 and/or L1: w = scale * v,
+ *               L2 shrinks the global scale, L1 is a cumulative threshold in
+ *               v-units (soft-thresholds compose additively).       exact
+ *   DECAY       no penalty, w does not move, the state decays geometrically
+ *               (RMSprop without momentum, Adadelta): state *= rate^J.  exact
+ *   ADAGRAD_L1  Adagrad without L2: G is constant, so the J thresholds add up
+ *               to l1 * sum(clr_k) / (sqrt(G) + eps).                exact
+ *   LAST        FTRL: w is a function of (z, n) and the step size only, and
+ *               (z, n) do not change under a zero gradient: one replayed
+ *               step (the last skipped one) gives the exact result.   exact
+ *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
+ *               Exact, cost proportional to the number of skipped steps.
+ *               Used for any optimizer with state when L2 or L1 is on (e.g.
+ *               Adam with L2, AdamW's decoupled decay, momentum with L1).
+ *     truncated When there is no penalty and the state that moves w decays
+ *               geometrically (SGD momentum, RMSprop momentum, Adam/AdamW
+ *               with weight_decay=0), the replay stops as soon as a bound on
+ *               the total movement of w over all remaining skipped steps is
+ *               at most FGD_LAZY_RTOL * |w|; the state rows then take the
+ *               remaining steps in closed form (state *= rate^R). This is
+ *               the one approximation: each catch-up moves w by at most
+ *               FGD_LAZY_RTOL * |w| less than the exact replay would.
+ *
+ * Bounds used for the truncation, for the R steps after step i (g = 0):
+ *   SGD/RMSprop momentum: |dw| <= lrmax * |buf| * mu / (1 - mu)
+ *   Adam: |dw_j| <= lr_j / bc1_j * beta1^j |m| / (beta2^(j/2) sqrt(v))
+ *         (eps >= 0, bc2 <= 1, bc1 increasing), so the sum is at most
+ *         lrmax * |m| / (bc1_{i+1} sqrt(v)) * r / (1 - r), r = beta1/sqrt(beta2)
+ *         (only used when r < 1).
+ */
+#ifndef FASTGD_LAZY_H
+#define FASTGD_LAZY_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "fastgd.h"
+#include "optim.h"
+
+/* Relative bound on what a truncated catch-up may leave out. */
+#define FGD_LAZY_RTOL 1e-12
+
+enum fgd_lazy_mode {
+    FGD_LAZY_IDENTITY = 0,
+    FGD_LAZY_SCALED = 1,
+    FGD_LAZY_DECAY = 2,
+    FGD_LAZY_ADAGRAD_L1 = 3,
+    FGD_LAZY_LAST = 4,
+    FGD_LAZY_LOOP = 5
+};
+
+/* Number of rows of the per-step tables (each nsteps + 1 doubles). */
+#define FGD_LAZY_TABLES 5
+
+typedef struct {
+    const fgd_config *c;
+    int64_t t0;             /* first step of the epoch */
+    int64_t nsteps;         /* steps the tables cover: t0 .. t0 + nsteps - 1 */
+    const double *lr;       /* lr[i]: step size of step t0 + i */
+    const double *pc0;      /* step constants of step t0 + i (fgd_step_constants) */
+    const double *pc1;
+    const double *cum;      /* cum[i] = sum_{k < i} pc0[k]  (Adagrad's clr) */
+    const double *lrmax;    /* lrmax[i] = max_{k >= i} lr[k] (0 past the end) */
+    int mode;
+    int trunc;              /* LOOP may stop early (see above) */
+    double rate[3];         /* per-step decay of each state row under g = 0 */
+    double trunc_factor;    /* mu / (1 - mu) or r / (1 - r) */
+    int single;             /* float32 storage: round after each replayed step */
+} fgd_lazy;
+
+static inline double fgd_soft(double w, double thr)
+{
+    return w > thr ? w - thr : (w < -thr ? w + thr : 0.0);
+}
+
+/*
+ * One coordinate, one step: the penalty, the optimizer rule and the L1 prox,
+ * exactly as the dense loop applies them. g is the loss gradient (already
+ * divided by the batch size); the smooth part of the gradient is added to
+ * *gs, as the dense loop adds it to gsum.
+ */
+static inline double fgd_coord_step(const fgd_config *c, double wj, double g, double *s,
+                                    double lr, const double *pc, int penalized, double *gs)
+{
+    const double *h = c->hyper;
+    double eta;
+    if (penalized) {
+        *gs += g + c->l2 * wj;
+        if (c->l2_decoupled)
+            wj *= 1.0 - lr * c->l2;
+        else
+            g += c->l2 * wj;
+    } else {
+        *gs += g;
+    }
+    switch (c->optimizer) {
+    case FGD_SGD:      wj = fgd_rule_sgd(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_FTRL:     wj = fgd_rule_ftrl(wj, g, s, h, lr, pc, &eta); break;
+    default:           wj = fgd_rule_adam(wj, g, s, h, lr, pc, &eta); break;
+    }
+    if (penalized && c->l1 > 0.0) wj = fgd_soft(wj, c->l1 * eta);
+    return wj;
+}
+
+/*
+ * Fill the per-step tables for the nsteps steps from t0 (tables holds
+ * FGD_LAZY_TABLES * (nsteps + 1) doubles) and choose the catch-up mode.
+ */
+static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
+                                  int64_t nsteps, double *tables, int single)
+{
+    const int64_t N = nsteps + 1;
+    const double *h = c->hyper;
+    double *lr = tables, *pc0 = tables + N, *pc1 = tables + 2 * N;
+    double *cum = tables + 3 * N, *lrmax = tables + 4 * N;
+    const int nopen = c->l2 == 0.0 && c->l1 == 0.0;   /* skipped steps see g = 0 */
+    int64_t i;
+    int shrink_ok = 1;
+
+    for (i = 0; i < N; i++) {
+        double pc[2];
+        lr[i] = fgd_lr_at(c, t0 + i);
+        fgd_step_constants(c->optimizer, h, lr[i], t0 + i + 1, pc);
+        pc0[i] = pc[0];
+        pc1[i] = pc[1];
+        /* the scale trick needs every factor 1 - lr * l2 to be positive */
+        if (i < nsteps && !(1.0 - lr[i] * c->l2 > 0.0)) shrink_ok = 0;
+    }
+    cum[0] = 0.0;
+    for (i = 0; i < nsteps; i++) cum[i + 1] = cum[i] + pc0[i];
+    lrmax[nsteps] = 0.0;
+    for (i = nsteps - 1; i >= 0; i--) lrmax[i] = lr[i] > lrmax[i + 1] ? lr[i] : lrmax[i + 1];
+
+    L->c = c;
+    L->t0 = t0;
+    L->nsteps = nsteps;
+    L->lr = lr;
+    L->pc0 = pc0;
+    L->pc1 = pc1;
+    L->cum = cum;
+    L->lrmax = lrmax;
+    L->single = single;
+    L->trunc = 0;
+    L->trunc_factor = 0.0;
+    L->rate[0] = L->rate[1] = L->rate[2] = 1.0;
+    L->mode = FGD_LAZY_LOOP;
+
+    switch (c->optimizer) {
+    case FGD_SGD:
+        if (h[0] == 0.0) {
+            if (nopen) L->mode = FGD_LAZY_IDENTITY;
+            else if (shrink_ok && !c->l2_decoupled) L->mode = FGD_LAZY_SCALED;
+        } else if (nopen && h[0] < 1.0) {
+            L->trunc = 1;
+            L->rate[0] = h[0];
+            L->trunc_factor = h[0] / (1.0 - h[0]);
+        }
+        break;
+    case FGD_ADAGRAD:
+        if (c->l2 == 0.0) L->mode = c->l1 == 0.0 ? FGD_LAZY_IDENTITY : FGD_LAZY_ADAGRAD_L1;
+        break;
+    case FGD_RMSPROP:
+        if (nopen) {
+            const int centered = h[3] != 0.0;
+            L->rate[0] = h[0];
+            if (centered) L->rate[1] = h[0];
+            if (h[2] == 0.0) {
+                L->mode = FGD_LAZY_DECAY;
+            } else if (h[2] < 1.0) {
+                L->trunc = 1;
+                L->rate[1 + centered] = h[2];
+                L->trunc_factor = h[2] / (1.0 - h[2]);
+            }
+        }
+        break;
+    case FGD_ADADELTA:
+        if (nopen) {
+            L->mode = FGD_LAZY_DECAY;
+            L->rate[0] = L->rate[1] = h[0];
+        }
+        break;
+    case FGD_FTRL:
+        if (nopen) L->mode = FGD_LAZY_LAST;
+        break;
+    default: /* Adam, AdamW */
+        if (nopen) {
+            const double r = h[0] / sqrt(h[1]);
+            if (h[1] > 0.0 && r < 1.0) {
+                L->trunc = 1;
+                L->rate[0] = h[0];
+                L->rate[1] = h[1];
+                L->trunc_factor = r / (1.0 - r);
+            }
+        }
+        break;
+    }
+}
+
+/* Bound on |movement of w| over the steps from table index i on (g = 0). */
+static inline double fgd_lazy_bound(const fgd_lazy *L, const double *s, int64_t i)
+{
+    const fgd_config *c = L->c;
+    double mov;
+    switch (c->optimizer) {
+    case FGD_SGD:
+        mov = fabs(s[0]);
+        break;
+    case FGD_RMSPROP:
+        mov = fabs(s[1 + (c->hyper[3] != 0.0)]);
+        break;
+    default: /* Adam, AdamW */
+        if (s[0] == 0.0) return 0.0;
+        if (!(s[1] > 0.0)) return INFINITY;
+        mov = fabs(s[0]) / (L->pc0[i] * sqrt(s[1]));
+        break;
+    }
+    return L->lrmax[i] * mov * L->trunc_factor;
+}
+
+static inline double fgd_round_single(double v) { return (double)(float)v; }
+
+/*
+ * Bring one coordinate (w, state s[0..2]) from step ta to step tb: apply
+ * the steps ta .. tb-1 in which its loss gradient was zero. The smooth part
+ * of the gradient of those steps is added to *gs.
+ */
+static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, double *gs,
+                                     int64_t ta, int64_t tb)
+{
+    const fgd_config *c = L->c;
+    const int64_t ia = ta - L->t0, ib = tb - L->t0;
+    int64_t i;
+    int k;
+    if (ib <= ia) return;
+    switch (L->mode) {
+    case FGD_LAZY_IDENTITY:
+        return;
+    case FGD_LAZY_DECAY:
+        for (k = 0; k < 3; k++)
+            if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], (double)(ib - ia));
+        break;
+    case FGD_LAZY_ADAGRAD_L1:
+        *w = fgd_soft(*w, c->l1 * (L->cum[ib] - L->cum[ia]) / (sqrt(s[0]) + c->hyper[1]));
+        break;
+    case FGD_LAZY_LAST: {
+        const double pc[2] = {L->pc0[ib - 1], L->pc1[ib - 1]};
+        *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
+        break;
+    }
+    default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */
+        for (i = ia; i < ib; i++) {
+            const double pc[2] = {L->pc0[i], L->pc1[i]};
+            if (*w == 0.0 && s[0] == 0.0 && s[1] == 0.0 && s[2] == 0.0)
+                return; /* a fixed point of every rule under g = 0 */
+            *w = fgd_coord_step(c, *w, 0.0, s, L->lr[i], pc, 1, gs);
+            if (L->single) {
+                *w = fgd_round_single(*w);
+                for (k = 0; k < 3; k++) s[k] = fgd_round_single(s[k]);
+            }
+            if (L->trunc && i + 1 < ib &&
+                fgd_lazy_bound(L, s, i + 1) <= FGD_LAZY_RTOL * fabs(*w)) {
+                const double rem = (double)(ib - i - 1);
+                for (k = 0; k < 3; k++)
+                    if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], rem);
+                break;
+            }
+        }
+        return;
+    }
+}
+
+#endif /* FASTGD_LAZY_H */

@@ -1,0 +1,45 @@
+"""The compiled backend's CSR path: one epoch over sparse rows (see _sparse.pyx)."""
+from __future__ import annotations
+
+import weakref
+
+from fastgd.backends import EpochStats
+from fastgd.backends.cpu import _sparse
+
+__all__ = ["run_epoch_csr"]
+
+# Index arrays whose structure was checked (O(nnz)) once, so that chunked
+# epochs and later epochs do not pay for it again.
+_checked = weakref.WeakKeyDictionary()
+
+
+def _check_structure(X):
+    key = X.indices
+    try:
+        if _checked.get(key) == (X.shape[1], X.indptr.ctypes.data, X.indices.ctypes.data,
+                                 X.nnz):
+            return
+    except TypeError:   # not weak-referenceable: check every time
+        pass
+    if X.indptr.dtype != X.indices.dtype:
+        raise ValueError("CSR indptr and indices must have the same dtype")
+    _sparse.check_structure(X.indices, X.indptr, X.shape[1])
+    try:
+        _checked[key] = (X.shape[1], X.indptr.ctypes.data, X.indices.ctypes.data, X.nnz)
+    except TypeError:
+        pass
+
+
+def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
+    """One epoch (or chunk of one) over CSR rows in the compiled core."""
+    if avg is not None:
+        raise NotImplementedError(
+            "averaged SGD (average=...) is not implemented for sparse input in the compiled "
+            "core; use backend='reference' or densify X")
+    X = problem.X
+    _check_structure(X)
+    stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
+                              order, params, state, gsum, problem.c_config(), t)
+    return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],
+                      lr_last=stats["lr_last"], t=stats["t"], n_steps=stats["n_steps"],
+                      nonfinite=bool(stats["nonfinite"]))

@@ -1,0 +1,149 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Cython entry point of the CSR epoch (csrc/epoch_csr.c).
+
+Checks the shapes of the arrays it is handed, allocates the epoch's scratch
+(O(n_features + n_batches), once per epoch, never inside the loop) and runs
+one whole epoch with the GIL released.
+"""
+from libc.stdint cimport int32_t, int64_t
+from cython cimport floating
+
+import numpy as np
+
+from fastgd.backends.cpu._core cimport fgd_config, fgd_stats, _make_config
+from fastgd.backends.cpu._sparse cimport *
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+# Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES).
+cdef int N_TABLES = 5
+
+LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
+
+
+def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
+    """The catch-up mode lazy.h picks for ``cfg``: (name, truncated)."""
+    cdef fgd_config c = _make_config(cfg)
+    cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
+    cdef int code = fgd_csr_lazy_mode(&c, t0, nsteps, &tables[0])
+    return LAZY_MODES[code // 2], bool(code % 2)
+
+
+def epoch_csr(const floating[::1] data, const index_t[::1] indices,
+              const index_t[::1] indptr, int64_t n_features, const double[::1] y, sw,
+              order, floating[::1] params, floating[:, ::1] state, double[::1] gsum,
+              dict cfg, int64_t t0):
+    """Run one epoch over CSR rows; update params, state and gsum in place.
+
+    The structure (indptr monotone, indices in range) must have been checked
+    once with :func:`check_structure`. ``order`` lists the rows to visit; it
+    may be a chunk of the epoch (whole mini-batches).
+
+    Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
+    """
+    cdef int64_t n_rows = indptr.shape[0] - 1, d = n_features, nnz = data.shape[0]
+    cdef int64_t n = n_rows
+    cdef fgd_config c = _make_config(cfg)
+    cdef fgd_stats st
+    cdef fgd_csr_scratch scr
+    cdef const double[::1] sw_view
+    cdef const int64_t[::1] order_view
+    cdef const double *sw_ptr = NULL
+    cdef const int64_t *order_ptr = NULL
+    cdef int64_t B = c.batch_size, nb
+    cdef double[::1] tables, gacc, snap
+    cdef int64_t[::1] last, cols
+    cdef int rc
+
+    if n_rows < 0:
+        raise ValueError("indptr must have n_samples + 1 entries")
+    if indices.shape[0] != nnz or indptr[0] != 0 or indptr[n_rows] != nnz:
+        raise ValueError("data, indices and indptr are not a valid CSR matrix")
+    if y.shape[0] != n_rows:
+        raise ValueError("y has %d rows, X has %d" % (y.shape[0], n_rows))
+    if params.shape[0] != d + 1 or gsum.shape[0] != d + 1:
+        raise ValueError("params and gsum need n_features + 1 entries")
+    if state.shape[0] != 3 or state.shape[1] != d + 1:
+        raise ValueError("state must have shape (3, n_features + 1)")
+    if B <= 0:
+        raise ValueError("batch_size must be positive")
+    if sw is not None:
+        sw_view = sw
+        if sw_view.shape[0] != n_rows:
+            raise ValueError("sample_weight has the wrong length")
+        sw_ptr = &sw_view[0] if n_rows > 0 else NULL
+    if order is not None:
+        # the rows to visit; may be a chunk of the epoch (whole mini-batches)
+        order_view = order
+        n = order_view.shape[0]
+        order_ptr = &order_view[0] if n > 0 else NULL
+        if n and (np.asarray(order).min() < 0 or np.asarray(order).max() >= n_rows):
+            raise ValueError("order lists a row that is not in X")
+    if n == 0:
+        return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0,
+                    nonfinite=0)
+
+    nb = (n + B - 1) // B
+    tables = np.empty(N_TABLES * (nb + 1))
+    last = np.empty(max(d, 1), dtype=np.int64)
+    cols = np.empty(max(d, 1), dtype=np.int64)
+    gacc = np.zeros(max(d, 1))
+    snap = np.empty(max(d, 1))
+    scr.tables = &tables[0]
+    scr.nsteps = nb
+    scr.last = &last[0]
+    scr.cols = &cols[0]
+    scr.gacc = &gacc[0]
+    scr.snap = &snap[0]
+
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                rc = fgd_epoch_csr_f64_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
+                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
+                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &scr, &st)
+            else:
+                rc = fgd_epoch_csr_f64_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
+                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
+                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &scr, &st)
+        else:
+            if index_t is int32_t:
+                rc = fgd_epoch_csr_f32_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
+                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
+                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &scr, &st)
+            else:
+                rc = fgd_epoch_csr_f32_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
+                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
+                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &scr, &st)
+    if rc != 0:
+        raise ValueError("invalid configuration for the compiled CSR core: %r" % cfg)
+    return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
+                lr_last=st.lr_last, t=st.t, n_steps=st.n_steps,
+                nonfinite=st.nonfinite)
+
+
+def check_structure(const index_t[::1] indices, const index_t[::1] indptr, int64_t n_features):
+    """Raise ValueError unless indptr is monotone from 0 to nnz and every
+    column index is in [0, n_features). O(n_rows + nnz)."""
+    cdef int64_t n = indptr.shape[0] - 1, nnz = indices.shape[0], i, bad_row = -1, bad_q = -1
+    if n < 0 or indptr[0] != 0 or indptr[n] != nnz:
+        raise ValueError("indptr must run from 0 to the number of stored entries")
+    with nogil:
+        for i in range(n):
+            if indptr[i + 1] < indptr[i]:
+                bad_row = i
+                break
+        for i in range(nnz):
+            if indices[i] < 0 or indices[i] >= n_features:
+                bad_q = i
+                break
+    if bad_row >= 0:
+        raise ValueError("indptr decreases at row %d" % bad_row)
+    if bad_q >= 0:
+        raise ValueError("column index %d is out of range [0, %d)" % (indices[bad_q], n_features))

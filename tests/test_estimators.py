@@ -1,0 +1,546 @@
+"""fastgd.SGDClassifier / SGDRegressor: behaviour, online learning, multiclass.
+
+Compatibility with scikit-learn's API machinery (check_estimator, Pipeline,
+searches, clone, pickle) is in test_sklearn_compat.py.
+"""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import linear_model as sk
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
+from sklearn.preprocessing import StandardScaler
+
+import fastgd
+from fastgd import SGDClassifier, SGDRegressor
+from fastgd._multinomial import MultinomialTrainer, reference_epoch
+from fastgd.optim import Adam
+
+
+def _standardized(loader, regression=False):
+    X, y = loader(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=0,
+                                          stratify=None if regression else y)
+    scaler = StandardScaler().fit(Xtr)
+    return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+# -- scikit-learn's algorithm, step for step ------------------------------------
+@pytest.mark.parametrize("kwargs", [
+    {}, {"loss": "log_loss"}, {"loss": "modified_huber"}, {"average": True},
+    {"average": 50}, {"learning_rate": "constant", "eta0": 0.01},
+    {"learning_rate": "invscaling", "eta0": 0.1}, {"fit_intercept": False},
+])
+def test_plain_sgd_is_scikit_learns_algorithm(cancer, kwargs):
+    # With the same row order (shuffle=False) and L2 penalty, plain SGD at
+    # batch_size=1 takes scikit-learn's steps: the same weights to rounding.
+    X, y = cancer
+    common = dict(shuffle=False, tol=None, max_iter=4, **kwargs)
+    ours = SGDClassifier(**common).fit(X, y)
+    ref = sk.SGDClassifier(**common).fit(X, y)
+    scale = np.abs(ref.coef_).max()
+    # log_loss: scikit-learn's dloss cuts exp() off at |z| > 18
+    rtol = 1e-7 if kwargs.get("loss") == "log_loss" else 1e-11
+    assert np.abs(ours.coef_ - ref.coef_).max() <= rtol * scale
+    assert np.abs(ours.intercept_ - ref.intercept_).max() <= rtol * max(scale, 1)
+    assert ours.t_ == ref.t_ == 4 * X.shape[0] + 1
+    assert ours.n_iter_ == ref.n_iter_ == 4
+
+
+def test_plain_sgd_multiclass_is_scikit_learns(iris):
+    X, y = iris
+    common = dict(shuffle=False, tol=None, max_iter=3)
+    ours = SGDClassifier(**common).fit(X, y)
+    ref = sk.SGDClassifier(**common).fit(X, y)
+    assert ours.coef_.shape == (3, 4) and ours.intercept_.shape == (3,)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"loss": "huber"}, {"average": True},
+                                    {"loss": "epsilon_insensitive"}])
+def test_plain_sgd_regressor_is_scikit_learns(diabetes, kwargs):
+    X, y = diabetes
+    common = dict(shuffle=False, tol=None, max_iter=4, **kwargs)
+    ours = SGDRegressor(**common).fit(X, y)
+    ref = sk.SGDRegressor(**common).fit(X, y)
+    assert ours.coef_.shape == ref.coef_.shape == (10,)
+    assert ours.intercept_.shape == ref.intercept_.shape == (1,)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+
+
+# -- accuracy against scikit-learn on its bundled datasets ----------------------
+# Margins: mean test accuracy / R^2 over three seeds may fall at most this far
+# below scikit-learn's at the same hyperparameters.
+ACC_MARGIN = 0.02
+R2_MARGIN = 0.02
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_breast_cancer, load_digits])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("loss", ["hinge", "log_loss"])
+def test_classifier_accuracy_vs_scikit_learn(loader, optimizer, loss):
+    Xtr, Xte, ytr, yte = _standardized(loader)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = np.mean([SGDClassifier(loss=loss, optimizer=optimizer, random_state=s)
+                        .fit(Xtr, ytr).score(Xte, yte) for s in range(3)])
+        ref = np.mean([sk.SGDClassifier(loss=loss, random_state=s).fit(Xtr, ytr)
+                       .score(Xte, yte) for s in range(3)])
+    assert ours >= ref - ACC_MARGIN, (ours, ref)
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_digits])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_multinomial_accuracy_vs_scikit_learn(loader, optimizer):
+    Xtr, Xte, ytr, yte = _standardized(loader)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = np.mean([SGDClassifier(loss="log_loss", multi_class="multinomial",
+                                      optimizer=optimizer, random_state=s)
+                        .fit(Xtr, ytr).score(Xte, yte) for s in range(3)])
+        ref = np.mean([sk.SGDClassifier(loss="log_loss", random_state=s).fit(Xtr, ytr)
+                       .score(Xte, yte) for s in range(3)])
+    assert ours >= ref - ACC_MARGIN, (ours, ref)
+
+
+@pytest.mark.parametrize("optimizer,average,scale_y", [
+    ("sgd", False, False), ("sgd", True, False), ("adam", False, False),
+    ("sgd", False, True), ("sgd", True, True), ("adam", False, True), ("adam", True, True),
+])
+def test_regressor_r2_vs_scikit_learn(optimizer, average, scale_y):
+    Xtr, Xte, ytr, yte = _standardized(load_diabetes, regression=True)
+    if scale_y:   # R^2 does not change under an affine map of y
+        mu, sd = ytr.mean(), ytr.std()
+        ytr, yte = (ytr - mu) / sd, (yte - mu) / sd
+    ours = np.mean([SGDRegressor(optimizer=optimizer, average=average, random_state=s)
+                    .fit(Xtr, ytr).score(Xte, yte) for s in range(3)])
+    ref = np.mean([sk.SGDRegressor(average=average, random_state=s).fit(Xtr, ytr)
+                   .score(Xte, yte) for s in range(3)])
+    assert ours >= ref - R2_MARGIN, (ours, ref)
+
+
+def test_regressor_adam_averaged_on_a_raw_target():
+    # On diabetes' raw target (mean ~150) Adam's intercept climbs for ~100
+    # epochs at lr=0.01; averaging from the first step keeps that climb and
+    # loses R^2, averaging after it does not.
+    Xtr, Xte, ytr, yte = _standardized(load_diabetes, regression=True)
+    n = Xtr.shape[0]
+    scores = {av: SGDRegressor(optimizer="adam", average=av, random_state=0)
+              .fit(Xtr, ytr).score(Xte, yte) for av in (False, True, 100 * n)}
+    assert scores[True] < scores[False] - 0.05
+    assert scores[100 * n] >= scores[False] - R2_MARGIN
+
+
+# -- inputs --------------------------------------------------------------------------
+@pytest.mark.parametrize("Est,kwargs", [
+    (SGDClassifier, {}), (SGDClassifier, {"loss": "log_loss", "multi_class": "multinomial"}),
+    (SGDRegressor, {}),
+])
+def test_float32_stays_float32(iris, Est, kwargs):
+    X, y = iris
+    X32 = X.astype(np.float32)
+    kwargs.update(max_iter=5, tol=None, random_state=0, learning_rate="constant", eta0=0.01)
+    est = Est(**kwargs).fit(X32, y)
+    assert est.coef_.dtype == np.float32 and est.intercept_.dtype == np.float32
+    assert est.decision_function(X32).dtype == np.float32
+    ref = Est(**kwargs).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-3, atol=1e-3)
+
+
+def test_layouts_dtypes_and_lists_give_the_same_model(cancer):
+    X, y = cancer
+    X = np.round(X * 4)   # integral values, so the int copy holds the same numbers
+    params = dict(max_iter=3, tol=None, random_state=1)
+    ref = SGDClassifier(**params).fit(X, y)
+    for variant in (np.asfortranarray(X), X.astype(np.int64), X.tolist(),
+                    np.repeat(X, 2, axis=1)[:, ::2]):
+        est = SGDClassifier(**params).fit(variant, list(y))
+        np.testing.assert_array_equal(est.coef_, ref.coef_)
+    before = X.copy()
+    SGDClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(X, before)   # inputs are never modified
+
+
+def test_pandas_feature_names(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    for est in (SGDClassifier(max_iter=5, tol=None), SGDRegressor(max_iter=5, tol=None)):
+        est.fit(df, pd.Series(y))
+        assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+        assert est.predict(df).shape == (len(y),)
+        with pytest.warns(UserWarning, match="feature names"):
+            est.predict(X)
+
+
+def test_device_other_than_cpu_is_refused(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="'cpu'"):
+        SGDClassifier(device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="device='gpu' is not available"):
+        SGDRegressor(device="gpu").fit(X, y)
+
+
+def test_sparse_input(cancer):
+    X, y = cancer
+    Xs = sp.csr_matrix(X)
+    from fastgd.estimators import _trainer_accepts_sparse
+
+    if _trainer_accepts_sparse():
+        a = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(Xs, y)
+        b = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(X, y)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-9)
+    else:
+        with pytest.raises(TypeError, match="sparse"):
+            SGDClassifier().fit(Xs, y)
+
+
+# -- online learning -------------------------------------------------------------
+def _chunks(n, k):
+    return np.array_split(np.arange(n), k)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["binary", "ovr", "multinomial", "regression"])
+def test_partial_fit_chunks_equal_one_fit(cancer, iris, diabetes, optimizer, kind):
+    # k partial_fit calls over k chunks, repeated for E epochs, equal one fit
+    # over the concatenation with shuffle=False and E epochs: the step
+    # counter, optimizer state and schedule carry over between calls.
+    if kind == "regression":
+        X, y = diabetes
+        make = lambda: SGDRegressor(optimizer=optimizer, shuffle=False, tol=None, max_iter=3)
+    else:
+        X, y = cancer if kind == "binary" else iris
+        extra = {"loss": "log_loss", "multi_class": "multinomial"} if kind == "multinomial" \
+            else {}
+        make = lambda: SGDClassifier(optimizer=optimizer, shuffle=False, tol=None,
+                                     max_iter=3, **extra)
+    one = make().fit(X, y)
+    online = make()
+    for _ in range(3):
+        for idx in _chunks(len(y), 4):
+            if kind == "regression":
+                online.partial_fit(X[idx], y[idx])
+            else:
+                online.partial_fit(X[idx], y[idx], classes=np.unique(y))
+    np.testing.assert_allclose(online.coef_, one.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(online.intercept_, one.intercept_, rtol=1e-10, atol=1e-12)
+    assert online.t_ == one.t_
+    assert online.n_iter_ == 1 and one.n_iter_ == 3
+
+
+def test_partial_fit_checks(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="classes"):
+        SGDClassifier().partial_fit(X, y)
+    est = SGDClassifier().partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    assert est.coef_.shape == (3, 4)
+    with pytest.raises(ValueError, match="not in classes"):
+        SGDClassifier().partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="balanced"):
+        SGDClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="features"):
+        est.partial_fit(X[:, :3], y)
+
+
+def test_partial_fit_keeps_first_dtype(iris):
+    X, y = iris
+    est = SGDRegressor().partial_fit(X.astype(np.float32), y)
+    est.partial_fit(X, y)
+    assert est.coef_.dtype == np.float32
+
+
+def test_zero_weight_samples_take_no_step(cancer):
+    X, y = cancer
+    sw = np.ones(len(y))
+    sw[::3] = 0.0
+    params = dict(shuffle=False, tol=None, max_iter=2)
+    est = SGDClassifier(**params).fit(X, y, sample_weight=sw)
+    assert est.t_ == 2 * int((sw > 0).sum()) + 1
+    # the labels of zero-weight rows do not matter
+    y2 = y.copy()
+    y2[sw == 0] = 1 - y2[sw == 0]
+    other = SGDClassifier(**params).fit(X, y2, sample_weight=sw)
+    np.testing.assert_array_equal(other.coef_, est.coef_)
+
+
+def test_class_weight_is_a_sample_weight_per_class(iris):
+    X, y = iris
+    params = dict(max_iter=4, tol=None, random_state=0)
+    a = SGDClassifier(class_weight={0: 3.0, 2: 0.5}, **params).fit(X, y)
+    w = np.select([y == 0, y == 2], [3.0, 0.5], 1.0)
+    b = SGDClassifier(**params).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    bal = SGDClassifier(class_weight="balanced", **params).fit(X[:120], y[:120])
+    assert bal.score(X[:120], y[:120]) > 0.7
+
+
+# -- stopping and early stopping ------------------------------------------------------
+def test_tol_stops_and_warns(cancer):
+    X, y = cancer
+    est = SGDClassifier(random_state=0).fit(X, y)
+    assert 1 < est.n_iter_ < 1000
+    assert len(est.history_.loss) == est.n_iter_
+    with pytest.warns(ConvergenceWarning):
+        SGDClassifier(max_iter=2, random_state=0).fit(X, y)
+
+
+def test_stopping_objective_includes_the_penalty(cancer):
+    # The recorded training objective is loss + alpha R(w): with a large
+    # alpha it is at least the penalty of the final weights.
+    X, y = cancer
+    est = SGDClassifier(alpha=0.5, loss="log_loss", random_state=0, max_iter=20, tol=None)
+    est.fit(X, y)
+    pen = 0.5 * 0.5 * float(np.sum(est.coef_ ** 2))
+    assert pen > 0.01
+    assert est.history_.loss[-1] >= pen
+
+
+@pytest.mark.parametrize("kind", ["binary", "multinomial", "regression"])
+def test_early_stopping_restores_the_best_weights(cancer, iris, diabetes, kind):
+    if kind == "regression":
+        X, y = diabetes
+        est = SGDRegressor(early_stopping=True, random_state=3, n_iter_no_change=3)
+    else:
+        X, y = cancer if kind == "binary" else iris
+        extra = {"loss": "log_loss", "multi_class": "multinomial"} if kind == "multinomial" \
+            else {}
+        est = SGDClassifier(early_stopping=True, random_state=3, n_iter_no_change=3, **extra)
+    est.fit(X, y)
+    val = -np.asarray(est.history_.validation)
+    assert len(val) == est.n_iter_ < est.max_iter
+    # reproduce the held-out split: stratified for the classifier, seeded by random_state
+    if kind == "regression":
+        from sklearn.model_selection import ShuffleSplit
+        _, vidx = next(ShuffleSplit(1, test_size=0.1, random_state=3).split(X))
+    else:
+        _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=3).split(X, y))
+    assert est.score(X[vidx], y[vidx]) == pytest.approx(val.max(), abs=1e-12)
+    if val.argmax() != len(val) - 1:
+        assert val[-1] < val.max()   # the last epoch was worse and was undone
+
+
+# -- multiclass -----------------------------------------------------------------------
+def test_ovr_threads_do_not_change_the_result(iris):
+    X, y = iris
+    a = SGDClassifier(n_jobs=1, random_state=0).fit(X, y)
+    b = SGDClassifier(n_jobs=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.n_iter_ == b.n_iter_
+    assert isinstance(a.history_, list) and len(a.history_) == 3
+
+
+def test_n_jobs_in_one_binary_fit(cancer):
+    # Large mini-batches are split over OpenMP threads inside one problem; the
+    # result agrees with one thread to rounding.
+    X, y = cancer
+    X = np.tile(X, (1, 20))    # 600 features: a batch of 64 rows is worth 2 threads
+    a = SGDClassifier(n_jobs=1, batch_size=64, max_iter=5, tol=None, random_state=0,
+                      optimizer="adam").fit(X, y)
+    b = SGDClassifier(n_jobs=2, batch_size=64, max_iter=5, tol=None, random_state=0,
+                      optimizer="adam").fit(X, y)
+    problem = b._trainers[0]._problem(X, np.where(y == 1, 1.0, -1.0), None, 1)
+    assert problem.n_threads == 2
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_multinomial_needs_log_loss(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="log_loss"):
+        SGDClassifier(multi_class="multinomial").fit(X, y)
+    with pytest.raises(ValueError, match="multi_class"):
+        SGDClassifier(multi_class="softmax").fit(X, y)
+
+
+def test_multinomial_binary_is_logistic(cancer):
+    X, y = cancer
+    a = SGDClassifier(loss="log_loss", multi_class="multinomial", max_iter=3, tol=None,
+                      random_state=0).fit(X, y)
+    b = SGDClassifier(loss="log_loss", max_iter=3, tol=None, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_multinomial_kernel_matches_reference(iris, optimizer, dtype):
+    X, y = iris
+    X = X.astype(dtype)
+    results = []
+    for backend in ("cpu", "reference"):
+        opt = fastgd.optim.get_optimizer(optimizer, lr=0.05,
+                                         **({"weight_decay": 0.0} if optimizer == "adamw" else {}))
+        tr = MultinomialTrainer(3, optimizer=opt, penalty="elasticnet", alpha=1e-3,
+                                batch_size=7, backend=backend, random_state=0, average=20,
+                                schedule="invscaling")
+        tr.init_model(4, dtype, coef_init=np.full((3, 4), 0.1), intercept_init=[0.0, 1, 2])
+        tr.run(X, y.astype(float), sample_weight=np.linspace(0, 2, len(y)), epochs=3)
+        results.append(tr)
+    a, b = results
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(a.params, b.params, **tol)
+    np.testing.assert_allclose(a.state, b.state, **tol)
+    np.testing.assert_allclose(a.avg, b.avg, **tol)
+    np.testing.assert_allclose(a.history.loss, b.history.loss, **tol)
+    np.testing.assert_allclose(a.history.grad_norm, b.history.grad_norm, **tol)
+    assert a.t == b.t
+
+
+def test_multinomial_reference_gradient_is_the_softmax_gradient():
+    # One full-batch plain-SGD step of the reference equals w - lr * the
+    # numerical gradient of the mean cross-entropy.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3))
+    y = rng.integers(0, 4, 20).astype(float)
+    tr = MultinomialTrainer(4, optimizer="sgd", lr=0.1, penalty=None, batch_size=20,
+                            backend="reference", shuffle=False)
+    tr.init_model(3, np.float64, coef_init=rng.standard_normal((4, 3)))
+    w0 = tr.params.copy()
+
+    def objective(w):
+        P = X @ w[:3] + w[3]
+        P = P - P.max(axis=1, keepdims=True)
+        return np.mean(np.log(np.exp(P).sum(axis=1)) - P[np.arange(20), y.astype(int)])
+    grad = np.zeros_like(w0)
+    for idx in np.ndindex(*w0.shape):
+        e = np.zeros_like(w0)
+        e[idx] = 1e-6
+        grad[idx] = (objective(w0 + e) - objective(w0 - e)) / 2e-6
+    tr.run(X, y, epochs=1)
+    np.testing.assert_allclose(tr.params, w0 - 0.1 * grad, rtol=1e-6, atol=1e-8)
+    assert reference_epoch is not None
+
+
+# -- probabilities, averaging, warm start, sparsify --------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_proba(iris, cancer):
+    X, y = cancer
+    est = SGDClassifier(loss="log_loss", random_state=0).fit(X, y)
+    p = est.predict_proba(X)
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(-est.decision_function(X))))
+    with np.errstate(divide="ignore"):   # saturated probabilities are 0: log is -inf
+        np.testing.assert_allclose(est.predict_log_proba(X), np.log(p))
+    # one-vs-rest probabilities are scikit-learn's formulas on the same model
+    for data in (cancer, iris):
+        X, y = data
+        for loss in ("log_loss", "modified_huber"):
+            est = SGDClassifier(loss=loss, random_state=0).fit(X, y)
+            ref = sk.SGDClassifier(loss=loss, max_iter=1).fit(X, y)
+            ref.coef_, ref.intercept_ = est.coef_, est.intercept_
+            np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X))
+    X, y = iris
+    est = SGDClassifier(loss="log_loss", multi_class="multinomial", random_state=0).fit(X, y)
+    s = est.decision_function(X)
+    soft = np.exp(s - s.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(est.predict_proba(X), soft / soft.sum(axis=1, keepdims=True))
+    assert not hasattr(SGDClassifier(loss="hinge").fit(X, y), "predict_proba")
+
+
+def test_average_reports_the_averaged_iterate(diabetes):
+    X, y = diabetes
+    est = SGDRegressor(average=True, max_iter=3, tol=None, random_state=0).fit(X, y)
+    tr = est._trainers[0]
+    np.testing.assert_array_equal(est.coef_, tr.avg[:-1])
+    assert not np.allclose(tr.avg, tr.params)
+
+
+def test_warm_start_and_coef_init(cancer):
+    X, y = cancer
+    cold = SGDClassifier(max_iter=3, tol=None, random_state=0, loss="log_loss").fit(X, y)
+    warm = SGDClassifier(max_iter=3, tol=None, random_state=0, loss="log_loss",
+                         warm_start=True).fit(X, y)
+    warm.fit(X, y)
+    init = SGDClassifier(max_iter=3, tol=None, random_state=0, loss="log_loss").fit(
+        X, y, coef_init=cold.coef_, intercept_init=cold.intercept_)
+    np.testing.assert_array_equal(warm.coef_, init.coef_)
+    assert warm.history_.loss[0] < cold.history_.loss[0]
+    with pytest.raises(ValueError, match="coef_init"):
+        SGDClassifier().fit(X, y, coef_init=np.zeros(3))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sparsify_densify(cancer):
+    X, y = cancer
+    est = SGDClassifier(penalty="l1", alpha=0.01, random_state=0).fit(X, y)
+    pred = est.predict(X)
+    assert np.any(est.coef_ == 0)
+    est.sparsify()
+    assert sp.issparse(est.coef_)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    est.densify()
+    assert isinstance(est.coef_, np.ndarray)
+    reg = SGDRegressor(penalty="l1", alpha=0.5, random_state=0).fit(*load_diabetes(
+        return_X_y=True))
+    before = reg.predict(X[:, :10])
+    reg.sparsify()
+    np.testing.assert_allclose(reg.predict(X[:, :10]), before)
+
+
+# -- optimizers, schedules and parameters ---------------------------------------------
+def test_optimizer_objects_and_schedules(cancer):
+    X, y = cancer
+    a = SGDClassifier(optimizer=Adam(lr=0.01), max_iter=3, tol=None, random_state=0).fit(X, y)
+    b = SGDClassifier(optimizer="adam", max_iter=3, tol=None, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)   # "auto": Adam from lr=0.01, adaptive
+    assert b._trainers[0].schedule.name == "adaptive"
+    c = SGDClassifier(optimizer="adam", eta0=0.05, learning_rate="cosine", max_iter=3,
+                      tol=None, random_state=0).fit(X, y)
+    lr = np.asarray(c.history_.lr)
+    assert lr[0] < 0.05 and np.all(np.diff(lr) < 0)
+    with pytest.raises(ValueError, match="eta0"):
+        SGDClassifier(optimizer=Adam(), eta0=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="eta0 must be > 0"):
+        SGDClassifier(learning_rate="constant").fit(X, y)
+    with pytest.raises(ValueError, match="learning_rate"):
+        SGDClassifier(learning_rate="fast").fit(X, y)
+    with pytest.raises(ValueError, match="loss"):
+        SGDRegressor(loss="hinge").fit(X, y)
+
+
+def test_adamw_by_name_uses_alpha_as_its_only_l2(cancer):
+    X, y = cancer
+    est = SGDClassifier(optimizer="adamw", alpha=1e-3, max_iter=3, tol=None).fit(X, y)
+    assert est._trainers[0].optimizer.weight_decay == 0.0
+    assert est._trainers[0].l2 == pytest.approx(1e-3)
+
+
+def test_history_records_every_epoch(diabetes):
+    X, y = diabetes
+    est = SGDRegressor(max_iter=4, tol=None, random_state=0).fit(X, y)
+    h = est.history_.as_dict()
+    for key in ("loss", "grad_norm", "lr"):
+        assert h[key].shape == (4,) and np.all(np.isfinite(h[key]))
+    n = X.shape[0]
+    np.testing.assert_allclose(h["lr"], 0.01 / np.arange(1, 5) ** 0.25 / n ** 0.25, rtol=0.2)
+    np.testing.assert_allclose(h["lr"][-1], 0.01 / (4 * n) ** 0.25)
+
+
+def test_pickle_roundtrip_keeps_training_state(iris):
+    X, y = iris
+    est = SGDClassifier(optimizer="adam", random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    copy = pickle.loads(pickle.dumps(est))
+    est.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    np.testing.assert_array_equal(est.coef_, copy.coef_)

@@ -1,0 +1,343 @@
+"""Sparse (CSR) input: validation, the lazy compiled CSR epoch, FTRL, parallel modes.
+
+The CSR path is held to the dense path on the same data densified: after a
+few epochs, parameters and the whole optimizer state agree to
+``RTOL[dtype] * max|dense|`` (float64 1e-10, float32 1e-4). Problems are
+small but really sparse (most features absent from most steps), so every
+lazy catch-up mode of ``csrc/lazy.h`` is exercised, and a test checks which
+mode each configuration takes.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastgd
+from fastgd.backends.cpu import _sparse
+from fastgd.data import check_data, check_sparse, scaled_sample_weight
+from fastgd.optim import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+from fastgd.solver import Trainer, encode_binary
+
+RTOL = {np.float64: 1e-10, np.float32: 1e-4}
+DTYPES = (np.float64, np.float32)
+
+
+def make_sparse(n=80, d=40, density=0.08, dtype=np.float64, seed=0, fmt="csr"):
+    """Random sparse rows (some empty), a few all-zero columns, 0/1 labels."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=seed,
+                  data_rvs=lambda k: rng.standard_normal(k)).astype(dtype)
+    X = X.tolil()
+    X[:, 3] = 0          # an all-zero column
+    X[5, :] = 0          # an empty row
+    X = X.asformat(fmt)
+    w = rng.standard_normal(d)
+    y = (X.toarray() @ w + 0.2 * rng.standard_normal(n) > 0).astype(float)
+    return X, y
+
+
+def train(X, y, epochs=3, sample_weight=None, run_kwargs=None, **kw):
+    """Validate as fastgd.fit does, train a Trainer; return it."""
+    trainer = Trainer(**kw)
+    X = check_data(X, accept_sparse=True)
+    n, d = X.shape
+    if trainer.loss.is_classification:
+        y, _ = encode_binary(y, n)
+    sw = scaled_sample_weight(sample_weight, X)
+    trainer.init_model(d, X.dtype)
+    trainer.run(X, y, sw, epochs=epochs, **(run_kwargs or {}))
+    return trainer
+
+
+def assert_close(actual, desired, dtype, what):
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(desired, dtype=np.float64)
+    assert a.shape == b.shape
+    err = float(np.max(np.abs(a - b))) if a.size else 0.0
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    assert err <= RTOL[dtype] * scale, f"{what}: {err:.3g} > {RTOL[dtype]:g} * {scale:.3g}"
+
+
+# (optimizer, lazy mode without penalty, with l2, with l1)
+OPTIMIZERS = {
+    "sgd": (SGD(lr=0.1), "identity", "scaled", "scaled"),
+    "sgd-momentum": (SGD(lr=0.05, momentum=0.9), "loop+trunc", "loop", "loop"),
+    "sgd-nesterov": (SGD(lr=0.05, momentum=0.8, nesterov=True), "loop+trunc", "loop", "loop"),
+    "adagrad": (Adagrad(lr=0.1, lr_decay=0.01), "identity", "loop", "adagrad_l1"),
+    "rmsprop": (RMSprop(lr=0.01), "decay", "loop", "loop"),
+    "rmsprop-centered": (RMSprop(lr=0.01, centered=True), "decay", "loop", "loop"),
+    "rmsprop-momentum": (RMSprop(lr=0.01, momentum=0.5, centered=True), "loop+trunc", "loop",
+                         "loop"),
+    "adadelta": (Adadelta(lr=1.0), "decay", "loop", "loop"),
+    "adam": (Adam(lr=0.05), "loop+trunc", "loop", "loop"),
+    "adam-amsgrad": (Adam(lr=0.05, amsgrad=True), "loop+trunc", "loop", "loop"),
+    "adamw": (AdamW(lr=0.05, weight_decay=0.0), "loop+trunc", "loop", "loop"),
+}
+PENALTIES = {"none": (None, 0.0), "l2": ("l2", 0.05), "l1": ("l1", 0.02),
+             "elasticnet": ("elasticnet", 0.05)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 6])
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_csr_epoch_equals_dense(opt, penalty, batch_size, dtype):
+    X, y = make_sparse(dtype=dtype)
+    kind, alpha = PENALTIES[penalty]
+    kw = dict(loss="log_loss", optimizer=OPTIMIZERS[opt][0], penalty=kind, alpha=alpha,
+              batch_size=batch_size, random_state=3, schedule="invscaling")
+    sparse = train(X, y, **kw)
+    dense = train(X.toarray(), y, **kw)
+    assert sparse.t == dense.t
+    assert_close(sparse.params, dense.params, dtype, "params")
+    assert_close(sparse.state, dense.state, dtype, "state")
+    np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
+
+
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_lazy_mode_is_the_documented_one(opt):
+    """Which catch-up lazy.h uses: closed forms where documented, not the replay."""
+    optimizer, *modes = OPTIMIZERS[opt]
+    X, y = make_sparse()
+    for (kind, alpha), expected in zip(
+            [PENALTIES["none"], PENALTIES["l2"], PENALTIES["l1"]], modes):
+        tr = Trainer(loss="log_loss", optimizer=optimizer, penalty=kind, alpha=alpha,
+                     batch_size=1)
+        tr.init_model(X.shape[1], np.float64)
+        name, trunc = _sparse.lazy_mode(tr._problem(X, y, None, 1).c_config(), 0, 10)
+        assert name + ("+trunc" if trunc else "") == expected
+
+
+def test_scaled_sgd_folds_the_scale_and_falls_back():
+    """Strong L2: the weight scale underflows its bound and is folded back
+    many times per epoch; lr * l2 >= 1 (no positive scale) replays instead."""
+    X, y = make_sparse(n=200, d=30, density=0.1)
+    for lr, alpha, mode in [(0.5, 0.5, "scaled"), (0.9, 1.5, "loop")]:
+        kw = dict(loss="squared_error", optimizer=SGD(lr=lr), penalty="elasticnet",
+                  alpha=alpha / 0.85, l1_ratio=0.15, batch_size=1, random_state=0)
+        tr = Trainer(**kw)
+        tr.init_model(30, np.float64)
+        assert _sparse.lazy_mode(tr._problem(X, y, None, 1).c_config(), 0, 10)[0] == mode
+        yy = y * 0.1
+        sparse = train(X, yy, epochs=2, **kw)
+        dense = train(X.toarray(), yy, epochs=2, **kw)
+        assert_close(sparse.params, dense.params, np.float64, f"params lr={lr}")
+
+
+def test_truncated_catch_up_error_bound():
+    """Adam without penalty, long gaps between touches: the truncated replay
+    leaves out at most FGD_LAZY_RTOL (1e-12) * |w| per catch-up."""
+    rng = np.random.default_rng(1)
+    n, d = 400, 200
+    X = sp.random(n, d, density=0.01, format="csr", random_state=1)   # ~100 steps between touches
+    y = rng.standard_normal(n)
+    for opt in (Adam(lr=0.2, betas=(0.5, 0.9)), SGD(lr=0.1, momentum=0.5)):
+        kw = dict(loss="squared_error", optimizer=opt, penalty=None, batch_size=1,
+                  random_state=0)
+        sparse = train(X, y, epochs=2, **kw)
+        dense = train(X.toarray(), y, epochs=2, **kw)
+        n_touches = 2 * X.nnz
+        # every coordinate's error is at most n_touches * 1e-12 * max|w| (plus rounding)
+        err = np.max(np.abs(sparse.params - dense.params))
+        assert err <= (n_touches * 1e-12 + 1e-13) * np.max(np.abs(dense.params))
+        assert_close(sparse.state, dense.state, np.float64, "state")
+
+
+def test_chunked_epoch_and_continued_training_equal_one_run():
+    X, y = make_sparse(n=90)
+    kw = dict(loss="hinge", optimizer=Adam(lr=0.05), penalty="l2", alpha=0.01, batch_size=4,
+              random_state=0)
+    whole = train(X, y, epochs=2, **kw)
+    chunked = Trainer(**kw)
+    chunked.chunk_rows = 12
+    Xc = check_data(X, accept_sparse=True)
+    chunked.init_model(X.shape[1], np.float64)
+    yy, _ = encode_binary(y, X.shape[0])
+    chunked.run(Xc, yy, None, epochs=1)
+    chunked.run(Xc, yy, None, epochs=1)     # continues: step counter, state
+    assert chunked.t == whole.t
+    assert_close(chunked.params, whole.params, np.float64, "params")
+    assert_close(chunked.state, whole.state, np.float64, "state")
+
+
+def test_sample_weights_and_zero_weight_batches():
+    X, y = make_sparse(n=60)
+    sw = np.ones(60)
+    sw[:12] = 0.0        # with batch_size=4 and no shuffle: 3 batches take no step
+    sw[20:30] = 3.0
+    kw = dict(loss="log_loss", optimizer=RMSprop(lr=0.01), penalty="l2", alpha=0.01,
+              batch_size=4, shuffle=False)
+    sparse = train(X, y, sample_weight=sw, **kw)
+    dense = train(X.toarray(), y, sample_weight=sw, **kw)
+    assert sparse.t == dense.t == 3 * (15 - 3)
+    assert_close(sparse.params, dense.params, np.float64, "params")
+    assert_close(sparse.state, dense.state, np.float64, "state")
+
+
+# ---- input handling --------------------------------------------------------
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_canonical_csr_is_used_without_copy(container, dtype, index_dtype):
+    X, y = make_sparse(dtype=dtype)
+    X = container(X)
+    # set after construction: scipy's constructor would choose the index dtype itself
+    X.indices = X.indices.astype(index_dtype)
+    X.indptr = X.indptr.astype(index_dtype)
+    assert X.indices.dtype == index_dtype
+    checked = check_sparse(X)
+    assert checked is X
+    res = fastgd.fit(X, y, loss="log_loss", optimizer="adam", lr=0.05, epochs=2,
+                     random_state=0, penalty="elasticnet", alpha=0.01)
+    ref = fastgd.fit(X.toarray(), y, loss="log_loss", optimizer="adam", lr=0.05, epochs=2,
+                     random_state=0, penalty="elasticnet", alpha=0.01)
+    assert res.coef_.dtype == dtype
+    assert_close(res.coef_, ref.coef_, dtype, "coef")
+    np.testing.assert_allclose(res.decision_function(X), ref.decision_function(X.toarray()),
+                               rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("fmt", ["coo", "csc", "lil", "dok"])
+def test_other_formats_are_converted_once(fmt):
+    X, y = make_sparse(fmt=fmt)
+    before = X.copy()
+    res = fastgd.fit(X, y, loss="log_loss", epochs=2, random_state=0, lr=0.1)
+    ref = fastgd.fit(X.toarray(), y, loss="log_loss", epochs=2, random_state=0, lr=0.1)
+    assert_close(res.coef_, ref.coef_, np.float64, "coef")
+    assert (X != before).nnz == 0 and X.format == fmt
+
+
+def test_unsorted_and_duplicate_indices_are_canonicalized_on_a_copy():
+    # row 0: columns 4, 1, 4 (unsorted, 4 repeated: its value is the sum)
+    data = np.array([1.0, 2.0, 0.5, 3.0])
+    indices = np.array([4, 1, 4, 0], dtype=np.int32)
+    indptr = np.array([0, 3, 3, 4], dtype=np.int32)
+    X = sp.csr_matrix((data, indices, indptr), shape=(3, 5))
+    saved = (X.data.copy(), X.indices.copy())
+    C = check_sparse(X)
+    assert C is not X
+    np.testing.assert_array_equal(C.indices, [1, 4, 0])
+    np.testing.assert_array_equal(C.data, [2.0, 1.5, 3.0])
+    np.testing.assert_array_equal(X.data, saved[0])
+    np.testing.assert_array_equal(X.indices, saved[1])
+    y = np.array([1.0, -1.0, 0.5])
+    res = fastgd.fit(X, y, epochs=3, batch_size=1, lr=0.1, random_state=0, alpha=0.1)
+    ref = fastgd.fit(X.toarray(), y, epochs=3, batch_size=1, lr=0.1, random_state=0, alpha=0.1)
+    assert_close(res.coef_, ref.coef_, np.float64, "coef")
+
+
+def test_explicit_zeros_empty_rows_and_zero_columns():
+    X, y = make_sparse()
+    X = X.copy()
+    X.data[::3] = 0.0                      # explicit zeros stay stored
+    assert np.sum(X.data == 0) > 0
+    res = fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", epochs=3, random_state=0,
+                     penalty="l1", alpha=0.01)
+    ref = fastgd.fit(X.toarray(), y, loss="log_loss", optimizer="adagrad", epochs=3,
+                     random_state=0, penalty="l1", alpha=0.01)
+    assert_close(res.coef_, ref.coef_, np.float64, "coef")
+    assert res.coef_[3] == 0.0             # the all-zero column never moves from 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_values_are_refused(bad):
+    X, y = make_sparse()
+    X = X.copy()
+    X.data[7] = bad
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fastgd.fit(X, y)
+
+
+def test_integer_values_become_float64_and_complex_is_refused():
+    X, y = make_sparse()
+    Xi = (X * 10).astype(np.int64)
+    assert check_sparse(Xi).dtype == np.float64
+    with pytest.raises(ValueError):
+        check_sparse(X.astype(np.complex128))
+
+
+def test_n_features_mismatch_in_decision_function():
+    X, y = make_sparse(d=40)
+    res = fastgd.fit(X, y, epochs=1)
+    with pytest.raises(ValueError, match="40"):
+        res.decision_function(sp.random(3, 39, density=0.5, format="csr"))
+
+
+def test_reference_backend_handles_csr():
+    X, y = make_sparse()
+    kw = dict(loss="modified_huber", optimizer="rmsprop", lr=0.01, epochs=2, random_state=0,
+              penalty="elasticnet", alpha=0.01, batch_size=5)
+    ref_sparse = fastgd.fit(X, y, backend="reference", **kw)
+    ref_dense = fastgd.fit(X.toarray(), y, backend="reference", **kw)
+    cpu_sparse = fastgd.fit(X, y, **kw)
+    assert_close(ref_sparse.coef_, ref_dense.coef_, np.float64, "reference")
+    assert_close(cpu_sparse.coef_, ref_sparse.coef_, np.float64, "cpu vs reference")
+
+
+def test_invalid_structure_is_refused():
+    X, y = make_sparse()
+    bad = sp.csr_matrix(X)
+    bad.indices = bad.indices.copy()
+    bad.indices[0] = X.shape[1] + 5          # out of range, bypassing scipy's checks
+    with pytest.raises(ValueError, match="out of range"):
+        _sparse.check_structure(bad.indices, bad.indptr, X.shape[1])
+
+
+def test_averaged_sgd_on_csr_is_refused_clearly():
+    X, y = make_sparse()
+    with pytest.raises(NotImplementedError, match="average"):
+        fastgd.fit(X, y, average=True, epochs=1)
+
+
+# ---- FTRL-Proximal -----------------------------------------------------------
+
+def test_ftrl_rule_first_step_matches_the_paper():
+    from fastgd.optim import FTRL
+    opt = FTRL(lr=0.5, beta=1.0, l1=0.3, l2=0.2)
+    g = np.array([2.0, -0.1, -1.0])
+    s = np.zeros((3, 3))
+    w, eta = opt.rule(np.zeros(3), g, s, 0.5, 1)
+    # n = g^2, sigma = |g| / alpha, z = g; w = -(z - sign(z) l1) / ((beta + |g|) / alpha + l2)
+    expected = np.where(np.abs(g) <= 0.3, 0.0,
+                        -(g - np.sign(g) * 0.3) / ((1.0 + np.abs(g)) / 0.5 + 0.2))
+    np.testing.assert_allclose(w, expected, rtol=1e-15)
+    assert w[1] == 0.0
+    np.testing.assert_allclose(s[0], g)
+    np.testing.assert_allclose(s[1], g * g)
+    np.testing.assert_allclose(eta, 0.5 / (1.0 + np.abs(g)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 8])
+@pytest.mark.parametrize("l1", [0.0, 1.0])
+def test_ftrl_dense_csr_and_reference_agree(dtype, batch_size, l1):
+    from fastgd.optim import FTRL
+    X, y = make_sparse(n=120, d=50, dtype=dtype)
+    kw = dict(loss="log_loss", optimizer=FTRL(lr=0.2, beta=1.0, l1=l1, l2=0.5), penalty=None,
+              batch_size=batch_size, random_state=2)
+    ref = train(X, y, backend="reference", **kw)
+    dense = train(X.toarray(), y, **kw)
+    csr = train(X, y, **kw)
+    for tr, what in [(dense, "dense"), (csr, "csr")]:
+        assert_close(tr.params, ref.params, dtype, what)
+        assert_close(tr.state, ref.state, dtype, what + " state")
+
+
+def test_ftrl_exact_zeros():
+    X, y = make_sparse(n=200, d=60)
+    res = fastgd.fit(X, y, loss="log_loss", optimizer="ftrl", lr=0.3, penalty=None,
+                     batch_size=1, epochs=3, random_state=0)
+    sparse_res = fastgd.fit(X, y, loss="log_loss",
+                            optimizer=fastgd.optim.FTRL(lr=0.3, l1=2.0), penalty=None,
+                            batch_size=1, epochs=3, random_state=0)
+    z = sparse_res.optimizer_state_["z"]
+    zeros = sparse_res.coef_ == 0.0
+    # exactly the coordinates with |z| <= l1 are zero, and L1 makes many of them
+    np.testing.assert_array_equal(zeros, np.abs(z) <= 2.0)
+    assert zeros.sum() >= np.sum(res.coef_ == 0.0) + 8
+
+
+def test_ftrl_refuses_a_second_penalty():
+    X, y = make_sparse()
+    with pytest.raises(ValueError, match="own l1/l2"):
+        fastgd.fit(X, y, loss="log_loss", optimizer="ftrl", alpha=0.1)
