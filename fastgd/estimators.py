@@ -31,6 +31,17 @@ Step sizes
 
 An explicit ``learning_rate`` (any name of :mod:`fastgd.schedules` or a
 schedule object) is used with any optimizer.
+
+Divergence
+----------
+When an epoch produces NaN/inf or an exploding loss, the estimators undo it,
+halve the step size and repeat it (the Trainer's ``on_divergence="backoff"``,
+up to 10 times) instead of failing: on unscaled data (e.g. features around
+100) scikit-learn's default ``eta0`` is too large for per-sample steps.
+scikit-learn clips the loss derivative there and returns a finite but
+meaningless model; fastgd returns a fit with a smaller step size, or raises
+:class:`fastgd.DivergenceError` when halving does not help (the "optimal"
+schedule ignores ``eta0``).
 """
 from __future__ import annotations
 
@@ -193,7 +204,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         kwargs = dict(optimizer=opt, lr=lr, schedule=schedule, penalty=self.penalty,
                       alpha=self.alpha, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept,
                       batch_size=self.batch_size, n_jobs=n_jobs, backend=self.device,
-                      shuffle=self.shuffle, random_state=seed, average=self._average_arg())
+                      shuffle=self.shuffle, random_state=seed, average=self._average_arg(),
+                      on_divergence="backoff")
         if n_classes is not None:
             from fastgd._multinomial import MultinomialTrainer
 
@@ -830,8 +842,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self._store(trainer, before)
         return self
 
-    def decision_function(self, X):
-        """Predictions ``X @ coef_ + intercept_``."""
+    def _decision_function(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", reset=False,
                           dtype=[np.float64, np.float32])
@@ -849,4 +860,4 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.decision_function(X)
+        return self._decision_function(X)
