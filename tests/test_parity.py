@@ -255,6 +255,22 @@ def test_two_threads(train, make_problem, monkeypatch, batch_size, optimizer, dt
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_dtype_id)
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_chunked_epochs(train, make_problem, monkeypatch, shuffle, dtype):
+    """An epoch handed to the core in chunks of whole batches takes the same steps."""
+    X, y = make_problem(N, D, False, dtype, seed=14)
+    kwargs = dict(optimizer="rmsprop", lr=0.01, batch_size=BATCH, random_state=2,
+                  shuffle=shuffle, average=4, sample_weight=_sample_weight_with_zeros(N))
+    whole = train("cpu", X, y, **kwargs)
+    monkeypatch.setattr(fastgd.Trainer, "chunk_rows", 2 * BATCH)
+    chunked = train("cpu", X, y, **kwargs)
+    ref = train("reference", X, y, **kwargs)
+    assert_trainers_agree(chunked, ref, dtype)
+    for key in ("params", "state", "avg"):
+        np.testing.assert_array_equal(getattr(chunked, key), getattr(whole, key))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dtype_id)
 @pytest.mark.parametrize("shape", [(1, 3), (5, 1), (13, 4)], ids=str)
 def test_degenerate_shapes(train, shape, dtype):
     rng = np.random.default_rng(9)
