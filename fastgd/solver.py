@@ -309,20 +309,24 @@ class Trainer:
 
         The larger of the mean loss of the current model and of the all-zero
         model (plus the current penalty) on an evenly strided sample of at
-        most REFERENCE_ROWS rows. None where that is not defined (a model
-        with several rows of weights) or not a positive finite number.
+        most REFERENCE_ROWS rows (and about 4 MB of X). None where that is
+        not defined (a model with several rows of weights) or not a positive
+        finite number. Margins are taken in the data's dtype: X is not
+        copied or cast.
         """
         if self.params.ndim != 1 or not hasattr(self.loss, "value"):
             return None
         n, d = X.shape
         if n == 0:
             return None
-        rows = slice(0, n, max(1, n // REFERENCE_ROWS))
+        row_bytes = max(1, d * getattr(getattr(X, "dtype", None), "itemsize", 8))
+        m = max(1, min(REFERENCE_ROWS, (4 << 20) // row_bytes))
+        rows = slice(0, n, -(-n // m))
         ys = np.asarray(y[rows], dtype=np.float64)
         ws = np.ones_like(ys) if sw is None else np.asarray(sw[rows], dtype=np.float64)
         if not ws.sum() > 0:
             return None
-        coef = self.params[:d].astype(np.float64)
+        coef = self.params[:d]
         with np.errstate(all="ignore"):
             p = np.asarray(X[rows] @ coef, dtype=np.float64).reshape(-1) + float(self.params[d])
             current = float(ws @ self.loss.value(ys, p)) / float(ws.sum())
