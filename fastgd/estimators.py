@@ -88,7 +88,7 @@ def _trainer_accepts_sparse():
     """Whether the Trainer's data layer takes CSR input (added by another part)."""
     import fastgd.data as data
 
-    return bool(getattr(data, "SPARSE_SUPPORTED", False) or hasattr(data, "check_csr"))
+    return hasattr(data, "check_sparse")
 
 
 def _final_params(trainer, t=None):
@@ -218,9 +218,16 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if sp.issparse(X) and not sparse_ok:
             raise TypeError(f"{type(self).__name__} does not take sparse input yet: pass a "
                             "dense array (e.g. X.toarray())")
+        if sp.issparse(X) and getattr(self, "multi_class", "ovr") == "multinomial":
+            raise TypeError("multi_class='multinomial' does not take sparse input yet: pass "
+                            "a dense array, or use multi_class='ovr'")
         X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
                              dtype=[np.float64, np.float32], order="C", reset=reset,
                              y_numeric=not isinstance(self, ClassifierMixin))
+        if sp.issparse(X):
+            from fastgd.data import check_sparse
+
+            X = check_sparse(X)   # canonical CSR (sorted, unique indices), never densified
         if not reset and hasattr(self, "_trainers"):
             dtype = self._trainers[0].params.dtype
             if X.dtype != dtype:  # partial_fit keeps the dtype of its first call
@@ -319,7 +326,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return None if self.tol is None else float(self.tol)
 
     def _more_tags_sparse(self, tags):
-        tags.input_tags.sparse = _trainer_accepts_sparse()
+        tags.input_tags.sparse = _trainer_accepts_sparse() and \
+            getattr(self, "multi_class", "ovr") != "multinomial"
         return tags
 
     def _data_dtype_check(self, X):

@@ -210,10 +210,20 @@ def test_sparse_input(cancer):
     Xs = sp.csr_matrix(X)
     from fastgd.estimators import _trainer_accepts_sparse
 
+    with pytest.raises(TypeError, match="sparse"):
+        SGDClassifier(loss="log_loss", multi_class="multinomial").fit(Xs, y)
     if _trainer_accepts_sparse():
-        a = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(Xs, y)
-        b = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(X, y)
-        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-9)
+        for Est in (SGDClassifier, SGDRegressor):
+            a = Est(max_iter=3, tol=None, random_state=0).fit(Xs, y)
+            b = Est(max_iter=3, tol=None, random_state=0).fit(X, y)
+            np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(a.predict(Xs), b.predict(X), rtol=1e-9, atol=1e-9)
+        # other sparse formats are converted to CSR; the input is not modified
+        Xc = sp.csc_matrix(X)
+        c = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(Xc, y)
+        dense = SGDClassifier(max_iter=3, tol=None, random_state=0).fit(X, y)
+        np.testing.assert_allclose(c.coef_, dense.coef_, rtol=1e-9, atol=1e-9)
+        assert Xc.format == "csc"
     else:
         with pytest.raises(TypeError, match="sparse"):
             SGDClassifier().fit(Xs, y)
