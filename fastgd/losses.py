@@ -84,8 +84,12 @@ class Loss:
 
     def value(self, y, p):
         """Loss at margins ``p`` for targets ``y`` (arrays, float64 math)."""
-        y = np.asarray(y, dtype=float)
-        p = np.asarray(p, dtype=float)
+        # np.where evaluates both branches; the one not taken may overflow
+        # at huge margins without affecting the result.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._value(np.asarray(y, dtype=float), np.asarray(p, dtype=float))
+
+    def _value(self, y, p):
         eps = self.epsilon
         name = self.name
         if name == "squared_error":
@@ -112,8 +116,10 @@ class Loss:
 
     def derivative(self, y, p):
         """Derivative of the loss in the margin ``p``."""
-        y = np.asarray(y, dtype=float)
-        p = np.asarray(p, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._derivative(np.asarray(y, dtype=float), np.asarray(p, dtype=float))
+
+    def _derivative(self, y, p):
         eps = self.epsilon
         name = self.name
         if name == "squared_error":
