@@ -24,10 +24,12 @@ extern "C" {
 /*
  * One epoch of mini-batch steps on the softmax cross-entropy.
  *
- * X        n x d rows, row i at X + i*d
- * y        n class indices (as doubles, 0..K-1)
- * sw       n sample weights divided by their mean, or NULL for ones
- * order    n row indices giving the visiting order, or NULL for 0..n-1
+ * n        rows visited: the length of order, or of X when order is NULL
+ * X        rows of d values, row i at X + i*d
+ * y        class index (as a double, 0..K-1) of every row of X
+ * sw       sample weight of every row of X (divided by their mean), or NULL
+ * order    n row indices giving the visiting order (possibly a subset of
+ *          the rows, in bounds: checked by the caller), or NULL for 0..n-1
  * params   (d+1) x K model, updated in place
  * state    3 x ((d+1) K) optimizer state, updated in place
  * gbuf     n_threads x ((d+1) K) scratch, zero on entry (left zero)

@@ -118,7 +118,7 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
         c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
         return -1;
     for (i = 0; i < n; i++) {
-        const double yi = y[i];
+        const double yi = y[order ? order[i] : i];
         if (!(yi >= 0.0 && yi < (double)K && yi == floor(yi))) return -1;
     }
     if (nthreads < 1) nthreads = 1;

@@ -555,3 +555,20 @@ def test_pickle_roundtrip_keeps_training_state(iris):
     est.partial_fit(X, y)
     copy.partial_fit(X, y)
     np.testing.assert_array_equal(est.coef_, copy.coef_)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_multinomial_epoch_in_chunks_is_one_epoch(iris, shuffle):
+    # The Trainer may hand an epoch to the core in chunks of whole batches
+    # (a slice of the order, or a row slice): the weights do not change.
+    X, y = iris
+    results = []
+    for chunk in (None, 14):
+        tr = MultinomialTrainer(3, optimizer="adam", lr=0.05, batch_size=7, shuffle=shuffle,
+                                random_state=0)
+        tr.chunk_rows = chunk
+        tr.init_model(4, np.float64)
+        tr.run(X, y.astype(float), epochs=2)
+        results.append(tr)
+    np.testing.assert_array_equal(results[0].params, results[1].params)
+    assert results[0].t == results[1].t

@@ -31,7 +31,7 @@ def epoch_multinomial(const floating[:, ::1] X, const double[::1] y, sw, order,
 
     Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
     """
-    cdef int64_t n = X.shape[0], d = X.shape[1], K = params.shape[1]
+    cdef int64_t n = X.shape[0], d = X.shape[1], K = params.shape[1], n_visit = n, r
     cdef int64_t P = (d + 1) * K
     cdef fgd_config c = _make_config(cfg)
     cdef fgd_stats st
@@ -60,24 +60,28 @@ def epoch_multinomial(const floating[:, ::1] X, const double[::1] y, sw, order,
             raise ValueError("sample_weight has the wrong length")
         sw_ptr = &sw_view[0] if n > 0 else NULL
     if order is not None:
+        # order may list a subset of the rows (an epoch run in chunks)
         order_view = order
-        if order_view.shape[0] != n:
-            raise ValueError("order has the wrong length")
-        order_ptr = &order_view[0] if n > 0 else NULL
+        n_visit = order_view.shape[0]
+        order_ptr = &order_view[0] if n_visit > 0 else NULL
+        for r in range(n_visit):
+            if order_view[r] < 0 or order_view[r] >= n:
+                raise ValueError("order[%d] = %d is not a row of X (%d rows)"
+                                 % (r, order_view[r], n))
     if avg is not None:
         if avg.shape[0] != d + 1 or avg.shape[1] != K:
             raise ValueError("avg must have the shape of params")
         avg_ptr = &avg[0, 0]
-    if n == 0:
+    if n_visit == 0:
         return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0, nonfinite=0)
 
     with nogil:
         if floating is double:
-            rc = fgd_epoch_multinomial_f64(&X[0, 0], n, d, K, &y[0], sw_ptr, order_ptr,
+            rc = fgd_epoch_multinomial_f64(&X[0, 0], n_visit, d, K, &y[0], sw_ptr, order_ptr,
                                            &params[0, 0], &state[0, 0], &gbuf[0, 0],
                                            &pbuf[0, 0], &gsum[0], avg_ptr, &c, t0, &st)
         else:
-            rc = fgd_epoch_multinomial_f32(&X[0, 0], n, d, K, &y[0], sw_ptr, order_ptr,
+            rc = fgd_epoch_multinomial_f32(&X[0, 0], n_visit, d, K, &y[0], sw_ptr, order_ptr,
                                            &params[0, 0], &state[0, 0], &gbuf[0, 0],
                                            &pbuf[0, 0], &gsum[0], avg_ptr, &c, t0, &st)
     if rc != 0:
