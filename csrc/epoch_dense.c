@@ -15,8 +15,12 @@
 
 /* Upper bound on threads, so per-thread loss sums live on the stack. */
 #define FGD_MAX_THREADS 256
-/* How far ahead in a shuffled order rows are prefetched. */
-#define FGD_PREFETCH_ROWS 4
+/* How far ahead in a shuffled order rows are prefetched (tuned on the
+ * benchmarks of benchmarks/README.md: far enough to cover a DRAM and TLB miss
+ * at the speed rows are consumed, near enough not to evict them again). */
+#define FGD_PREFETCH_ROWS 8
+/* Coordinates per run of an optimizer rule (a double buffer on the stack). */
+#define FGD_CHUNK 256
 
 /* Run-time choice of instruction set for the hot leaf kernels (GCC/Clang on
  * x86-64 Linux): the build stays baseline x86-64, and AVX2/AVX-512 are used
@@ -30,16 +34,73 @@
 #define FGD_CLONES
 #define FGD_HAVE_DISPATCH 0
 #endif
+/* Leaf kernels are inlined into the dispatched loops, so that each clone
+ * gets its own vector code and no call per row goes through the resolver. */
+#if defined(__GNUC__)
+#define FGD_INLINE static inline __attribute__((always_inline))
+#else
+#define FGD_INLINE static inline
+#endif
 
 static inline void fgd_prefetch_row(const void *row, int64_t nbytes)
 {
-#if defined(__GNUC__)
     const char *p = (const char *)row;
     int64_t off;
-    for (off = 0; off < nbytes; off += 64) __builtin_prefetch(p + off, 0, 0);
+#if defined(__GNUC__) && defined(__x86_64__)
+    /* into L2 (prefetcht1): measured faster here than into L1 for random rows;
+     * volatile asm because GCC 12 dropped a loop of __builtin_prefetch */
+    for (off = 0; off < nbytes; off += 64) __asm__ volatile("prefetcht1 %0" : : "m"(p[off]));
+#elif defined(__GNUC__)
+    for (off = 0; off < nbytes; off += 64) __builtin_prefetch(p + off, 0, 3);
 #else
-    (void)row;
+    (void)p;
+    (void)off;
     (void)nbytes;
+#endif
+}
+
+/* State rows (of 3) that the optimizer's rule reads and writes. */
+static inline int fgd_n_state(int optimizer, const double *h)
+{
+    switch (optimizer) {
+    case FGD_SGD:      return h[0] != 0.0;                     /* momentum buffer */
+    case FGD_ADAGRAD:  return 1;                               /* sum */
+    case FGD_RMSPROP:  return 1 + (h[3] != 0.0) + (h[2] > 0.0); /* [grad_avg][buf] */
+    case FGD_ADADELTA: return 2;
+    case FGD_FTRL:     return 2;                               /* z, n */
+    default:           return 2 + (h[3] != 0.0);               /* [max_exp_avg_sq] */
+    }
+}
+
+/* Loss value, and its derivative in *dl: fgd_loss() and fgd_dloss() of
+ * losses.h, sharing the one exp() of the logistic loss (same formulas, same
+ * bits). */
+static inline double fgd_loss_and_deriv(int loss, double eps, double y, double p,
+                                        double *dl)
+{
+    if (loss == FGD_LOG_LOSS) {
+        const double z = y * p;
+        if (z > 0) {
+            const double e = exp(-z);
+            *dl = -y * (e / (1.0 + e));
+            return log1p(e);
+        } else {
+            const double e = exp(z);
+            *dl = -y * (1.0 / (1.0 + e));
+            return -z + log1p(e);
+        }
+    }
+    *dl = fgd_dloss(loss, eps, y, p);
+    return fgd_loss(loss, eps, y, p);
+}
+
+/* Prefetch one value (a target or a sample weight) of a row visited soon. */
+static inline void fgd_prefetch_value(const double *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
 #endif
 }
 
@@ -93,6 +154,37 @@ void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed)
         order[i] = order[j];
         order[j] = tmp;
     }
+}
+
+/* ---- streaming read, the bandwidth yardstick of the benchmarks ---------- */
+
+FGD_CLONES static uint64_t fgd_read_words(const uint64_t *p, int64_t n)
+{
+    uint64_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    int k;
+    for (; i + 8 <= n; i += 8)
+        for (k = 0; k < 8; k++) acc[k] += p[i + k];
+    for (; i < n; i++) acc[0] += p[i];
+    for (k = 1; k < 8; k++) acc[0] += acc[k];
+    return acc[0];
+}
+
+uint64_t fgd_stream_read(const void *data, int64_t nbytes, int n_threads)
+{
+    const uint64_t *p = (const uint64_t *)data;
+    const int64_t n = nbytes / 8;
+    uint64_t total = 0;
+    if (n_threads < 1) n_threads = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads) reduction(+ : total) if (n_threads > 1)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        const int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
+        total += fgd_read_words(p + lo, hi - lo);
+    }
+    return total;
 }
 
 /* ---- small exported helpers ------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
  * kernels_impl.h -- the dense epoch loop, written once and instantiated for
- * float and double by epoch_dense.c (which defines REAL and SFX).
+ * float and double by epoch_dense.c (which defines REAL, SFX and FGD_LANES).
  *
  * One epoch is a loop over mini-batches. Inside one OpenMP parallel region
  * (opened once per epoch, not once per batch) each batch takes two phases:
@@ -15,6 +15,22 @@
  *      the optimizer rule and the L1 prox, and zeroes the buffers.
  *
  * A second barrier closes the step. Nothing here allocates or calls Python.
+ *
+ * Pure SGD on one thread (batch_size == 1) takes a separate loop,
+ * fgd_epoch_single: the gradient of a single row is dl * x, so it is fed to
+ * the optimizer rule straight from the row (still in L1) instead of going
+ * through the scratch buffer, and the per-batch bookkeeping disappears. It
+ * performs the same floating-point operations in the same order as the
+ * general loop does at batch_size == 1, so both give the same bits.
+ *
+ * Speed notes (benchmarks/README.md has the measurements):
+ * - the optimizer rules run over runs of FGD_CHUNK coordinates with the
+ *   choice of rule, of the state rows it uses and of the L1 prox made once
+ *   per run, not per coordinate, so the compiler vectorizes them (sqrt and
+ *   division are correctly rounded in SIMD too: no change in results);
+ * - in a shuffled order the rows the thread will visit next are prefetched
+ *   FGD_PREFETCH_ROWS ahead, across batch boundaries, hiding DRAM and TLB
+ *   latency (otherwise the cost of pure SGD over a shuffled order).
  */
 
 #define FGD_CAT_(a, b) a##_##b
@@ -24,7 +40,7 @@
 /* Dot product with FGD_LANES independent accumulators combined in a fixed
  * order: the compiler vectorizes it without -ffast-math, and the result does
  * not depend on the instruction set chosen at run time. */
-FGD_CLONES static double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
+FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
 {
     REAL acc[FGD_LANES];
     REAL tail = 0;
@@ -40,63 +56,181 @@ FGD_CLONES static double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
 }
 
 /* y += a * x */
-FGD_CLONES static void FN(fgd_axpy)(REAL a, const REAL *x, REAL *y, int64_t d)
+FGD_INLINE void FN(fgd_axpy)(REAL a, const REAL *x, REAL *y, int64_t d)
 {
     int64_t i;
     for (i = 0; i < d; i++) y[i] += a * x[i];
 }
 
-/* Phase 2 for coordinates [lo, hi): gather the gradient, penalize, update. */
-static void FN(fgd_update_range)(const fgd_config *c, REAL *w, REAL *state,
-                                 REAL *gbuf, int nt, int64_t d, int64_t lo,
-                                 int64_t hi, double inv_m, double lr,
-                                 const double *pc, double *gsum)
+/* One optimizer rule over the penalized coordinates [lo, hi).
+ *
+ * g holds the loss gradient of those coordinates (double, already divided
+ * by the batch size). Per coordinate, in this order: record g + l2 w in
+ * gsum, add l2g * w to g (l2g = l2, or 0 for decoupled decay), multiply w
+ * by decay (1, or 1 - lr l2 for decoupled decay), apply the rule, then the
+ * L1 soft-threshold by l1 * eta.
+ *
+ * OPT, NS (state rows the rule reads and writes), L1 and GS (accumulate
+ * gsum) are constants at every call site, so each combination compiles to
+ * its own branch-free, vectorizable loop. */
+FGD_INLINE void FN(fgd_rule_run)(
+    const int OPT, const int NS, const int L1, const int GS, const fgd_config *c,
+    REAL *w, REAL *state, int64_t D, int64_t lo, int64_t hi, const double *g,
+    double lr, const double *pc, double l2g, double decay, double *gsum)
 {
-    const int64_t D = d + 1;
-    const int opt = c->optimizer;
     const double *h = c->hyper;
     const double l2 = c->l2, l1 = c->l1;
-    const double decay = c->l2_decoupled ? 1.0 - lr * l2 : 1.0;
     int64_t j;
-    int tt;
     for (j = lo; j < hi; j++) {
-        double g = 0.0, wj, eta, s[3];
-        const int penalized = j < d;
-        for (tt = 0; tt < nt; tt++) {
-            g += (double)gbuf[tt * D + j];
-            gbuf[tt * D + j] = 0;
+        double gj = g[j - lo], wj = (double)w[j], eta, s[3];
+        s[0] = NS > 0 ? (double)state[j] : 0.0;
+        s[1] = NS > 1 ? (double)state[D + j] : 0.0;
+        s[2] = NS > 2 ? (double)state[2 * D + j] : 0.0;
+        if (GS) gsum[j] += gj + l2 * wj;
+        gj += l2g * wj;
+        wj *= decay;
+        switch (OPT) {
+        case FGD_SGD:
+            if (NS == 0) { /* fgd_rule_sgd without momentum */
+                eta = lr;
+                wj = wj - lr * gj;
+            } else {
+                wj = fgd_rule_sgd(wj, gj, s, h, lr, pc, &eta);
+            }
+            break;
+        case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, gj, s, h, lr, pc, &eta); break;
+        case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, gj, s, h, lr, pc, &eta); break;
+        case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, gj, s, h, lr, pc, &eta); break;
+        case FGD_FTRL:     wj = fgd_rule_ftrl(wj, gj, s, h, lr, pc, &eta); break;
+        default:           wj = fgd_rule_adam(wj, gj, s, h, lr, pc, &eta); break;
         }
-        if (!penalized && !c->fit_intercept) continue;
-        g *= inv_m;
-        wj = (double)w[j];
-        if (penalized) {
-            gsum[j] += g + l2 * wj;
-            if (c->l2_decoupled)
-                wj *= decay;
-            else
-                g += l2 * wj;
-        } else {
-            gsum[j] += g;
-        }
-        s[0] = (double)state[j];
-        s[1] = (double)state[D + j];
-        s[2] = (double)state[2 * D + j];
-        switch (opt) {
-        case FGD_SGD:      wj = fgd_rule_sgd(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_FTRL:     wj = fgd_rule_ftrl(wj, g, s, h, lr, pc, &eta); break;
-        default:           wj = fgd_rule_adam(wj, g, s, h, lr, pc, &eta); break;
-        }
-        if (penalized && l1 > 0.0) {
+        if (L1) {
             const double thr = l1 * eta;
             wj = wj > thr ? wj - thr : (wj < -thr ? wj + thr : 0.0);
         }
         w[j] = (REAL)wj;
-        state[j] = (REAL)s[0];
-        state[D + j] = (REAL)s[1];
-        state[2 * D + j] = (REAL)s[2];
+        if (NS > 0) state[j] = (REAL)s[0];
+        if (NS > 1) state[D + j] = (REAL)s[1];
+        if (NS > 2) state[2 * D + j] = (REAL)s[2];
+    }
+}
+
+/* Pick the specialized loop of fgd_rule_run for this configuration. */
+FGD_INLINE void FN(fgd_rule_chunk)(const fgd_config *c, int ns, REAL *w,
+                                          REAL *state, int64_t D, int64_t lo,
+                                          int64_t hi, const double *g, double lr,
+                                          const double *pc, double l2g, double decay,
+                                          double *gsum)
+{
+    const int l1 = c->l1 > 0.0, gs = gsum != NULL;
+#define FGD_RUN(OPT, NS)                                                              \
+    do {                                                                              \
+        if (l1 && gs)                                                                 \
+            FN(fgd_rule_run)(OPT, NS, 1, 1, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
+                             decay, gsum);                                            \
+        else if (l1)                                                                  \
+            FN(fgd_rule_run)(OPT, NS, 1, 0, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
+                             decay, gsum);                                            \
+        else if (gs)                                                                  \
+            FN(fgd_rule_run)(OPT, NS, 0, 1, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
+                             decay, gsum);                                            \
+        else                                                                          \
+            FN(fgd_rule_run)(OPT, NS, 0, 0, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
+                             decay, gsum);                                            \
+    } while (0)
+    switch (c->optimizer) {
+    case FGD_SGD:
+        if (ns == 0) FGD_RUN(FGD_SGD, 0);
+        else FGD_RUN(FGD_SGD, 1);
+        break;
+    case FGD_ADAGRAD:
+        FGD_RUN(FGD_ADAGRAD, 1);
+        break;
+    case FGD_RMSPROP:
+        if (ns == 1) FGD_RUN(FGD_RMSPROP, 1);
+        else if (ns == 2) FGD_RUN(FGD_RMSPROP, 2);
+        else FGD_RUN(FGD_RMSPROP, 3);
+        break;
+    case FGD_ADADELTA:
+        FGD_RUN(FGD_ADADELTA, 2);
+        break;
+    case FGD_FTRL:
+        FGD_RUN(FGD_FTRL, 2);
+        break;
+    default: /* Adam, AdamW */
+        if (ns == 2) FGD_RUN(FGD_ADAM, 2);
+        else FGD_RUN(FGD_ADAM, 3);
+        break;
+    }
+#undef FGD_RUN
+}
+
+/* The intercept (coordinate d): never penalized, one coordinate, scalar. */
+FGD_INLINE void FN(fgd_update_intercept)(const fgd_config *c, REAL *w, REAL *state,
+                                     int64_t D, int64_t d, double g, double lr,
+                                     const double *pc, double *gsum)
+{
+    const double *h = c->hyper;
+    double wj, eta, s[3];
+    if (!c->fit_intercept) return;
+    wj = (double)w[d];
+    gsum[d] += g;
+    s[0] = (double)state[d];
+    s[1] = (double)state[D + d];
+    s[2] = (double)state[2 * D + d];
+    switch (c->optimizer) {
+    case FGD_SGD:      wj = fgd_rule_sgd(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, g, s, h, lr, pc, &eta); break;
+    case FGD_FTRL:     wj = fgd_rule_ftrl(wj, g, s, h, lr, pc, &eta); break;
+    default:           wj = fgd_rule_adam(wj, g, s, h, lr, pc, &eta); break;
+    }
+    (void)eta;
+    w[d] = (REAL)wj;
+    state[d] = (REAL)s[0];
+    state[D + d] = (REAL)s[1];
+    state[2 * D + d] = (REAL)s[2];
+}
+
+/* g[k] = (sum over threads, in thread order, of gbuf[tt][j0 + k]) * inv_m;
+ * the buffers are left zero. */
+FGD_INLINE void FN(fgd_gather)(REAL *gbuf, int nt, int64_t D, int64_t j0,
+                                      int64_t j1, double inv_m, double *g)
+{
+    const int64_t len = j1 - j0;
+    int64_t k;
+    int tt;
+    for (k = 0; k < len; k++) g[k] = 0.0;
+    for (tt = 0; tt < nt; tt++) {
+        REAL *b = gbuf + tt * D + j0;
+        for (k = 0; k < len; k++) {
+            g[k] += (double)b[k];
+            b[k] = 0;
+        }
+    }
+    for (k = 0; k < len; k++) g[k] *= inv_m;
+}
+
+/* Phase 2 for coordinates [lo, hi): gather the gradient, penalize, update. */
+FGD_CLONES static void FN(fgd_update_range)(const fgd_config *c, int ns, REAL *w, REAL *state,
+                                 REAL *gbuf, int nt, int64_t d, int64_t lo,
+                                 int64_t hi, double inv_m, double lr,
+                                 const double *pc, double *gsum)
+{
+    const int64_t D = d + 1, pen_hi = hi < d ? hi : d;
+    const double l2g = c->l2_decoupled ? 0.0 : c->l2;
+    const double decay = c->l2_decoupled ? 1.0 - lr * c->l2 : 1.0;
+    double g[FGD_CHUNK];
+    int64_t j0;
+    for (j0 = lo; j0 < pen_hi; j0 += FGD_CHUNK) {
+        const int64_t j1 = j0 + FGD_CHUNK < pen_hi ? j0 + FGD_CHUNK : pen_hi;
+        FN(fgd_gather)(gbuf, nt, D, j0, j1, inv_m, g);
+        FN(fgd_rule_chunk)(c, ns, w, state, D, j0, j1, g, lr, pc, l2g, decay, gsum);
+    }
+    if (hi > d) {
+        FN(fgd_gather)(gbuf, nt, D, d, D, inv_m, g);
+        FN(fgd_update_intercept)(c, w, state, D, d, g[0], lr, pc, gsum);
     }
 }
 
@@ -113,6 +247,151 @@ static void FN(fgd_average_range)(const REAL *w, REAL *avg, int64_t lo, int64_t 
     }
 }
 
+/* g[k] = the gradient of one row of batch size 1, as the general loop forms
+ * it: (REAL)0 + dl x[k] accumulated in REAL (the zero keeps the sign of zero
+ * identical), then widened; zero when dl is zero (the axpy is skipped). */
+FGD_INLINE void FN(fgd_row_grad)(const REAL *x, REAL dl, int nonzero,
+                                        int64_t len, double *g)
+{
+    int64_t k;
+    if (nonzero)
+        for (k = 0; k < len; k++) g[k] = (double)((REAL)0 + dl * x[k]);
+    else
+        for (k = 0; k < len; k++) g[k] = 0.0;
+}
+
+/* Pure SGD-style epoch on one thread, batch size 1 (see the file comment). */
+FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d, const double *y,
+                                 const double *sw, const int64_t *order, REAL *params,
+                                 REAL *state, double *gsum, REAL *avg,
+                                 const fgd_config *c, int ns, int64_t t0,
+                                 fgd_stats *stats)
+{
+    const int64_t D = d + 1;
+    const int64_t rowbytes = d * (int64_t)sizeof(REAL);
+    double g[FGD_CHUNK];
+    double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
+    int64_t t = t0, r, j0;
+    int nonfinite = 0;
+
+    if (order)
+        for (r = 0; r < FGD_PREFETCH_ROWS && r < n; r++)
+            fgd_prefetch_row(X + order[r] * d, rowbytes);
+    for (r = 0; r < n; r++) {
+        const int64_t i = order ? order[r] : r;
+        const REAL *x = X + i * d;
+        const double s = sw ? sw[i] : 1.0;
+        double p, l, dl, lr, pc[2], l2g, decay;
+        REAL dlr;
+        if (order && r + FGD_PREFETCH_ROWS < n) {
+            const int64_t ip = order[r + FGD_PREFETCH_ROWS];
+            fgd_prefetch_row(X + ip * d, rowbytes);
+            fgd_prefetch_value(y + ip);
+            if (sw) fgd_prefetch_value(sw + ip);
+        }
+        if (s == 0.0) continue; /* no weight: no step */
+        p = FN(fgd_dot)(x, params, d) + (double)params[d];
+        l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
+        if (!isfinite(l) || !isfinite(p)) {
+            nonfinite = 1;
+            break;
+        }
+        loss_sum += s * l;
+        weight_sum += s;
+        dl = s * dl;
+        dlr = (REAL)dl;
+        lr = fgd_lr_at(c, t);
+        fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
+        l2g = c->l2_decoupled ? 0.0 : c->l2;
+        decay = c->l2_decoupled ? 1.0 - lr * c->l2 : 1.0;
+        for (j0 = 0; j0 < d; j0 += FGD_CHUNK) {
+            const int64_t j1 = j0 + FGD_CHUNK < d ? j0 + FGD_CHUNK : d;
+            FN(fgd_row_grad)(x + j0, dlr, dl != 0.0, j1 - j0, g);
+            FN(fgd_rule_chunk)(c, ns, params, state, D, j0, j1, g, lr, pc, l2g, decay,
+                               gsum);
+        }
+        FN(fgd_update_intercept)(c, params, state, D, d,
+                                 dl != 0.0 ? (double)((REAL)0 + dlr) : 0.0, lr, pc, gsum);
+        t++;
+        if (avg && c->average_start >= 0)
+            FN(fgd_average_range)(params, avg, 0, D, t, c->average_start);
+        lr_last = lr;
+    }
+    stats->loss_sum = loss_sum;
+    stats->weight_sum = weight_sum;
+    stats->t = t;
+    stats->n_steps = t - t0;
+    stats->lr_last = lr_last;
+    stats->nonfinite = nonfinite;
+}
+
+/* Row index that thread tid of nt visits `ahead` positions after position r
+ * of its slice [r0, r1) of the batch starting at `start`, looking at most
+ * into its slice of the next batch; -1 when there is none. */
+static inline int64_t FN(fgd_row_ahead)(const int64_t *order, int64_t n, int64_t B,
+                                        int64_t start, int64_t r, int64_t r1,
+                                        int tid, int nt, int64_t ahead)
+{
+    const int64_t rp = r + ahead;
+    int64_t next, m2, q0, q1;
+    if (rp < r1) return order[rp];
+    next = start + B;
+    if (next >= n) return -1;
+    m2 = n - next < B ? n - next : B;
+    q0 = next + m2 * tid / nt;
+    q1 = next + m2 * (tid + 1) / nt;
+    q0 += rp - r1;
+    return q0 < q1 ? order[q0] : -1;
+}
+
+/* Phase 1 for rows [r0, r1) (this thread's slice of the batch that starts
+ * at `start`): margin, loss and loss derivative of each row, and its
+ * gradient added to gb. Returns 1 if a margin or a loss is not finite. */
+FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
+                                         const double *y, const double *sw,
+                                         const int64_t *order, const REAL *params,
+                                         REAL *gb, const fgd_config *c, int64_t B,
+                                         int64_t start, int64_t r0, int64_t r1, int tid,
+                                         int nt, double *loss_sum, double *weight_sum)
+{
+    const int64_t rowbytes = d * (int64_t)sizeof(REAL);
+    double my_loss = *loss_sum, my_weight = *weight_sum;
+    int64_t r;
+    int bad = 0;
+    for (r = r0; r < r1; r++) {
+        const int64_t i = order ? order[r] : r;
+        const REAL *x = X + i * d;
+        const double s = sw ? sw[i] : 1.0;
+        double p, l, dl;
+        if (order) {
+            const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, r, r1, tid, nt,
+                                                 FGD_PREFETCH_ROWS);
+            if (ip >= 0) {
+                fgd_prefetch_row(X + ip * d, rowbytes);
+                fgd_prefetch_value(y + ip);
+                if (sw) fgd_prefetch_value(sw + ip);
+            }
+        }
+        if (s == 0.0) continue;
+        p = FN(fgd_dot)(x, params, d) + (double)params[d];
+        l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
+        if (!isfinite(l) || !isfinite(p)) {
+            bad = 1;
+            break;
+        }
+        my_loss += s * l;
+        my_weight += s;
+        dl = s * dl;
+        if (dl != 0.0) {
+            FN(fgd_axpy)((REAL)dl, x, gb, d);
+            gb[d] += (REAL)dl;
+        }
+    }
+    *loss_sum = my_loss;
+    *weight_sum = my_weight;
+    return bad;
+}
+
 int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
                         const double *sw, const int64_t *order, REAL *params,
                         REAL *state, REAL *gbuf, double *gsum, REAL *avg,
@@ -121,8 +400,9 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
     const int64_t D = d + 1;
     const int64_t B = c->batch_size;
     const int64_t nb = B > 0 ? (n + B - 1) / B : 0;
+    const int64_t rowbytes = d * (int64_t)sizeof(REAL);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
-    int nthreads = c->n_threads, abort_flag = 0, k;
+    int nthreads = c->n_threads, abort_flag = 0, k, ns;
     int64_t t_end = t0;
     double lr_last = 0.0;
 
@@ -132,6 +412,12 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
         return -1;
     if (nthreads < 1) nthreads = 1;
     if (nthreads > FGD_MAX_THREADS) nthreads = FGD_MAX_THREADS;
+    ns = fgd_n_state(c->optimizer, c->hyper);
+    if (B == 1 && nthreads == 1) {
+        FN(fgd_epoch_single)(X, n, d, y, sw, order, params, state, gsum, avg, c, ns, t0,
+                             stats);
+        return 0;
+    }
     for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
 
 #ifdef _OPENMP
@@ -143,6 +429,13 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
         const int64_t c_lo = D * tid / nt, c_hi = D * (tid + 1) / nt;
         double my_loss = 0.0, my_weight = 0.0;
         int64_t t = t0, b, r;
+        if (order) {
+            /* the first rows of this thread's slice of the first batch */
+            const int64_t m0 = n < B ? n : B;
+            const int64_t q0 = m0 * tid / nt, q1 = m0 * (tid + 1) / nt;
+            for (r = q0; r < q1 && r < q0 + FGD_PREFETCH_ROWS; r++)
+                fgd_prefetch_row(X + order[r] * d, rowbytes);
+        }
         for (b = 0; b < nb; b++) {
             const int64_t start = b * B, end = start + B < n ? start + B : n;
             const int64_t m = end - start;
@@ -157,31 +450,12 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
             } else {
                 batch_weight = (double)m;
             }
-            for (r = r0; r < r1; r++) {
-                const int64_t i = order ? order[r] : r;
-                const REAL *x = X + i * d;
-                const double s = sw ? sw[i] : 1.0;
-                double p, l, dl;
-                if (order && r + FGD_PREFETCH_ROWS < r1)
-                    fgd_prefetch_row(X + order[r + FGD_PREFETCH_ROWS] * d,
-                                     d * (int64_t)sizeof(REAL));
-                if (s == 0.0) continue;
-                p = FN(fgd_dot)(x, params, d) + (double)params[d];
-                l = fgd_loss(c->loss, c->loss_param, y[i], p);
-                if (!isfinite(l) || !isfinite(p)) {
+            if (FN(fgd_batch_rows)(X, n, d, y, sw, order, params, gb, c, B, start, r0, r1,
+                                   tid, nt, &my_loss, &my_weight)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
-                    abort_flag = 1;
-                    break;
-                }
-                my_loss += s * l;
-                my_weight += s;
-                dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
-                if (dl != 0.0) {
-                    FN(fgd_axpy)((REAL)dl, x, gb, d);
-                    gb[d] += (REAL)dl;
-                }
+                abort_flag = 1;
             }
 #ifdef _OPENMP
 #pragma omp barrier
@@ -193,7 +467,7 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
                 const double lr = fgd_lr_at(c, t);
                 double pc[2];
                 fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
-                FN(fgd_update_range)(c, params, state, gbuf, nt, d, c_lo, c_hi,
+                FN(fgd_update_range)(c, ns, params, state, gbuf, nt, d, c_lo, c_hi,
                                      1.0 / (double)m, lr, pc, gsum);
                 t++;
                 if (avg && c->average_start >= 0)
@@ -223,6 +497,55 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
         /* leave the scratch buffers zero for the caller's next call */
         int64_t j;
         for (j = 0; j < (int64_t)nthreads * D; j++) gbuf[j] = 0;
+    }
+    return 0;
+}
+
+/* g[k] = (double)x[k] */
+FGD_INLINE void FN(fgd_widen)(const REAL *x, int64_t len, double *g)
+{
+    int64_t k;
+    for (k = 0; k < len; k++) g[k] = (double)x[k];
+}
+
+/* The optimizer step of fgd_optimizer_step over coordinates [lo, hi). */
+FGD_CLONES static void FN(fgd_step_range)(REAL *params, const REAL *grad, REAL *state,
+                                          int64_t stride, int64_t lo, int64_t hi,
+                                          const fgd_config *c, int ns, double lr,
+                                          const double *pc, double l2g, double decay)
+{
+    double g[FGD_CHUNK];
+    int64_t j0;
+    for (j0 = lo; j0 < hi; j0 += FGD_CHUNK) {
+        const int64_t j1 = j0 + FGD_CHUNK < hi ? j0 + FGD_CHUNK : hi;
+        FN(fgd_widen)(grad + j0, j1 - j0, g);
+        FN(fgd_rule_chunk)(c, ns, params, state, stride, j0, j1, g, lr, pc, l2g, decay,
+                           NULL);
+    }
+}
+
+/* One optimizer step over a flat parameter vector (see fastgd.h). */
+int FN(fgd_optimizer_step)(REAL *params, const REAL *grad, REAL *state, int64_t n,
+                           int64_t stride, const fgd_config *c, int64_t t, int n_threads)
+{
+    const double lr = fgd_lr_at(c, t);
+    const double l2g = c->l2_decoupled ? 0.0 : c->l2;
+    const double decay = c->l2_decoupled ? 1.0 - lr * c->l2 : 1.0;
+    double pc[2];
+    int ns;
+    if (n < 0 || stride < n || c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
+        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
+        return -1;
+    if (n_threads < 1) n_threads = 1;
+    ns = fgd_n_state(c->optimizer, c->hyper);
+    fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && n >= 65536)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        const int64_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
+        FN(fgd_step_range)(params, grad, state, stride, lo, hi, c, ns, lr, pc, l2g, decay);
     }
     return 0;
 }
