@@ -113,6 +113,25 @@ int fgd_epoch_dense_f32(const float *X, int64_t n, int64_t d,
                         double *gsum, float *avg, const fgd_config *cfg, int64_t t0,
                         fgd_stats *stats);
 
+/*
+ * One optimizer step over a flat vector of n parameters, all penalized:
+ * g = grad (+ l2 w unless decoupled), the rule of cfg->optimizer at step
+ * number t + 1 with step size fgd_schedule_lr(cfg, t), then the L1 prox.
+ * state holds the rule's state rows, each `stride` (>= n) long. Coordinates
+ * are split over n_threads; results do not depend on the thread count.
+ * Used by the optimizer benchmarks. Returns 0, or -1 on an invalid config.
+ */
+int fgd_optimizer_step_f64(double *params, const double *grad, double *state,
+                           int64_t n, int64_t stride, const fgd_config *cfg,
+                           int64_t t, int n_threads);
+int fgd_optimizer_step_f32(float *params, const float *grad, float *state,
+                           int64_t n, int64_t stride, const fgd_config *cfg,
+                           int64_t t, int n_threads);
+
+/* Read nbytes (a multiple of 8) once on n_threads threads; returns a checksum
+ * so the read cannot be optimized away. The benchmarks' bandwidth yardstick. */
+uint64_t fgd_stream_read(const void *data, int64_t nbytes, int n_threads);
+
 /* Seeded Fisher-Yates permutation of 0..n-1 (splitmix64); see fastgd/data.py. */
 void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed);
 

@@ -43,6 +43,13 @@ cdef extern from "fastgd.h" nogil:
                             float *params, float *state, float *gbuf,
                             double *gsum, float *avg, const fgd_config *cfg, int64_t t0,
                             fgd_stats *stats)
+    int fgd_optimizer_step_f64(double *params, const double *grad, double *state,
+                               int64_t n, int64_t stride, const fgd_config *cfg,
+                               int64_t t, int n_threads)
+    int fgd_optimizer_step_f32(float *params, const float *grad, float *state,
+                               int64_t n, int64_t stride, const fgd_config *cfg,
+                               int64_t t, int n_threads)
+    uint64_t fgd_stream_read(const void *data, int64_t nbytes, int n_threads)
     void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed)
     double fgd_schedule_lr(const fgd_config *cfg, int64_t t)
     double fgd_loss_value(int loss, double param, double y, double p)

@@ -120,6 +120,47 @@ def epoch_dense(const floating[:, ::1] X, const double[::1] y, sw, order,
                 nonfinite=st.nonfinite)
 
 
+def optimizer_step(floating[::1] params, floating[::1] grad, floating[:, ::1] state,
+                   dict cfg, int64_t t, int n_threads=1):
+    """One optimizer step over a flat parameter vector, in place (all penalized).
+
+    ``state`` has one row per state value of the rule (3 always suffice);
+    ``cfg`` as for :func:`epoch_dense` (the loss and batch fields unused).
+    """
+    cdef int64_t n = params.shape[0]
+    cdef fgd_config c = _make_config(cfg)
+    cdef int rc
+    if grad.shape[0] != n:
+        raise ValueError("grad and params differ in length")
+    if state.shape[0] != 3 or state.shape[1] != n:
+        raise ValueError("state must have shape (3, n_params)")
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            rc = fgd_optimizer_step_f64(&params[0], &grad[0], &state[0, 0], n, n, &c, t,
+                                        n_threads)
+        else:
+            rc = fgd_optimizer_step_f32(&params[0], &grad[0], &state[0, 0], n, n, &c, t,
+                                        n_threads)
+    if rc != 0:
+        raise ValueError("invalid configuration for the compiled core: %r" % cfg)
+
+
+def stream_read(const unsigned char[::1] data, int n_threads=1):
+    """Read the bytes of ``data`` once on ``n_threads`` threads (bandwidth yardstick).
+
+    Returns a checksum; only whole 8-byte words are read.
+    """
+    cdef int64_t nbytes = data.shape[0]
+    cdef uint64_t total = 0
+    if nbytes < 8:
+        return 0
+    with nogil:
+        total = fgd_stream_read(&data[0], nbytes - nbytes % 8, n_threads)
+    return total
+
+
 def epoch_order(int64_t[::1] out, uint64_t seed):
     """Fill ``out`` with the seeded permutation of 0..n-1 (see fastgd.data)."""
     with nogil:
