@@ -63,7 +63,6 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fastgd.data import scaled_sample_weight
-from fastgd.losses import Loss
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -286,7 +285,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                     if value > best["score"]:
                         best["score"] = value
                         best["params"] = tr.params.copy()
-                        best["avg"] = None if tr.avg is None else tr.avg.copy()
+                        # the model scored: the average once it has started, else
+                        # the iterate (restored into avg too, as that is reported)
+                        best["avg"] = None if tr.avg is None else p.copy()
                     return -value
             reason = tr.run(X, ys[k], swn, epochs=epochs, tol=tol,
                             n_iter_no_change=self.n_iter_no_change, monitor=monitor,
@@ -329,9 +330,6 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         tags.input_tags.sparse = _trainer_accepts_sparse() and \
             getattr(self, "multi_class", "ovr") != "multinomial"
         return tags
-
-    def _data_dtype_check(self, X):
-        return X
 
 
 class SGDClassifier(LinearClassifierMixin, _BaseSGD):

@@ -572,3 +572,16 @@ def test_multinomial_epoch_in_chunks_is_one_epoch(iris, shuffle):
         results.append(tr)
     np.testing.assert_array_equal(results[0].params, results[1].params)
     assert results[0].t == results[1].t
+
+
+def test_early_stopping_with_averaging_reports_the_scored_model(cancer):
+    # averaging starts late (after 3 epochs): whichever model scored best, the
+    # reported coef_ is that model
+    X, y = cancer
+    n_train = X.shape[0] - int(np.ceil(0.1 * X.shape[0]))
+    for average in (True, 3 * n_train):
+        est = SGDClassifier(early_stopping=True, average=average, random_state=0,
+                            n_iter_no_change=3).fit(X, y)
+        _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=0).split(X, y))
+        best = -min(est.history_.validation)
+        assert est.score(X[vidx], y[vidx]) == pytest.approx(best, abs=1e-12)
