@@ -300,8 +300,21 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
 
         if n_workers <= 1 or len(trainers) == 1:
             return [one(k) for k in range(len(trainers))]
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=n_workers)
+        try:
             return list(pool.map(one, range(len(trainers))))
+        except KeyboardInterrupt:
+            # Ctrl-C reaches the main thread only: stop the workers at their
+            # next chunk boundary (each keeps its last completed epoch), and
+            # clear the request of those that had already finished.
+            for tr in trainers:
+                tr.interrupt()
+            pool.shutdown(wait=True)
+            for tr in trainers:
+                tr._interrupt_requested = False
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def _thread_split(self, n_problems):
         """(Python threads over problems, OpenMP threads inside each)."""

@@ -585,3 +585,28 @@ def test_early_stopping_with_averaging_reports_the_scored_model(cancer):
         _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=0).split(X, y))
         best = -min(est.history_.validation)
         assert est.score(X[vidx], y[vidx]) == pytest.approx(best, abs=1e-12)
+
+
+def test_keyboard_interrupt_in_one_vs_rest(iris, monkeypatch):
+    # Ctrl-C surfaces in the main thread: every worker is asked to stop, no
+    # stale stop request is left behind, and the fitted model is unchanged.
+    from fastgd.solver import Trainer
+
+    X, y = iris
+    est = SGDClassifier(n_jobs=3, random_state=0, max_iter=5, tol=None).fit(X, y)
+    before = est.coef_.copy()
+    original = Trainer.run
+    seen = []
+
+    def run(self, X, y, *args, **kwargs):
+        seen.append(self)
+        if y[0] == 1.0:      # the class-0 problem (row 0 is class 0)
+            raise KeyboardInterrupt
+        return original(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    assert len(seen) >= 1
+    assert not any(getattr(tr, "_interrupt_requested", False) for tr in seen)
+    np.testing.assert_array_equal(est.coef_, before)
