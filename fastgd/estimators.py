@@ -289,9 +289,13 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                         # the iterate (restored into avg too, as that is reported)
                         best["avg"] = None if tr.avg is None else p.copy()
                     return -value
+            n_val = len(tr.history.validation)
             reason = tr.run(X, ys[k], swn, epochs=epochs, tol=tol,
                             n_iter_no_change=self.n_iter_no_change, monitor=monitor,
                             verbose=bool(self.verbose))
+            # the Trainer records what it minimized; report the score itself
+            val = tr.history.validation
+            val[n_val:] = [-v for v in val[n_val:]]
             if best is not None and best["params"] is not None:
                 tr.params[...] = best["params"]
                 if tr.avg is not None:
@@ -432,9 +436,11 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         ``batch_size=1`` and non-zero weights this is scikit-learn's
         number of samples seen plus one.
     history_ : fastgd.History or list of History
-        Per-epoch training objective (``loss``), ``validation`` score
-        (negated: minimized), ``grad_norm``, ``lr`` and ``seconds``; one per
-        one-vs-rest problem for more than two classes.
+        Per-epoch training objective (``loss``: mean loss plus penalty),
+        ``validation`` score (accuracy on the held-out fraction, with
+        ``early_stopping``), ``grad_norm``, ``lr`` and ``seconds``, over all
+        ``partial_fit`` calls since the last ``fit``; one per one-vs-rest
+        problem for more than two classes.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When X has string feature names (pandas).
@@ -736,6 +742,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     t_ : float
         Optimizer steps taken over all calls, plus one.
     history_ : fastgd.History
+        As for :class:`SGDClassifier`; ``validation`` holds the R^2.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     """

@@ -341,7 +341,7 @@ def test_early_stopping_restores_the_best_weights(cancer, iris, diabetes, kind):
             else {}
         est = SGDClassifier(early_stopping=True, random_state=3, n_iter_no_change=3, **extra)
     est.fit(X, y)
-    val = -np.asarray(est.history_.validation)
+    val = np.asarray(est.history_.validation)
     assert len(val) == est.n_iter_ < est.max_iter
     # reproduce the held-out split: stratified for the classifier, seeded by random_state
     if kind == "regression":
@@ -583,7 +583,7 @@ def test_early_stopping_with_averaging_reports_the_scored_model(cancer):
         est = SGDClassifier(early_stopping=True, average=average, random_state=0,
                             n_iter_no_change=3).fit(X, y)
         _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=0).split(X, y))
-        best = -min(est.history_.validation)
+        best = max(est.history_.validation)
         assert est.score(X[vidx], y[vidx]) == pytest.approx(best, abs=1e-12)
 
 
@@ -610,3 +610,16 @@ def test_keyboard_interrupt_in_one_vs_rest(iris, monkeypatch):
     assert len(seen) >= 1
     assert not any(getattr(tr, "_interrupt_requested", False) for tr in seen)
     np.testing.assert_array_equal(est.coef_, before)
+
+
+def test_string_labels(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    for kwargs in ({}, {"loss": "log_loss", "multi_class": "multinomial"}):
+        est = SGDClassifier(random_state=0, **kwargs).fit(X, names)
+        assert list(est.classes_) == ["setosa", "versicolor", "virginica"]
+        assert est.predict(X).dtype.kind == "U"
+        assert est.score(X, names) > 0.8
+    binary = SGDClassifier(random_state=0).fit(X[y > 0], names[y > 0])
+    assert binary.coef_.shape == (1, 4)
+    assert set(binary.predict(X)) <= {"versicolor", "virginica"}
