@@ -84,7 +84,7 @@ _AUTO_LR = {"adam": 1e-2, "adamw": 1e-2}
 
 
 def _trainer_accepts_sparse():
-    """Whether the Trainer's data layer takes CSR input (added by another part)."""
+    """Whether fastgd's data layer and Trainer take CSR input (fastgd.data.check_sparse)."""
     import fastgd.data as data
 
     return hasattr(data, "check_sparse")

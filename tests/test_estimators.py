@@ -623,3 +623,18 @@ def test_string_labels(iris):
     binary = SGDClassifier(random_state=0).fit(X[y > 0], names[y > 0])
     assert binary.coef_.shape == (1, 4)
     assert set(binary.predict(X)) <= {"versicolor", "virginica"}
+
+
+@pytest.mark.parametrize("param,value,match", [
+    ("max_iter", 0, "max_iter"), ("batch_size", 1.5, "batch_size"),
+    ("n_iter_no_change", 0, "n_iter_no_change"), ("tol", "small", "tol"),
+    ("validation_fraction", 1.0, "validation_fraction"), ("average", -1, "average"),
+    ("penalty", "l3", "penalty"), ("alpha", -1.0, "alpha"), ("l1_ratio", np.nan, "l1_ratio"),
+    ("n_jobs", 0, "n_jobs"), ("eta0", -0.1, "eta0"), ("optimizer", "lbfgs", "optimizer"),
+    ("optimizer", 3, "optimizer"),
+])
+def test_bad_parameters_are_named(iris, param, value, match):
+    X, y = iris
+    for Est in (SGDClassifier, SGDRegressor):
+        with pytest.raises((ValueError, TypeError), match=match):
+            Est(**{param: value}).fit(X, y)
