@@ -615,12 +615,13 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             X, sw, ys = X[train], sw[train], [t[train] for t in ys]
         if not sw.sum() > 0:
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
-        self.classes_ = classes
         trainers = self._make_trainers(len(classes), X.shape[1], X.dtype, coef_init,
                                        intercept_init)
         workers, _ = self._thread_split(len(trainers))
         tol = self._tol()
         reasons = self._run(trainers, X, ys, sw, self.max_iter, tol, scorers, workers)
+        # the fitted state changes only once training has succeeded
+        self.classes_ = classes
         self._trainers = trainers
         self._store(trainers, [0] * len(trainers))
         self._warn_convergence(reasons, tol, self.max_iter)
