@@ -169,6 +169,10 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         lr_name = self.learning_rate
         if isinstance(lr_name, str) and lr_name == "auto":
             lr_name = self._default_schedule if plain else "adaptive"
+        if lr_name in ("pa1", "pa2"):
+            raise ValueError(f"learning_rate={lr_name!r} (scikit-learn's passive-aggressive "
+                             "steps, which depend on each row's norm) is not supported by "
+                             "fastgd; use e.g. 'optimal' or 'adaptive'")
         if isinstance(lr_name, Schedule):
             schedule = lr_name
         elif lr_name == "optimal":

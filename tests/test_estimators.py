@@ -631,7 +631,7 @@ def test_string_labels(iris):
     ("validation_fraction", 1.0, "validation_fraction"), ("average", -1, "average"),
     ("penalty", "l3", "penalty"), ("alpha", -1.0, "alpha"), ("l1_ratio", np.nan, "l1_ratio"),
     ("n_jobs", 0, "n_jobs"), ("eta0", -0.1, "eta0"), ("optimizer", "lbfgs", "optimizer"),
-    ("optimizer", 3, "optimizer"),
+    ("optimizer", 3, "optimizer"), ("learning_rate", "pa1", "passive-aggressive"),
 ])
 def test_bad_parameters_are_named(iris, param, value, match):
     X, y = iris
