@@ -574,16 +574,17 @@ def test_multinomial_epoch_in_chunks_is_one_epoch(iris, shuffle):
 
 
 def test_early_stopping_with_averaging_reports_the_scored_model(cancer):
-    # averaging starts late (after 3 epochs): whichever model scored best, the
-    # reported coef_ is that model
+    # With random_state=16 the best epoch is the first; averaging starting in
+    # epoch 3 must not replace that (un-averaged) model by the stale average.
     X, y = cancer
     n_train = X.shape[0] - int(np.ceil(0.1 * X.shape[0]))
-    for average in (True, 3 * n_train):
-        est = SGDClassifier(early_stopping=True, average=average, random_state=0,
+    for average in (True, 2 * n_train + 1):
+        est = SGDClassifier(early_stopping=True, average=average, random_state=16,
                             n_iter_no_change=3).fit(X, y)
-        _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=0).split(X, y))
-        best = max(est.history_.validation)
-        assert est.score(X[vidx], y[vidx]) == pytest.approx(best, abs=1e-12)
+        _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=16).split(X, y))
+        val = np.asarray(est.history_.validation)
+        assert est.score(X[vidx], y[vidx]) == pytest.approx(val.max(), abs=1e-12)
+    assert val.argmax() == 0 and len(val) > 2
 
 
 def test_keyboard_interrupt_in_one_vs_rest(iris, monkeypatch):
