@@ -69,6 +69,12 @@ def _config(args):
     return 0
 
 
+def _bench(args):
+    from fastgd.bench import main as bench_main
+
+    return bench_main(args)
+
+
 def _demo(args):
     return demo(epochs=args.epochs, batch_size=args.batch_size, random_state=args.seed,
                 backend=args.backend)
@@ -162,6 +168,12 @@ def build_parser():
     p.add_argument("--label-column", type=int, default=0)
     p.add_argument("--output", "-o", help="write predictions here, one per line")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("bench", help="time fastgd against scikit-learn (and PyTorch) and "
+                       "the memory bandwidth, in one process")
+    from fastgd.bench import add_arguments as _bench_arguments
+    _bench_arguments(p)
+    p.set_defaults(func=_bench)
 
     p = sub.add_parser("config", help="show versions, OpenMP, SIMD, BLAS and CUDA status")
     p.set_defaults(func=_config)

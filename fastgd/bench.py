@@ -1,0 +1,511 @@
+"""``fastgd bench``: the headline speed comparisons, measured in one process.
+
+Everything is timed in the same process on the same data, so the ratios
+hold even where absolute times drift (a shared or busy machine). Each time
+is the median of ``repeat`` runs; data generation and the reference optimum
+are never timed. The yardstick is the streaming read bandwidth measured
+here by the compiled core (:func:`fastgd.backends.cpu._core.stream_read`):
+an epoch over dense data cannot take less than ``bytes(X) / bandwidth``.
+
+Cases (see benchmarks/README.md for the reasoning and the latest table):
+
+* dense logistic-regression epochs (SGD, L2, shuffled rows) at several batch
+  sizes on one thread and on all threads, float64 and float32, against
+  scikit-learn's ``SGDClassifier(loss="log_loss")`` epoch;
+* time to reach the L2-regularized logistic optimum to a relative 1e-4,
+  against scikit-learn's ``LogisticRegression`` (lbfgs, saga) and
+  ``SGDClassifier``;
+* one Adam step over many float32 parameters, against NumPy and, when it is
+  installed, ``torch.optim.Adam`` (foreach and fused);
+* memory that ``fastgd.fit`` allocates beyond X, relative to X.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+
+__all__ = ["run", "make_data", "stream_bandwidth", "format_table", "main"]
+
+#: Full run: the issue's problem size (1,000,000 x 100 float64 = 800 MB).
+FULL = dict(n=1_000_000, d=100, repeat=3, adam_params=10_000_000, saga=True,
+            max_epochs=12, budget_s=60.0, methods=3)
+#: --quick: the same cases on a small problem, in well under a minute.
+QUICK = dict(n=200_000, d=100, repeat=3, adam_params=2_000_000, saga=False,
+             max_epochs=6, budget_s=4.0, methods=1)
+
+ALPHA = 1e-4          # L2 strength of every logistic-regression case
+SGD_LR = 0.01         # constant step size of the fastgd SGD epochs
+TARGET_GAP = 1e-4     # time-to-target: relative gap to the optimal objective
+
+
+def _median_time(fn, repeat):
+    """Median wall-clock seconds of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def make_data(n, d, random_state=0):
+    """Synthetic logistic-regression data: standard normal X, labels +-1.
+
+    Labels follow a logistic model with weights of norm about 3, so the
+    classes overlap and the optimum is well defined.
+    """
+    rng = np.random.default_rng(random_state)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d) * (3.0 / math.sqrt(d))
+    p = 1.0 / (1.0 + np.exp(-(X @ w + 0.25)))
+    y = np.where(rng.random(n) < p, 1.0, -1.0)
+    return X, y
+
+
+def stream_bandwidth(X, n_threads, repeat=3):
+    """Bytes per second at which the core reads the bytes of X once."""
+    from fastgd.backends.cpu import _core
+
+    data = X.reshape(-1).view(np.uint8)
+    _core.stream_read(data, n_threads)        # fault in, warm up
+    seconds = _median_time(lambda: _core.stream_read(data, n_threads), max(repeat, 3))
+    return X.nbytes / seconds
+
+
+def _all_threads():
+    from fastgd.backends.cpu import max_threads
+
+    return max(1, max_threads())
+
+
+# ---- dense epochs ----------------------------------------------------------
+
+def fastgd_epoch(X, y, batch_size, n_jobs, repeat, optimizer="sgd", lr=SGD_LR):
+    """Median seconds of one shuffled epoch of ``Trainer.run`` (data validated once).
+
+    Returns (seconds, threads actually used, final loss).
+    """
+    from fastgd.solver import Trainer
+
+    tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty="l2", alpha=ALPHA,
+                 batch_size=batch_size, n_jobs=n_jobs, random_state=0, shuffle=True)
+    tr.init_model(X.shape[1], X.dtype)
+    threads = tr._problem(X, y, None, 1).n_threads
+    tr.run(X, y, None, epochs=1)              # warm up: page in, first-touch buffers
+    seconds = _median_time(lambda: tr.run(X, y, None, epochs=1), repeat)
+    return seconds, threads, tr.history.loss[-1]
+
+
+def sklearn_epoch(X, y, repeat, shuffle=True):
+    """Median seconds of ``SGDClassifier(log_loss).fit`` with ``max_iter=1``."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDClassifier
+
+    clf = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=1, tol=None, shuffle=shuffle,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        return _median_time(lambda: clf.fit(X, y), repeat)
+
+
+# ---- time to a target objective -------------------------------------------
+
+def objective(X, y, coef, intercept, alpha=ALPHA):
+    """Mean log-loss plus ``alpha/2 ||coef||^2`` (intercept not penalized)."""
+    coef = np.asarray(coef, dtype=np.float64).reshape(-1)
+    z = y * (X @ coef + float(intercept))
+    return float(np.mean(np.logaddexp(0.0, -z))) + 0.5 * alpha * float(coef @ coef)
+
+
+def optimum(X, y, alpha=ALPHA):
+    """The optimal objective, by a tightly converged L-BFGS (not timed)."""
+    from scipy.optimize import minimize
+
+    n, d = X.shape
+
+    def fg(v):
+        z = y * (X @ v[:d] + v[d])
+        value = np.mean(np.logaddexp(0.0, -z)) + 0.5 * alpha * v[:d] @ v[:d]
+        s = -y * np.exp(-np.logaddexp(0.0, z)) / n     # -y sigmoid(-z) / n
+        grad = np.empty(d + 1)
+        grad[:d] = X.T @ s + alpha * v[:d]
+        grad[d] = s.sum()
+        return value, grad
+
+    res = minimize(fg, np.zeros(d + 1), jac=True, method="L-BFGS-B",
+                   options=dict(maxiter=1000, gtol=1e-12, ftol=1e-15))
+    return float(res.fun)
+
+
+def _first_to_target(fit_at, steps, f_star, budget_s, repeat):
+    """Smallest setting in ``steps`` whose fit reaches the target; its median time.
+
+    ``fit_at(k)`` fits with setting k and returns the objective reached.
+    Returns (seconds, k, gap) or (None, k_tried, gap) when none reached it
+    within ``budget_s`` seconds of searching.
+    """
+    spent, gap, k = 0.0, math.inf, None
+    for k in steps:
+        start = time.perf_counter()
+        value = fit_at(k)
+        seconds = time.perf_counter() - start
+        spent += seconds
+        gap = (value - f_star) / abs(f_star)
+        if gap <= TARGET_GAP:
+            if repeat > 1:
+                seconds = min(seconds, _median_time(lambda: fit_at(k), repeat - 1))
+            return seconds, k, gap
+        if spent > budget_s:
+            break
+    return None, k, gap
+
+
+def sklearn_to_target(X, y, f_star, solver, repeat, budget_s):
+    """Time for a scikit-learn solver to reach the target objective."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+    n = X.shape[0]
+
+    def fit_at(k):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if solver == "sgd":
+                m = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=k, tol=None,
+                                  random_state=0).fit(X, y)
+            else:
+                m = LogisticRegression(C=1.0 / (ALPHA * n), solver=solver, tol=1e-12,
+                                       max_iter=k, random_state=0).fit(X, y)
+        return objective(X, y, m.coef_, m.intercept_[0])
+
+    del ConvergenceWarning
+    steps = {"lbfgs": (3, 5, 7, 9, 11, 13, 16, 20, 25, 30, 40, 60, 100),
+             "saga": (1, 2, 3, 4, 6, 8, 12, 16, 24, 32),
+             "sgd": (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)}[solver]
+    return _first_to_target(fit_at, steps, f_star, budget_s, repeat)
+
+
+#: fastgd methods tried for time-to-target: (label, Trainer keyword arguments).
+FASTGD_METHODS = (
+    ("averaged SGD, batch 256, lr 0.5", dict(optimizer="sgd", lr=0.5, batch_size=256,
+                                             average=True)),
+    ("averaged SGD, batch 1024, lr 1", dict(optimizer="sgd", lr=1.0, batch_size=1024,
+                                            average=True)),
+    ("Adam, batch 4096, lr 0.01", dict(optimizer="adam", lr=0.01, batch_size=4096)),
+)
+
+
+def fastgd_to_target(X, y, f_star, kwargs, max_epochs, repeat):
+    """Time for a fastgd Trainer to reach the target, epoch by epoch.
+
+    The model (the averaged iterate when averaging) is scored after every
+    epoch, outside the timing; the time is that of the training run up to
+    the first epoch that reaches the target, median of ``repeat`` runs.
+    """
+    from fastgd.solver import Trainer
+
+    def attempt():
+        tr = Trainer(loss="log_loss", penalty="l2", alpha=ALPHA, random_state=0,
+                     n_jobs=None, **kwargs)
+        tr.init_model(X.shape[1], X.dtype)
+        spent, gap = 0.0, math.inf
+        for epoch in range(1, max_epochs + 1):
+            start = time.perf_counter()
+            tr.run(X, y, None, epochs=1)
+            spent += time.perf_counter() - start
+            model = tr.avg if tr.avg is not None else tr.params
+            gap = (objective(X, y, model[:-1], model[-1]) - f_star) / abs(f_star)
+            if gap <= TARGET_GAP:
+                return spent, epoch, gap
+        return None, max_epochs, gap
+
+    first = attempt()
+    if first[0] is None:
+        return first
+    runs = [first[0]] + [attempt()[0] for _ in range(repeat - 1)]
+    if any(r is None for r in runs):     # a rerun of the same seed missed: report that
+        return None, first[1], first[2]
+    return float(np.median(runs)), first[1], first[2]
+
+
+# ---- optimizer update kernels ----------------------------------------------
+
+def adam_config(lr=1e-3):
+    """The compiled core's config dict for torch-default Adam (no penalty)."""
+    from fastgd.optim import Adam
+
+    opt = Adam(lr=lr)
+    return dict(loss=0, loss_param=0.0, optimizer=opt.code, hyper=opt.c_params(),
+                schedule=0, lr=opt.lr, sched=[], warmup_steps=0.0, l2=0.0, l1=0.0,
+                l2_decoupled=0, fit_intercept=0, batch_size=1, n_threads=1)
+
+
+def fastgd_adam_step(n_params, n_threads, repeat, dtype=np.float32):
+    """Median seconds of one compiled Adam step over ``n_params`` parameters."""
+    from fastgd.backends.cpu import _core
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(n_params).astype(dtype)
+    g = rng.standard_normal(n_params).astype(dtype)
+    state = np.zeros((3, n_params), dtype=dtype)
+    cfg = adam_config()
+    step = [0]
+
+    def one():
+        _core.optimizer_step(w, g, state, cfg, step[0], n_threads)
+        step[0] += 1
+
+    one()
+    return _median_time(one, max(repeat, 5))
+
+
+def numpy_adam_step(n_params, repeat, dtype=np.float32, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """Median seconds of one in-place NumPy Adam step (a vectorized peer)."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(n_params).astype(dtype)
+    g = rng.standard_normal(n_params).astype(dtype)
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    tmp = np.empty_like(w)
+    step = [0]
+
+    def one():
+        step[0] += 1
+        k = step[0]
+        np.multiply(m, b1, out=m)
+        np.multiply(g, 1 - b1, out=tmp)
+        np.add(m, tmp, out=m)
+        np.multiply(g, g, out=tmp)
+        np.multiply(tmp, 1 - b2, out=tmp)
+        np.multiply(v, b2, out=v)
+        np.add(v, tmp, out=v)
+        np.sqrt(v, out=tmp)
+        np.divide(tmp, math.sqrt(1 - b2 ** k), out=tmp)
+        np.add(tmp, eps, out=tmp)
+        np.divide(m, tmp, out=tmp)
+        np.multiply(tmp, lr / (1 - b1 ** k), out=tmp)
+        np.subtract(w, tmp, out=w)
+
+    one()
+    return _median_time(one, max(repeat, 5))
+
+
+def torch_adam_step(n_params, repeat, mode):
+    """Median seconds of one ``torch.optim.Adam`` step (``mode``: foreach or fused)."""
+    import torch
+
+    p = torch.nn.Parameter(torch.randn(n_params, dtype=torch.float32))
+    p.grad = torch.randn(n_params, dtype=torch.float32)
+    opt = torch.optim.Adam([p], lr=1e-3, **{mode: True})
+    opt.step()
+    return _median_time(opt.step, max(repeat, 5))
+
+
+# ---- memory -----------------------------------------------------------------
+
+def fit_extra_memory(X, y, fit):
+    """Peak bytes traced by tracemalloc (NumPy and Python allocations) during ``fit``."""
+    tracemalloc.start()
+    try:
+        fit(X, y)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# ---- the report -------------------------------------------------------------
+
+def _row(case, fastgd_s, peer="", peer_s=None, bound_s=None, note=""):
+    ratio = peer_s / fastgd_s if (peer_s and fastgd_s) else None
+    frac = bound_s / fastgd_s if (bound_s and fastgd_s) else None
+    return dict(case=case, fastgd_s=fastgd_s, peer=peer, peer_s=peer_s, speedup=ratio,
+                bandwidth_fraction=frac, note=note)
+
+
+def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "float32"),
+        batches=(1, 32, 256, 4096), max_epochs=12, budget_s=60.0, methods=len(FASTGD_METHODS),
+        log=None):
+    """Run every case; return ``(rows, info)`` (see :func:`format_table`).
+
+    ``max_epochs`` caps each fastgd time-to-target run, ``budget_s`` the
+    seconds each scikit-learn solver may spend searching for its
+    time-to-target setting, and ``methods`` how many of
+    :data:`FASTGD_METHODS` are tried.
+    """
+    from fastgd.backends.cpu import build_info
+
+    t_start = time.perf_counter()
+
+    def say(msg):
+        if log is not None:
+            print(f"[{time.perf_counter() - t_start:6.1f} s] {msg}", file=log, flush=True)
+
+    n_all = _all_threads()
+    say(f"generating {n} x {d} logistic data ...")
+    X64, y = make_data(n, d)
+    info = dict(n=n, d=d, repeat=repeat, threads=n_all, build=build_info())
+    bw1 = stream_bandwidth(X64, 1, repeat)
+    bwn = stream_bandwidth(X64, n_all, repeat)
+    info.update(bandwidth_1_thread=bw1, bandwidth_all_threads=bwn)
+    say(f"streaming read: {bw1 / 1e9:.1f} GB/s on 1 thread, {bwn / 1e9:.1f} GB/s on {n_all}")
+    rows = []
+
+    sk = {}
+    say("scikit-learn SGDClassifier epochs ...")
+    sk["float64"] = sklearn_epoch(X64, y, repeat)
+    rows.append(_row("scikit-learn SGDClassifier(log_loss) epoch, float64", None,
+                     "", sk["float64"], X64.nbytes / bwn))
+    for dt in dtypes:
+        X = X64 if dt == "float64" else X64.astype(np.float32)
+        if dt != "float64":
+            sk[dt] = sklearn_epoch(X, y, repeat)
+        for batch in batches:
+            for n_jobs in ((1,) if batch == 1 or n_all == 1 else (1, n_all)):
+                say(f"fastgd epoch {dt} batch {batch} n_jobs {n_jobs} ...")
+                seconds, used, _ = fastgd_epoch(X, y, batch, n_jobs, repeat)
+                bw = bw1 if used == 1 else bwn
+                rows.append(_row(f"SGD epoch, {dt}, batch {batch}, {used} thread(s)", seconds,
+                                 "sklearn SGDClassifier epoch", sk[dt], X.nbytes / bw,
+                                 note="" if used == n_jobs else f"asked {n_jobs} threads"))
+        del X
+
+    say("optimum by L-BFGS (not timed) ...")
+    f_star = optimum(X64, y)
+    info["f_star"] = f_star
+    best = None
+    for label, kwargs in FASTGD_METHODS[:methods]:
+        say(f"fastgd to target: {label} ...")
+        seconds, epochs, gap = fastgd_to_target(X64, y, f_star, kwargs, max_epochs, repeat)
+        if seconds is not None and (best is None or seconds < best[0]):
+            best = (seconds, label, epochs)
+    peers = [("lbfgs", "LogisticRegression lbfgs"), ("sgd", "SGDClassifier")]
+    if saga:
+        peers.insert(1, ("saga", "LogisticRegression saga"))
+    peer_times = {}
+    for solver, name in peers:
+        say(f"scikit-learn to target: {name} ...")
+        seconds, k, gap = sklearn_to_target(X64, y, f_star, solver, repeat, budget_s)
+        peer_times[name] = (seconds, k, gap)
+    reached = {k: v for k, v in peer_times.items() if v[0] is not None}
+    fastest = min(reached.items(), key=lambda kv: kv[1][0]) if reached else None
+    for name, (seconds, k, gap) in peer_times.items():
+        unit = "epochs" if "lbfgs" not in name else "iterations"
+        rows.append(_row(f"time to {TARGET_GAP:g} of optimum: {name}", None, "",
+                         seconds, note=(f"{k} {unit}" if seconds is not None else
+                                        f"not reached in {k} {unit} (gap {gap:.1e})")))
+    if best is not None:
+        rows.append(_row(f"time to {TARGET_GAP:g} of optimum: fastgd {best[1]}", best[0],
+                         f"fastest scikit-learn ({fastest[0]})" if fastest else "",
+                         fastest[1][0] if fastest else None, note=f"{best[2]} epochs"))
+    else:
+        rows.append(_row(f"time to {TARGET_GAP:g} of optimum: fastgd", None,
+                         note=f"no fastgd method reached the target in {max_epochs} epochs"))
+
+    nb = adam_params * 4 * 7    # float32: read w, g, m, v; write w, m, v
+    say(f"Adam step over {adam_params} float32 parameters ...")
+    np_s = numpy_adam_step(adam_params, repeat)
+    for threads in sorted({1, n_all}):
+        seconds = fastgd_adam_step(adam_params, threads, repeat)
+        bw = bw1 if threads == 1 else bwn
+        rows.append(_row(f"Adam step, {adam_params:,} float32 params, {threads} thread(s)",
+                         seconds, "NumPy in-place Adam", np_s, nb / bw,
+                         note="bound: 7 x 4 bytes per parameter at the read bandwidth"))
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    if have_torch:
+        fast = fastgd_adam_step(adam_params, n_all, repeat)
+        for mode in ("foreach", "fused"):
+            rows.append(_row(f"Adam step, {adam_params:,} float32 params, vs torch {mode}",
+                             fast, f"torch.optim.Adam({mode}=True)",
+                             torch_adam_step(adam_params, repeat, mode), nb / bwn))
+    info["torch"] = have_torch
+
+    say("memory of fit ...")
+    import fastgd
+
+    def fg_fit(X, y):
+        fastgd.fit(X, y, loss="log_loss", optimizer="sgd", lr=SGD_LR, batch_size=256,
+                   epochs=1, penalty="l2", alpha=ALPHA, random_state=0)
+
+    extra = fit_extra_memory(X64, y, fg_fit)
+    rows.append(_row("memory: fastgd.fit allocates beyond X (tracemalloc peak)", None,
+                     note=f"{extra / 1e6:.1f} MB = {100 * extra / X64.nbytes:.1f}% of X"))
+    info["fit_extra_bytes"] = extra
+    return rows, info
+
+
+def _fmt(v, fmt):
+    return "" if v is None else format(v, fmt)
+
+
+def format_table(rows, info, markdown=False):
+    """The rows as an aligned text table (or Markdown)."""
+    head = ("case", "fastgd s", "peer", "peer s", "peer/fastgd", "% of bandwidth", "note")
+    body = [(r["case"], _fmt(r["fastgd_s"], ".4f"), r["peer"], _fmt(r["peer_s"], ".4f"),
+             _fmt(r["speedup"], ".1f"),
+             _fmt(None if r["bandwidth_fraction"] is None else 100 * r["bandwidth_fraction"],
+                  ".0f"), r["note"]) for r in rows]
+    lines = [f"fastgd bench: {info['n']:,} x {info['d']} synthetic logistic data, "
+             f"median of {info['repeat']} runs, {info['threads']} threads available, "
+             f"SIMD {info['build'].get('simd')}",
+             f"streaming read bandwidth: {info['bandwidth_1_thread'] / 1e9:.1f} GB/s "
+             f"(1 thread), {info['bandwidth_all_threads'] / 1e9:.1f} GB/s "
+             f"({info['threads']} threads); % of bandwidth = bytes / bandwidth / time"]
+    if markdown:
+        lines.append("")
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+    else:
+        widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
+def add_arguments(parser):
+    """The options of ``fastgd bench`` (shared by the CLI and ``python -m``)."""
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small problem ({QUICK['n']:,} rows), no saga: under a minute")
+    parser.add_argument("--n", type=int, default=None, help="rows (default 1,000,000)")
+    parser.add_argument("--d", type=int, default=None, help="features (default 100)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per timing (median)")
+    parser.add_argument("--float64-only", action="store_true", help="skip the float32 cases")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    return parser
+
+
+def main(args):
+    """Run the benchmark for parsed ``args``; print the table."""
+    opts = dict(QUICK if args.quick else FULL)
+    for key in ("n", "d", "repeat"):
+        if getattr(args, key) is not None:
+            if getattr(args, key) < 1:
+                raise ValueError(f"--{key} must be >= 1")
+            opts[key] = getattr(args, key)
+    dtypes = ("float64",) if args.float64_only else ("float64", "float32")
+    rows, info = run(opts["n"], opts["d"], opts["repeat"], opts["adam_params"], opts["saga"],
+                     dtypes=dtypes, max_epochs=opts["max_epochs"], budget_s=opts["budget_s"],
+                     methods=opts["methods"], log=sys.stderr)
+    print(format_table(rows, info, markdown=args.markdown))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(info=info, rows=rows), f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(add_arguments(argparse.ArgumentParser(prog="fastgd bench")).parse_args()))
