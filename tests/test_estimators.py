@@ -396,7 +396,8 @@ def test_multinomial_binary_is_logistic(cancer):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_multinomial_kernel_matches_reference(iris, optimizer, dtype):
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_multinomial_kernel_matches_reference(iris, optimizer, dtype, fit_intercept):
     X, y = iris
     X = X.astype(dtype)
     results = []
@@ -405,7 +406,7 @@ def test_multinomial_kernel_matches_reference(iris, optimizer, dtype):
                                          **({"weight_decay": 0.0} if optimizer == "adamw" else {}))
         tr = MultinomialTrainer(3, optimizer=opt, penalty="elasticnet", alpha=1e-3,
                                 batch_size=7, backend=backend, random_state=0, average=20,
-                                schedule="invscaling")
+                                schedule="invscaling", fit_intercept=fit_intercept)
         tr.init_model(4, dtype, coef_init=np.full((3, 4), 0.1), intercept_init=[0.0, 1, 2])
         tr.run(X, y.astype(float), sample_weight=np.linspace(0, 2, len(y)), epochs=3)
         results.append(tr)
@@ -417,6 +418,8 @@ def test_multinomial_kernel_matches_reference(iris, optimizer, dtype):
     np.testing.assert_allclose(a.history.loss, b.history.loss, **tol)
     np.testing.assert_allclose(a.history.grad_norm, b.history.grad_norm, **tol)
     assert a.t == b.t
+    if not fit_intercept:
+        np.testing.assert_array_equal(a.params[-1], [0.0, 1.0, 2.0])
 
 
 def test_multinomial_reference_gradient_is_the_softmax_gradient():
