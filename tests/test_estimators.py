@@ -641,3 +641,25 @@ def test_bad_parameters_are_named(iris, param, value, match):
     for Est in (SGDClassifier, SGDRegressor):
         with pytest.raises((ValueError, TypeError), match=match):
             Est(**{param: value}).fit(X, y)
+
+
+def test_divergence_backs_off_instead_of_failing():
+    # Features around 100: scikit-learn's default eta0=0.01 overflows per-sample
+    # steps. The estimator halves the step size until epochs stay finite.
+    rng = np.random.default_rng(0)
+    X = rng.normal(loc=100, size=(60, 2))
+    y = X @ [0.5, -0.2] + rng.normal(size=60)
+    est = SGDRegressor(max_iter=20, tol=None, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(est.coef_))
+    tr = est._trainers[0]
+    assert tr.lr < 0.01          # backed off from eta0
+    with pytest.raises(fastgd.DivergenceError):
+        fastgd.fit(X, y, optimizer="sgd", lr=0.01, schedule="invscaling", batch_size=1,
+                   epochs=2, random_state=0)
+
+
+def test_verbose_prints_epochs(capsys, diabetes):
+    X, y = diabetes
+    SGDRegressor(max_iter=2, tol=None, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.count("Epoch") == 2
