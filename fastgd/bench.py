@@ -248,8 +248,8 @@ def adam_config(lr=1e-3):
                 l2_decoupled=0, fit_intercept=0, batch_size=1, n_threads=1)
 
 
-def fastgd_adam_step(n_params, n_threads, repeat, dtype=np.float32):
-    """Median seconds of one compiled Adam step over ``n_params`` parameters."""
+def fastgd_adam_stepper(n_params, n_threads, dtype=np.float32):
+    """A function that takes one compiled Adam step over ``n_params`` parameters."""
     from fastgd.backends.cpu import _core
 
     rng = np.random.default_rng(0)
@@ -263,12 +263,11 @@ def fastgd_adam_step(n_params, n_threads, repeat, dtype=np.float32):
         _core.optimizer_step(w, g, state, cfg, step[0], n_threads)
         step[0] += 1
 
-    one()
-    return _median_time(one, max(repeat, 5))
+    return one
 
 
-def numpy_adam_step(n_params, repeat, dtype=np.float32, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
-    """Median seconds of one in-place NumPy Adam step (a vectorized peer)."""
+def numpy_adam_stepper(n_params, dtype=np.float32, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """A function that takes one in-place NumPy Adam step (a vectorized peer)."""
     rng = np.random.default_rng(0)
     w = rng.standard_normal(n_params).astype(dtype)
     g = rng.standard_normal(n_params).astype(dtype)
@@ -294,19 +293,23 @@ def numpy_adam_step(n_params, repeat, dtype=np.float32, lr=1e-3, b1=0.9, b2=0.99
         np.multiply(tmp, lr / (1 - b1 ** k), out=tmp)
         np.subtract(w, tmp, out=w)
 
-    one()
-    return _median_time(one, max(repeat, 5))
+    return one
 
 
-def torch_adam_step(n_params, repeat, mode):
-    """Median seconds of one ``torch.optim.Adam`` step (``mode``: foreach or fused)."""
+def torch_adam_stepper(n_params, mode):
+    """A function that takes one ``torch.optim.Adam`` step (``mode``: foreach or fused)."""
     import torch
 
     p = torch.nn.Parameter(torch.randn(n_params, dtype=torch.float32))
     p.grad = torch.randn(n_params, dtype=torch.float32)
     opt = torch.optim.Adam([p], lr=1e-3, **{mode: True})
-    opt.step()
-    return _median_time(opt.step, max(repeat, 5))
+    return opt.step
+
+
+def time_stepper(one, repeat):
+    """Median seconds of a step after one warm-up step (at least 5 runs)."""
+    one()
+    return _median_time(one, max(repeat, 5))
 
 
 # ---- memory -----------------------------------------------------------------
@@ -411,9 +414,9 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
 
     nb = adam_params * 4 * 7    # float32: read w, g, m, v; write w, m, v
     say(f"Adam step over {adam_params} float32 parameters ...")
-    np_s = numpy_adam_step(adam_params, repeat)
+    np_s = time_stepper(numpy_adam_stepper(adam_params), repeat)
     for threads in sorted({1, n_all}):
-        seconds = fastgd_adam_step(adam_params, threads, repeat)
+        seconds = time_stepper(fastgd_adam_stepper(adam_params, threads), repeat)
         bw = bw1 if threads == 1 else bwn
         rows.append(_row(f"Adam step, {adam_params:,} float32 params, {threads} thread(s)",
                          seconds, "NumPy in-place Adam", np_s, nb / bw,
@@ -424,11 +427,12 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
     except ImportError:
         have_torch = False
     if have_torch:
-        fast = fastgd_adam_step(adam_params, n_all, repeat)
+        fast = time_stepper(fastgd_adam_stepper(adam_params, n_all), repeat)
         for mode in ("foreach", "fused"):
             rows.append(_row(f"Adam step, {adam_params:,} float32 params, vs torch {mode}",
                              fast, f"torch.optim.Adam({mode}=True)",
-                             torch_adam_step(adam_params, repeat, mode), nb / bwn))
+                             time_stepper(torch_adam_stepper(adam_params, mode), repeat),
+                             nb / bwn))
     info["torch"] = have_torch
 
     say("memory of fit ...")

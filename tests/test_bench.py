@@ -1,0 +1,134 @@
+"""The benchmark tooling: compiled optimizer step, streaming read, `fastgd bench`.
+
+No timing is asserted here (speed is checked by benchmarks, never by unit
+tests); these tests check that the benchmark kernels compute the right
+thing and that the bench command runs end to end.
+"""
+import numpy as np
+import pytest
+
+from fastgd import optim
+from fastgd.backends.cpu import _core
+from fastgd.penalties import soft_threshold
+
+OPTIMIZERS = [
+    optim.SGD(lr=0.1),
+    optim.SGD(lr=0.1, momentum=0.9, nesterov=True),
+    optim.Adagrad(lr=0.1),
+    optim.RMSprop(lr=0.01, centered=True, momentum=0.3),
+    optim.Adadelta(),
+    optim.Adam(lr=0.01),
+    optim.Adam(lr=0.01, amsgrad=True),
+    optim.AdamW(lr=0.01, weight_decay=0.1),
+]
+
+
+def _config(opt, l2, l1):
+    return dict(loss=0, loss_param=0.0, optimizer=opt.code, hyper=opt.c_params(), schedule=0,
+                lr=opt.lr, sched=[], warmup_steps=0.0, l2=l2, l1=l1,
+                l2_decoupled=int(opt.decoupled_weight_decay), fit_intercept=0, batch_size=1,
+                n_threads=1)
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=repr)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_optimizer_step_matches_reference_rule(opt, dtype, n_threads):
+    # n above the kernel's threading threshold, so two threads really split it
+    rng = np.random.default_rng(0)
+    n = 70_000
+    l2 = 0.1 if opt.decoupled_weight_decay else 0.05
+    l1 = 0.01
+    w = rng.standard_normal(n).astype(dtype)
+    state = opt.init_state(n, dtype)
+    w_ref, s_ref = w.astype(np.float64), state.astype(np.float64)
+    for t in range(4):
+        g = rng.standard_normal(n).astype(dtype)
+        _core.optimizer_step(w, g, state, _config(opt, l2, l1), t, n_threads)
+        gg = g.astype(np.float64)
+        if opt.decoupled_weight_decay:
+            w_ref = w_ref * (1 - opt.lr * l2)
+        else:
+            gg = gg + l2 * w_ref
+        w_ref, eta = opt.rule(w_ref, gg, s_ref, opt.lr, t + 1)
+        w_ref = soft_threshold(w_ref, l1 * eta)
+        if dtype == np.float32:  # the kernel stores float32 after every step
+            w_ref = w_ref.astype(dtype).astype(np.float64)
+            s_ref[:] = s_ref.astype(dtype)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(w, w_ref, rtol=rtol, atol=rtol * np.abs(w_ref).max())
+    assert np.any(w == 0)  # the L1 prox produced exact zeros
+
+
+def test_optimizer_step_same_bits_for_any_thread_count():
+    rng = np.random.default_rng(1)
+    n = 100_003
+    opt = optim.Adam(lr=0.01)
+    g = rng.standard_normal(n)
+    results = []
+    for threads in (1, 2, 3):
+        w = np.linspace(-1, 1, n)
+        state = opt.init_state(n, np.float64)
+        for t in range(3):
+            _core.optimizer_step(w, g, state, _config(opt, 0.01, 0.0), t, threads)
+        results.append(w)
+    assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+def test_optimizer_step_rejects_bad_shapes():
+    opt = optim.Adam()
+    w = np.zeros(10)
+    with pytest.raises(ValueError, match="differ in length"):
+        _core.optimizer_step(w, np.zeros(9), opt.init_state(10, np.float64),
+                             _config(opt, 0, 0), 0, 1)
+    with pytest.raises(ValueError, match="state"):
+        _core.optimizer_step(w, np.zeros(10), np.zeros((2, 10)), _config(opt, 0, 0), 0, 1)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_stream_read_reads_every_word(n_threads):
+    words = np.arange(1, 100_001, dtype=np.uint64) * np.uint64(3)
+    assert _core.stream_read(words.view(np.uint8), n_threads) == int(words.sum())
+    # a tail shorter than a word is not read
+    data = np.concatenate([words.view(np.uint8), np.full(5, 255, dtype=np.uint8)])
+    assert _core.stream_read(data, n_threads) == int(words.sum())
+
+
+def test_bench_run_small_problem_end_to_end():
+    from fastgd import bench
+
+    rows, info = bench.run(n=3000, d=8, repeat=1, adam_params=5000, saga=False,
+                           dtypes=("float64",), batches=(1, 64), max_epochs=3,
+                           budget_s=2.0, methods=1)
+    cases = [r["case"] for r in rows]
+    assert any("batch 1," in c for c in cases) and any("batch 64," in c for c in cases)
+    epochs = [r for r in rows if r["case"].startswith("SGD epoch")]
+    assert all(r["fastgd_s"] > 0 and r["peer_s"] > 0 for r in epochs)
+    assert all(np.isclose(r["speedup"], r["peer_s"] / r["fastgd_s"]) for r in epochs)
+    assert info["bandwidth_1_thread"] > 0 and info["f_star"] > 0
+    assert 0 <= info["fit_extra_bytes"]
+    text = bench.format_table(rows, info)
+    assert "streaming read bandwidth" in text and cases[1] in text
+    md = bench.format_table(rows, info, markdown=True)
+    assert md.count("\n|") == len(rows) + 2
+
+
+def test_objective_and_optimum_agree_with_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+
+    from fastgd import bench
+
+    X, y = bench.make_data(2000, 5, random_state=3)
+    f_star = bench.optimum(X, y)
+    m = LogisticRegression(C=1.0 / (bench.ALPHA * X.shape[0]), tol=1e-12, max_iter=1000)
+    m.fit(X, y)
+    f_sk = bench.objective(X, y, m.coef_, m.intercept_[0])
+    assert f_star <= f_sk + 1e-9
+    assert abs(f_star - f_sk) / f_star < 1e-7
+
+
+def test_cli_bench_options():
+    from fastgd.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--quick", "--repeat", "2", "--markdown"])
+    assert args.quick and args.repeat == 2 and args.markdown
