@@ -92,10 +92,18 @@ def test_plain_sgd_regressor_is_scikit_learns(diabetes, kwargs):
 
 
 # -- accuracy against scikit-learn on its bundled datasets ----------------------
-# Margins: mean test accuracy / R^2 over three seeds may fall at most this far
-# below scikit-learn's at the same hyperparameters.
+# Margins: mean test accuracy / R^2 over several seeds (a 25% test split) may
+# fall at most this far below scikit-learn's at the same hyperparameters. The
+# row orders differ from scikit-learn's, and on the small sets single seeds
+# differ by up to 20% (iris: 38 test samples) either way, for both libraries:
+# 20 seeds there, 5 on digits (slower, far less variable).
 ACC_MARGIN = 0.02
 R2_MARGIN = 0.02
+SEEDS = range(20)
+
+
+def _seeds(loader):
+    return range(5) if loader is load_digits else SEEDS
 
 
 @pytest.mark.parametrize("loader", [load_iris, load_breast_cancer, load_digits])
@@ -106,9 +114,9 @@ def test_classifier_accuracy_vs_scikit_learn(loader, optimizer, loss):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = np.mean([SGDClassifier(loss=loss, optimizer=optimizer, random_state=s)
-                        .fit(Xtr, ytr).score(Xte, yte) for s in range(3)])
+                        .fit(Xtr, ytr).score(Xte, yte) for s in _seeds(loader)])
         ref = np.mean([sk.SGDClassifier(loss=loss, random_state=s).fit(Xtr, ytr)
-                       .score(Xte, yte) for s in range(3)])
+                       .score(Xte, yte) for s in _seeds(loader)])
     assert ours >= ref - ACC_MARGIN, (ours, ref)
 
 
@@ -120,9 +128,9 @@ def test_multinomial_accuracy_vs_scikit_learn(loader, optimizer):
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = np.mean([SGDClassifier(loss="log_loss", multi_class="multinomial",
                                       optimizer=optimizer, random_state=s)
-                        .fit(Xtr, ytr).score(Xte, yte) for s in range(3)])
+                        .fit(Xtr, ytr).score(Xte, yte) for s in _seeds(loader)])
         ref = np.mean([sk.SGDClassifier(loss="log_loss", random_state=s).fit(Xtr, ytr)
-                       .score(Xte, yte) for s in range(3)])
+                       .score(Xte, yte) for s in _seeds(loader)])
     assert ours >= ref - ACC_MARGIN, (ours, ref)
 
 
@@ -136,9 +144,9 @@ def test_regressor_r2_vs_scikit_learn(optimizer, average, scale_y):
         mu, sd = ytr.mean(), ytr.std()
         ytr, yte = (ytr - mu) / sd, (yte - mu) / sd
     ours = np.mean([SGDRegressor(optimizer=optimizer, average=average, random_state=s)
-                    .fit(Xtr, ytr).score(Xte, yte) for s in range(3)])
+                    .fit(Xtr, ytr).score(Xte, yte) for s in SEEDS])
     ref = np.mean([sk.SGDRegressor(average=average, random_state=s).fit(Xtr, ytr)
-                   .score(Xte, yte) for s in range(3)])
+                   .score(Xte, yte) for s in SEEDS])
     assert ours >= ref - R2_MARGIN, (ours, ref)
 
 
