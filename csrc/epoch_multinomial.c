@@ -16,6 +16,17 @@
 /* Upper bound on threads, so per-thread loss sums live on the stack. */
 #define FGD_MN_MAX_THREADS 256
 
+/* Run-time choice of instruction set for the per-row and per-coordinate
+ * loops (GCC/Clang on x86-64 Linux), as in epoch_dense.c: the build stays
+ * baseline x86-64. Those loops are elementwise (no reduction is reordered),
+ * so every clone returns the same bits. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(FGD_NO_DISPATCH)
+#define FGD_MN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FGD_MN_CLONES
+#endif
+
 #define REAL double
 #define SFX f64
 #include "multinomial_impl.h"

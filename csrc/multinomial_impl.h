@@ -15,7 +15,7 @@
 /* Phase 1 for one row: margins into p, then p <- s (softmax(p) - onehot(c)),
  * the loss derivative in each margin, accumulated into the gradient gb.
  * Returns the loss logsumexp(p) - p_c (NaN/inf when the margins are). */
-static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, const REAL *W,
+FGD_MN_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, const REAL *W,
                              int64_t label, double s, double *p, REAL *gb)
 {
     const int64_t DK = d * K;
@@ -47,57 +47,105 @@ static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, const REAL *W,
 
 /* Phase 2 for flat coordinates [lo, hi) of the (d+1) x K model: gather the
  * gradient, add the penalty (coefficients only: index < DK), update. The
- * same steps, in the same order, as the binary core and the reference. */
-static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *w, REAL *state, REAL *gbuf,
-                                    int nt, int64_t P, int64_t DK, int64_t lo, int64_t hi,
+ * same steps, in the same order, as the binary core and the reference:
+ * record g + l2 w in gsum, add l2g w to g (l2g = l2, or 0 for decoupled
+ * decay), multiply w by decay (1, or 1 - lr l2), apply the rule, then the
+ * L1 soft-threshold by l1 * eta. Coordinates go in chunks: the gradient of
+ * a chunk is gathered first, then one loop per optimizer (the switch is
+ * outside the loop) runs over its coefficients and then its intercepts. */
+#define FGD_MN_CHUNK 256
+#define FGD_MN_SEGMENT(NS, PEN, RULE)                                           \
+    do {                                                                        \
+        int64_t j;                                                              \
+        for (j = a; j < b; j++) {                                               \
+            double gj = g[j - j0], wj = (double)w[j], eta, s[3];                \
+            s[0] = (NS) > 0 ? (double)state[j] : 0.0;                           \
+            s[1] = (NS) > 1 ? (double)state[P + j] : 0.0;                       \
+            s[2] = (NS) > 2 ? (double)state[2 * P + j] : 0.0;                   \
+            if (PEN) {                                                          \
+                gsum[j] += gj + l2 * wj;                                        \
+                gj += l2g * wj;                                                 \
+                wj *= decay;                                                    \
+            } else {                                                            \
+                gsum[j] += gj;                                                  \
+            }                                                                   \
+            wj = (RULE);                                                        \
+            if ((PEN) && has_l1) {                                              \
+                const double thr = l1 * eta;                                    \
+                wj = wj > thr ? wj - thr : (wj < -thr ? wj + thr : 0.0);        \
+            }                                                                   \
+            w[j] = (REAL)wj;                                                    \
+            if ((NS) > 0) state[j] = (REAL)s[0];                                \
+            if ((NS) > 1) state[P + j] = (REAL)s[1];                            \
+            if ((NS) > 2) state[2 * P + j] = (REAL)s[2];                        \
+        }                                                                       \
+    } while (0)
+/* one loop for the coefficients, one for the intercepts: PEN is a constant */
+#define FGD_MN_RUN(NS, RULE)                                                    \
+    do {                                                                        \
+        if (pen) FGD_MN_SEGMENT(NS, 1, RULE);                                   \
+        else FGD_MN_SEGMENT(NS, 0, RULE);                                       \
+    } while (0)
+
+FGD_MN_CLONES static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *restrict w,
+                                    REAL *restrict state, REAL *restrict gbuf, int nt,
+                                    int64_t P, int64_t DK, int64_t lo, int64_t hi,
                                     double inv_m, double lr, const double *pc,
-                                    double *gsum)
+                                    double *restrict gsum)
 {
     const double *h = c->hyper;
     const double l2 = c->l2, l1 = c->l1;
+    const double l2g = c->l2_decoupled ? 0.0 : l2;
     const double decay = c->l2_decoupled ? 1.0 - lr * l2 : 1.0;
-    int64_t j;
-    int tt;
-    for (j = lo; j < hi; j++) {
-        double g = 0.0, wj, eta, s[3];
-        const int penalized = j < DK;
+    const int has_l1 = l1 > 0.0;
+    double g[FGD_MN_CHUNK];
+    int64_t j0;
+    for (j0 = lo; j0 < hi; j0 += FGD_MN_CHUNK) {
+        const int64_t j1 = j0 + FGD_MN_CHUNK < hi ? j0 + FGD_MN_CHUNK : hi;
+        const int64_t len = j1 - j0;
+        int64_t k;
+        int tt, seg;
+        for (k = 0; k < len; k++) g[k] = 0.0;
         for (tt = 0; tt < nt; tt++) {
-            g += (double)gbuf[tt * P + j];
-            gbuf[tt * P + j] = 0;
+            REAL *gb = gbuf + tt * P + j0;
+            for (k = 0; k < len; k++) {
+                g[k] += (double)gb[k];
+                gb[k] = 0;
+            }
         }
-        if (!penalized && !c->fit_intercept) continue;
-        g *= inv_m;
-        wj = (double)w[j];
-        if (penalized) {
-            gsum[j] += g + l2 * wj;
-            if (c->l2_decoupled)
-                wj *= decay;
-            else
-                g += l2 * wj;
-        } else {
-            gsum[j] += g;
+        for (k = 0; k < len; k++) g[k] *= inv_m;
+        /* segment 0: coefficients [j0, min(j1, DK)); 1: intercepts [max(j0, DK), j1) */
+        for (seg = 0; seg < 2; seg++) {
+            const int pen = seg == 0;
+            const int64_t a = pen ? j0 : (j0 > DK ? j0 : DK);
+            const int64_t b = pen ? (j1 < DK ? j1 : DK) : j1;
+            if (a >= b || (!pen && !c->fit_intercept)) continue;
+            switch (c->optimizer) {
+            case FGD_SGD:
+                if (h[0] == 0.0)   /* no momentum: no state */
+                    FGD_MN_RUN(0, (eta = lr, wj - lr * gj));
+                else
+                    FGD_MN_RUN(1, fgd_rule_sgd(wj, gj, s, h, lr, pc, &eta));
+                break;
+            case FGD_ADAGRAD:
+                FGD_MN_RUN(1, fgd_rule_adagrad(wj, gj, s, h, lr, pc, &eta));
+                break;
+            case FGD_RMSPROP:
+                FGD_MN_RUN(3, fgd_rule_rmsprop(wj, gj, s, h, lr, pc, &eta));
+                break;
+            case FGD_ADADELTA:
+                FGD_MN_RUN(2, fgd_rule_adadelta(wj, gj, s, h, lr, pc, &eta));
+                break;
+            default:   /* Adam, AdamW */
+                FGD_MN_RUN(3, fgd_rule_adam(wj, gj, s, h, lr, pc, &eta));
+                break;
+            }
         }
-        s[0] = (double)state[j];
-        s[1] = (double)state[P + j];
-        s[2] = (double)state[2 * P + j];
-        switch (c->optimizer) {
-        case FGD_SGD:      wj = fgd_rule_sgd(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, g, s, h, lr, pc, &eta); break;
-        case FGD_FTRL:     wj = fgd_rule_ftrl(wj, g, s, h, lr, pc, &eta); break;
-        default:           wj = fgd_rule_adam(wj, g, s, h, lr, pc, &eta); break;
-        }
-        if (penalized && l1 > 0.0) {
-            const double thr = l1 * eta;
-            wj = wj > thr ? wj - thr : (wj < -thr ? wj + thr : 0.0);
-        }
-        w[j] = (REAL)wj;
-        state[j] = (REAL)s[0];
-        state[P + j] = (REAL)s[1];
-        state[2 * P + j] = (REAL)s[2];
     }
 }
+#undef FGD_MN_SEGMENT
+#undef FGD_MN_RUN
+#undef FGD_MN_CHUNK
 
 int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
                               const double *y, const double *sw, const int64_t *order,
