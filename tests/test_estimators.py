@@ -671,3 +671,23 @@ def test_verbose_prints_epochs(capsys, diabetes):
     SGDRegressor(max_iter=2, tol=None, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     assert out.count("Epoch") == 2
+
+
+def test_multinomial_threads_agree():
+    # A batch worth two threads splits its rows over OpenMP threads; the
+    # per-thread gradients are summed in a fixed order: one thread and two
+    # agree to rounding.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 64))
+    y = rng.integers(0, 10, 600).astype(float)
+    results = []
+    for n_jobs in (1, 2):
+        tr = MultinomialTrainer(10, optimizer="adam", lr=0.01, batch_size=64, n_jobs=n_jobs,
+                                random_state=0, penalty="elasticnet", alpha=1e-3)
+        if tr.n_threads < n_jobs:
+            pytest.skip("OpenMP allows one thread here: nothing to compare")
+        tr.init_model(64, np.float64)
+        assert tr._problem(X, y, None, 1).n_threads == n_jobs
+        tr.run(X, y, epochs=2)
+        results.append(tr)
+    np.testing.assert_allclose(results[0].params, results[1].params, rtol=1e-9, atol=1e-12)
