@@ -42,6 +42,27 @@ scikit-learn clips the loss derivative there and returns a finite but
 meaningless model; fastgd returns a fit with a smaller step size, or raises
 :class:`fastgd.DivergenceError` when halving does not help (the "optimal"
 schedule ignores ``eta0``).
+
+Where fastgd differs from scikit-learn on purpose
+-------------------------------------------------
+* Plain SGD with an L2 penalty (or none) takes scikit-learn's steps: with
+  the same row order (``shuffle=False``) the weights agree to rounding
+  (tests/test_estimators.py). The row order of ``shuffle=True`` is fastgd's
+  own seeded order, so shuffled fits differ by seed, not on average.
+* L1 and elastic net are a proximal soft-threshold after each step, scaled
+  by the step taken (exact zeros; see ``shared/DESIGN.md``), not
+  scikit-learn's cumulative truncated-gradient penalty.
+* The objective is a weighted *average*: sample weights are divided by
+  their mean (per call for ``partial_fit``). With unit weights, or weights
+  of mean 1 such as ``class_weight="balanced"``, steps equal
+  scikit-learn's.
+* ``tol`` watches the full training objective, penalty included, not the
+  loss alone; with ``early_stopping`` the weights of the best epoch are
+  restored at the end.
+* ``class_weight`` with more than two classes weights every sample by its
+  class's weight in every one-vs-rest problem.
+* ``t_`` counts optimizer steps (plus one); zero-weight samples take none.
+* ``learning_rate="pa1"``/``"pa2"`` are not supported.
 """
 from __future__ import annotations
 
