@@ -36,7 +36,7 @@ ADAPTIVE_MIN_LR = 1e-6
 # starting model (or of the all-zero model, whichever is larger) counts as
 # diverged even while every number is still finite: a stable step never
 # gets there, and an unstable one can take hundreds of epochs to overflow.
-EXPLOSION_FACTOR = 1e8
+EXPLOSION_FACTOR = 1e6
 # The reference loss for that test is taken on at most this many rows.
 REFERENCE_ROWS = 1024
 # Python gets control back after about this many bytes of work during an
@@ -472,6 +472,9 @@ class Trainer:
                     if self.on_divergence == "backoff" and backoffs < self.max_backoffs:
                         backoffs += 1
                         self.lr = problem.lr = problem.lr / 2.0
+                        # The restored epoch may itself have been on its way
+                        # up: judge the retry against where it starts from.
+                        ref_loss = self._reference_loss(X, y, sample_weight)
                         if verbose:
                             print(f"Epoch {self.epoch + 1}: diverged; halving lr to "
                                   f"{self.lr:g}")
