@@ -83,7 +83,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastgd.data import scaled_sample_weight
+from fastgd.data import check_numeric_dtype, scaled_sample_weight
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -245,6 +245,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if sp.issparse(X) and getattr(self, "multi_class", "ovr") == "multinomial":
             raise TypeError("multi_class='multinomial' does not take sparse input yet: pass "
                             "a dense array, or use multi_class='ovr'")
+        # fastgd's dtype policy, as in fastgd.fit: bool, string, complex and
+        # datetime input is refused rather than guessed at (check_numeric_dtype).
+        check_numeric_dtype(X, "X")
+        if y is not None and not isinstance(self, ClassifierMixin):
+            check_numeric_dtype(y, "y", bool_hint=" (for class labels use SGDClassifier)")
         X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
                              dtype=[np.float64, np.float32], order="C", reset=reset,
                              y_numeric=not isinstance(self, ClassifierMixin))
@@ -261,6 +266,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
     def _sample_weight(self, sample_weight, X):
         if sample_weight is None:
             return np.ones(X.shape[0])
+        check_numeric_dtype(sample_weight, "sample_weight")
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
                                   allow_all_zero_weights=True)
         return sw
