@@ -534,3 +534,197 @@ def test_check_targets_length():
 def test_scaled_sample_weight_list_of_bools():
     with pytest.raises(TypeError, match="sample_weight has boolean dtype"):
         scaled_sample_weight([True, False], np.ones((2, 1)))
+
+
+# -- the estimators ------------------------------------------------------------
+def _reg(**kw):
+    kw.setdefault("max_iter", 3)
+    kw.setdefault("tol", None)
+    kw.setdefault("random_state", 0)
+    return fastgd.SGDRegressor(**kw)
+
+
+def _clf(**kw):
+    kw.setdefault("max_iter", 3)
+    kw.setdefault("tol", None)
+    kw.setdefault("random_state", 0)
+    return fastgd.SGDClassifier(**kw)
+
+
+@pytest.fixture
+def labels(data):
+    X, y = data
+    return (y > 0).astype(int)
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_estimator_nonfinite_X(data, labels, make, bad):
+    X, y = data
+    X = X.copy()
+    X[1, 1] = bad
+    target = y if make is _reg else labels
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        make().fit(X, target)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_estimator_nonfinite_y(data, bad):
+    X, y = data
+    y = y.copy()
+    y[4] = bad
+    with pytest.raises(ValueError, match="Input y contains (NaN|infinity)"):
+        _reg().fit(X, y)
+    with pytest.raises(ValueError, match="Input y contains (NaN|infinity)"):
+        _clf().fit(X, y)
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+@pytest.mark.parametrize("bad, msg", [(np.nan, "NaN"), (-1.0, "Negative values")])
+def test_estimator_bad_sample_weight(data, labels, make, bad, msg):
+    X, y = data
+    sw = np.ones(40)
+    sw[0] = bad
+    with pytest.raises(ValueError, match=msg):
+        make().fit(X, y if make is _reg else labels, sample_weight=sw)
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+@pytest.mark.parametrize("Xbad, exc, msg", [
+    (lambda X: X[:, 0], ValueError, "Expected 2D array, got 1D array"),
+    (lambda X: X[:, :, None], ValueError, "Found array with dim 3"),
+    (lambda X: X[:0], ValueError, r"0 sample\(s\)"),
+    (lambda X: X[:, :0], ValueError, r"0 feature\(s\)"),
+    (lambda X: X > 0, TypeError, "X has boolean dtype"),
+    (lambda X: X.astype(str), TypeError, "X has string dtype"),
+    (lambda X: X + 1j, ValueError, "Complex data not supported"),
+])
+def test_estimator_bad_X(data, labels, make, Xbad, exc, msg):
+    X, y = data
+    target = y if make is _reg else labels
+    Xb = Xbad(X)
+    with pytest.raises(exc, match=msg):
+        make().fit(Xb, target[: Xb.shape[0]] if Xb.ndim else target)
+
+
+def test_estimator_object_X_with_strings(data):
+    X, y = data
+    Xo = X.astype(object)
+    Xo[3, 2] = "2.0"
+    with pytest.raises(TypeError, match="object array holding str values"):
+        _reg().fit(Xo, y)
+
+
+def test_estimator_y_length_and_shape(data):
+    X, y = data
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        _reg().fit(X, y[:30])
+    with pytest.raises(ValueError, match=r"y should be a 1d array, got an array of shape \(40, 2\)"):
+        _reg().fit(X, np.c_[y, y])
+
+
+def test_estimator_bool_targets(data):
+    X, y = data
+    with pytest.raises(TypeError, match="y has boolean dtype.*use SGDClassifier"):
+        _reg().fit(X, y > 0)
+    clf = _clf().fit(X, y > 0)        # booleans are fine as class labels
+    assert list(clf.classes_) == [False, True]
+
+
+def test_estimator_bool_sample_weight(data):
+    X, y = data
+    with pytest.raises(TypeError, match="sample_weight has boolean dtype"):
+        _reg().fit(X, y, sample_weight=np.ones(40, dtype=bool))
+
+
+def test_estimator_integer_X_converted(data):
+    X, y = data
+    Xi = (np.abs(X) * 5).astype(np.int32)
+    a = _reg(optimizer="adam").fit(Xi, y)
+    b = _reg(optimizer="adam").fit(Xi.astype(np.float64), y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+def test_estimator_one_sample_and_one_class(data, labels):
+    X, y = data
+    reg = _reg().fit(X[:1], y[:1])
+    assert np.all(np.isfinite(reg.coef_))
+    with pytest.raises(ValueError, match="number of classes has to be greater than one"):
+        _clf().fit(X, np.zeros(40, dtype=int))
+
+
+def test_estimator_partial_fit_labels(data, labels):
+    X, _ = data
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        _clf().partial_fit(X, labels)
+    clf = _clf().partial_fit(X, labels, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"y contains labels \[2\] that are not in classes"):
+        clf.partial_fit(X, np.where(labels == 1, 2, 0))
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+def test_estimator_n_features_change(data, labels, make):
+    X, y = data
+    target = y if make is _reg else labels
+    kw = {} if make is _reg else dict(classes=[0, 1])
+    est = make().partial_fit(X, target, **kw)
+    with pytest.raises(ValueError, match="X has 2 features, but .* is expecting 3 features"):
+        est.partial_fit(X[:, :2], target)
+    with pytest.raises(ValueError, match="X has 4 features, but .* is expecting 3 features"):
+        est.predict(np.c_[X, X[:, :1]])
+
+
+@pytest.mark.parametrize("params, exc, msg", [
+    (dict(learning_rate="constant", eta0=0.0), ValueError, "eta0 must be > 0"),
+    (dict(learning_rate="constant", eta0=-1.0), ValueError, "eta0 must be"),
+    (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(optimizer=Adam(betas=(0.9, 0.5)), alpha=0.0), None, None),
+])
+def test_estimator_bad_hyperparameters(data, params, exc, msg):
+    X, y = data
+    if exc is None:         # a valid corner: finite model
+        assert np.all(np.isfinite(_reg(**params).fit(X, y).coef_))
+        return
+    with pytest.raises(exc, match=msg):
+        _reg(**params).fit(X, y)
+
+
+def test_estimator_bad_optimizer_objects():
+    # invalid hyperparameters are refused when the optimizer is built
+    with pytest.raises(ValueError, match=r"betas\[1\] must be < 1.0"):
+        Adam(betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="eps must be >= 0.0"):
+        RMSprop(eps=-1.0)
+
+
+def test_estimator_divergence_names_the_step(data):
+    X, y = data
+    # (the estimators back off first: the message names the last step tried)
+    with pytest.raises(fastgd.DivergenceError,
+                       match=r"with step size lr=[0-9.e+]+ .*Try a smaller step size"):
+        _reg(learning_rate="constant", eta0=1e6).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+def test_estimator_memmap_read_only_no_copy(tmp_path, data, labels, captured, make):
+    X, y = data
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    Xm = np.load(path, mmap_mode="r")
+    target = y if make is _reg else labels
+    est = make().fit(Xm, target)
+    assert np.all(np.isfinite(est.coef_))
+    assert captured and all(np.shares_memory(Xc, Xm) for Xc, _ in captured)
+    np.testing.assert_array_equal(np.load(path), X)
+
+
+def test_estimator_inputs_never_modified(data, labels):
+    X, y = data
+    sw = np.linspace(0.5, 2.0, 40)
+    copies = [a.copy() for a in (X, y, labels, sw)]
+    _reg(optimizer="adam").fit(X, y, sample_weight=sw)
+    _clf(optimizer="adam").fit(X, labels, sample_weight=sw)
+    _clf().partial_fit(X, labels, classes=[0, 1], sample_weight=sw)
+    for a, b in zip((X, y, labels, sw), copies):
+        np.testing.assert_array_equal(a, b)
