@@ -13,7 +13,9 @@ from .common import ALPHA, VALUES, make_data, n_jobs_of
 def _trainer(X, optimizer, lr, batch, n_jobs):
     from fastgd.solver import Trainer
 
-    tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty="l2", alpha=ALPHA,
+    # an optimizer object that carries its own weight decay (AdamW) takes the L2 term
+    alpha = 0.0 if getattr(optimizer, "weight_decay", 0.0) > 0 else ALPHA
+    tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty="l2", alpha=alpha,
                  batch_size=batch, n_jobs=n_jobs, random_state=0)
     tr.init_model(X.shape[1], X.dtype)
     return tr
@@ -44,7 +46,7 @@ OPTIMIZERS = {
     "rmsprop": ("rmsprop", 0.001),
     "adadelta": ("adadelta", 1.0),
     "adam": ("adam", 0.001),
-    "adamw": ("adamw", 0.001),
+    "adamw": (None, None),
 }
 
 
@@ -60,8 +62,10 @@ class DenseOptimizers:
 
         self.X, self.y = make_data(VALUES // 100, 100, np.dtype(dtype).type)
         name, lr = OPTIMIZERS[optimizer]
-        if name is None:
-            name, lr = optim.SGD(lr=0.01, momentum=0.9), None
+        if optimizer == "sgd-momentum":
+            name = optim.SGD(lr=0.01, momentum=0.9)
+        elif optimizer == "adamw":
+            name = optim.AdamW(lr=0.001, weight_decay=ALPHA)
         self.tr = _trainer(self.X, name, lr, batch, 1 if batch == 1 else n_jobs_of("all"))
         self.tr.run(self.X, self.y, None, epochs=1)
 
