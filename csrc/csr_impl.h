@@ -47,20 +47,124 @@ static inline void FN(csr_catch_up)(const fgd_lazy *L, REAL *params, REAL *state
     state[2 * D + j] = (REAL)s[2];
 }
 
-/* SCALED mode: bring v_j up to the cumulative threshold U. The L2 part of the
- * skipped steps' gradient is added to gsum as l2 * w * (steps skipped), w
- * taken at the catch-up (history.grad_norm only; documented approximation). */
-static inline void FN(csr_catch_up_scaled)(const fgd_config *c, REAL *params, double *gsum,
-                                           double *snap, int64_t j, int64_t skipped,
-                                           double scale, double U)
+/* SCALED mode: bring v_j up to the cumulative L1 threshold U. */
+static inline void FN(csr_catch_up_scaled)(const fgd_config *c, REAL *params, double *snap,
+                                           int64_t j, double U)
 {
-    double v = (double)params[j];
     if (c->l1 > 0.0) {
-        v = fgd_soft(v, U - snap[j]);
-        params[j] = (REAL)v;
+        params[j] = (REAL)fgd_soft((double)params[j], U - snap[j]);
+        snap[j] = U;
     }
-    snap[j] = U;
-    if (skipped > 0) gsum[j] += c->l2 * scale * v * (double)skipped;
+}
+
+/* SCALED mode: fold the scale back into every column (w = scale * v). */
+static void FN(csr_fold_scale)(const fgd_config *c, REAL *params, double *snap, int64_t d,
+                               double scale, double U)
+{
+    int64_t j;
+    for (j = 0; j < d; j++) {
+        double v = (double)params[j];
+        if (c->l1 > 0.0) v = fgd_soft(v, U - snap[j]);
+        params[j] = (REAL)(scale * v);
+        snap[j] = 0.0;
+    }
+}
+
+/* Prefetch the stored entries of a row visited soon (shuffled order). */
+static inline void FN(csr_prefetch_row)(const REAL *data, const INDEX *indices,
+                                        const INDEX *indptr, int64_t i)
+{
+#if defined(__GNUC__)
+    const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+    const char *pd = (const char *)(data + lo), *pi = (const char *)(indices + lo);
+    const int64_t nd = (hi - lo) * (int64_t)sizeof(REAL), ni = (hi - lo) * (int64_t)sizeof(INDEX);
+    int64_t off;
+    for (off = 0; off < nd; off += 64) __builtin_prefetch(pd + off, 0, 3);
+    for (off = 0; off < ni; off += 64) __builtin_prefetch(pi + off, 0, 3);
+#else
+    (void)data; (void)indices; (void)indptr; (void)i;
+#endif
+}
+
+/*
+ * Plain SGD at batch_size 1 (lazy modes IDENTITY and SCALED): each row's
+ * margin and update are fused, without the column list and the gradient
+ * accumulator of the general loop. w = scale * v as above. Returns the
+ * step counter after the rows; sets *abort on a non-finite margin or loss.
+ */
+static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                                int64_t n, int64_t d, const double *y, const double *sw,
+                                const int64_t *order, REAL *params, REAL *state,
+                                double *gsum, const fgd_config *c, const fgd_lazy *L,
+                                int64_t t0, double *snap, double *loss_sum,
+                                double *weight_sum, double *lr_last, int *abort)
+{
+    const int64_t D = d + 1;
+    const double l1 = c->l1, l2 = c->l2;
+    double scale = 1.0, U = 0.0;
+    int64_t t = t0, r, q;
+    for (r = 0; r < n; r++) {
+        const int64_t i = order ? order[r] : r;
+        const double s = sw ? sw[i] : 1.0;
+        const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+        double p = 0.0, l, dl, lr, thr = 0.0;
+        if (order && r + FGD_CSR_PREFETCH < n)
+            FN(csr_prefetch_row)(data, indices, indptr, order[r + FGD_CSR_PREFETCH]);
+        if (s == 0.0) continue;   /* a batch of weight zero: no step */
+        if (l1 > 0.0) {
+            for (q = lo; q < hi; q++) {
+                const int64_t j = (int64_t)indices[q];
+                FN(csr_catch_up_scaled)(c, params, snap, j, U);
+                p += (double)data[q] * (double)params[j];
+            }
+        } else {
+            for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
+        }
+        p = scale * p + (double)params[d];
+        l = fgd_loss(c->loss, c->loss_param, y[i], p);
+        if (!isfinite(l) || !isfinite(p)) {
+            *abort = 1;
+            break;
+        }
+        *loss_sum += s * l;
+        *weight_sum += s;
+        dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+        lr = L->lr[t - t0];
+        /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
+        scale *= 1.0 - lr * l2;
+        if (l1 > 0.0) {
+            thr = l1 * lr / scale;
+            U += thr;
+        }
+        if (dl != 0.0) {
+            const double step = lr * dl / scale;
+            for (q = lo; q < hi; q++) {
+                const int64_t j = (int64_t)indices[q];
+                const double x = (double)data[q];
+                double v = (double)params[j] - step * x;
+                gsum[j] += dl * x;
+                if (l1 > 0.0) {
+                    v = fgd_soft(v, thr);
+                    snap[j] = U;
+                }
+                params[j] = (REAL)v;
+            }
+        }
+        if (c->fit_intercept) {
+            const double pc[2] = {L->pc0[t - t0], L->pc1[t - t0]};
+            double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
+            params[d] = (REAL)fgd_coord_step(c, (double)params[d], dl, st, lr, pc, 0, &gsum[d]);
+        }
+        t++;
+        *lr_last = lr;
+        if (scale < FGD_MIN_SCALE) {
+            FN(csr_fold_scale)(c, params, snap, d, scale, U);
+            scale = 1.0;
+            U = 0.0;
+        }
+    }
+    if (!*abort) FN(csr_fold_scale)(c, params, snap, d, scale, U);
+    return t;
 }
 
 int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indptr,
@@ -71,7 +175,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
 {
     const int64_t D = d + 1;
     const int64_t B = c->batch_size;
-    const int64_t nb = B > 0 ? (n + B - 1) / B : 0;
+    int64_t nb = B > 0 ? (n + B - 1) / B : 0;
     int64_t *last = scr->last, *cols = scr->cols;
     double *gacc = scr->gacc, *snap = scr->snap;
     fgd_lazy L;
@@ -90,6 +194,11 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         last[j] = t0;
         snap[j] = 0.0;
     }
+    if (B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) && c->optimizer == FGD_SGD) {
+        t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
+                             c, &L, t0, snap, &loss_sum, &weight_sum, &lr_last, &abort_flag);
+        nb = 0;   /* done: skip the general loop */
+    }
 
     for (b = 0; b < nb && !abort_flag; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
@@ -107,8 +216,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                 j = (int64_t)indices[q];
                 if (last[j] <= t) { /* first time in this step: catch up, list it */
                     if (scaled)
-                        FN(csr_catch_up_scaled)(c, params, gsum, snap, j, t - last[j],
-                                                scale, U);
+                        FN(csr_catch_up_scaled)(c, params, snap, j, U);
                     else
                         FN(csr_catch_up)(&L, params, state, D, gsum, j, last[j], t);
                     last[j] = t + 1;
@@ -141,7 +249,6 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             const double pc[2] = {L.pc0[it], L.pc1[it]};
             if (scaled) {
                 /* w = scale v: w - lr (g + l2 w) = scale' v - lr g, scale' = scale (1 - lr l2) */
-                const double old_scale = scale;
                 double thr = 0.0;
                 scale *= 1.0 - lr * c->l2;
                 if (c->l1 > 0.0) {
@@ -154,7 +261,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                     j = cols[k];
                     gacc[j] = 0.0;
                     v = (double)params[j];
-                    gsum[j] += g + c->l2 * old_scale * v;
+                    gsum[j] += g;   /* the L2 part: at the end (see fastgd_csr.h) */
                     v -= lr * g / scale;
                     if (thr > 0.0) {
                         v = fgd_soft(v, thr);
@@ -194,12 +301,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             lr_last = lr;
             if (scaled && scale < FGD_MIN_SCALE) {
                 /* fold the scale back into every column before it underflows */
-                for (j = 0; j < d; j++) {
-                    double v = (double)params[j];
-                    if (c->l1 > 0.0) v = fgd_soft(v, U - snap[j]);
-                    params[j] = (REAL)(scale * v);
-                    snap[j] = 0.0;
-                }
+                FN(csr_fold_scale)(c, params, snap, d, scale, U);
                 scale = 1.0;
                 U = 0.0;
             }
@@ -214,16 +316,13 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
 
     /* End of the epoch: every column up to date, the model complete. */
     if (!abort_flag) {
-        for (j = 0; j < d; j++) {
-            if (scaled) {
-                double v;
-                FN(csr_catch_up_scaled)(c, params, gsum, snap, j, t - last[j], scale, U);
-                v = (double)params[j];
-                params[j] = (REAL)(scale * v);
-            } else {
+        if (scaled && nb > 0)
+            FN(csr_fold_scale)(c, params, snap, d, scale, U);
+        else if (!scaled)
+            for (j = 0; j < d; j++)
                 FN(csr_catch_up)(&L, params, state, D, gsum, j, last[j], t);
-            }
-        }
+        if (scaled && c->l2 > 0.0)
+            for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
     }
     stats->loss_sum = loss_sum;
     stats->weight_sum = weight_sum;

@@ -18,6 +18,8 @@
 
 /* Below this weight scale (plain SGD with L2), fold it into the weights. */
 #define FGD_MIN_SCALE 1e-9
+/* How far ahead in a shuffled order the rows are prefetched. */
+#define FGD_CSR_PREFETCH 4
 
 #define REAL double
 #define INDEX int32_t

@@ -12,6 +12,10 @@
  * them at the end of the epoch, so on return params and state are exactly
  * those of the dense loop on the densified rows (up to rounding, and to the
  * documented truncation of lazy.h).
+ *
+ * gsum (the epoch's summed gradient, for history.grad_norm) is exact except
+ * with plain SGD and a penalty (lazy mode SCALED), where the L2 part of the
+ * gradient is added once at the end as l2 * (steps) * w_end.
  */
 #ifndef FASTGD_CSR_H
 #define FASTGD_CSR_H
@@ -55,8 +59,9 @@ FGD_CSR_DECL(f32_i32, float, int32_t)
 FGD_CSR_DECL(f32_i64, float, int64_t)
 #undef FGD_CSR_DECL
 
-/* Which catch-up mode (enum fgd_lazy_mode of lazy.h) an epoch with this
- * configuration uses over nsteps steps from t0; for tests and docs. */
+/* Which catch-up mode an epoch with this configuration uses over nsteps
+ * steps from t0, for tests and docs: 2 * (enum fgd_lazy_mode of lazy.h)
+ * + (1 if the replay may be truncated). */
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);
 
 #ifdef __cplusplus

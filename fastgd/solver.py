@@ -334,16 +334,18 @@ class Trainer:
             ref = max(current, zero) + self.penalty_value(coef)
         return ref if math.isfinite(ref) and ref > 0 else None
 
-    def _chunk_size(self, n, row_bytes, batch):
+    def _chunk_size(self, n, row_bytes, batch, sparse=False):
         """Rows for the next chunk: whole batches, about CHUNK_BYTES of work.
 
         Deterministic (see CHUNK_BYTES): a row is read once, and each step
-        reads and writes the parameters and three rows of state.
+        reads and writes the parameters and three rows of state (dense), or
+        only the batch's columns (sparse: lazy updates, with one
+        O(n_features) catch-up per chunk).
         """
         if self.chunk_rows is not None:
             rows = int(self.chunk_rows)
         else:
-            step_bytes = 4 * self.params.size * self.params.itemsize
+            step_bytes = 0 if sparse else 4 * self.params.size * self.params.itemsize
             rows = int(CHUNK_BYTES / (max(1, row_bytes) + step_bytes / batch))
         return max(batch, rows - rows % batch)
 
@@ -373,7 +375,7 @@ class Trainer:
             if getattr(self, "_interrupt_requested", False):
                 self._interrupt_requested = False
                 raise KeyboardInterrupt("Trainer.interrupt() was called")
-            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch))
+            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch, hasattr(X, "nnz")))
             if r0 == 0 and r1 == n:
                 part, part_order = problem, order                      # one chunk
             elif order is not None:

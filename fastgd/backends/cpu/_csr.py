@@ -8,26 +8,28 @@ from fastgd.backends.cpu import _sparse
 
 __all__ = ["run_epoch_csr"]
 
-# Index arrays whose structure was checked (O(nnz)) once, so that chunked
-# epochs and later epochs do not pay for it again.
-_checked = weakref.WeakKeyDictionary()
+# Index arrays whose structure was checked (O(nnz)) once, so that chunks and
+# later epochs do not pay for it again: id -> (weak reference, signature).
+_checked = {}
+
+
+def _signature(X):
+    return (X.shape, X.nnz, X.indptr.ctypes.data, X.indices.ctypes.data)
 
 
 def _check_structure(X):
-    key = X.indices
-    try:
-        if _checked.get(key) == (X.shape[1], X.indptr.ctypes.data, X.indices.ctypes.data,
-                                 X.nnz):
-            return
-    except TypeError:   # not weak-referenceable: check every time
-        pass
+    key = id(X.indices)
+    entry = _checked.get(key)
+    if entry is not None and entry[0]() is X.indices and entry[1] == _signature(X):
+        return
     if X.indptr.dtype != X.indices.dtype:
         raise ValueError("CSR indptr and indices must have the same dtype")
     _sparse.check_structure(X.indices, X.indptr, X.shape[1])
     try:
-        _checked[key] = (X.shape[1], X.indptr.ctypes.data, X.indices.ctypes.data, X.nnz)
-    except TypeError:
-        pass
+        ref = weakref.ref(X.indices, lambda _, key=key: _checked.pop(key, None))
+    except TypeError:   # not weak-referenceable: check every time
+        return
+    _checked[key] = (ref, _signature(X))
 
 
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
