@@ -212,8 +212,17 @@ CHILD = textwrap.dedent("""
 
     cpu.run_epoch = counting
 
-    n, d, shuffle, epochs = int(sys.argv[1]), 2, sys.argv[2] == "1", int(sys.argv[3])
+    n, d, shuffle, epochs = sys.argv[1], 2, sys.argv[2] == "1", int(sys.argv[3])
     rng = np.random.default_rng(0)
+    if n == "auto":
+        # rows for an epoch of about 2.5 s on this machine (at most 16M)
+        Xc = rng.standard_normal((200_000, d), dtype=np.float32)
+        tc = Trainer(optimizer="adam", lr=1e-3, batch_size=1, shuffle=shuffle, n_jobs=1)
+        tc.init_model(d, Xc.dtype)
+        tic = time.perf_counter()
+        tc.run(Xc, np.zeros(200_000), epochs=1)
+        n = min(16_000_000, int(200_000 * 2.5 / (time.perf_counter() - tic)))
+    n = int(n)
     X = rng.standard_normal((n, d), dtype=np.float32)
     y = (X @ np.ones(d, dtype=np.float32)).astype(np.float64) + 0.5
     tr = Trainer(optimizer="adam", lr=1e-3, batch_size=1, shuffle=shuffle, random_state=0,
@@ -288,9 +297,9 @@ class _Child:
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_sigint_during_one_long_epoch(shuffle):
-    # One epoch of 8M rows at batch_size=1 takes seconds; Ctrl-C must not
+    # One epoch at batch_size=1 sized to take seconds here; Ctrl-C must not
     # wait for its end.
-    child = _Child(8_000_000, int(shuffle), 1)
+    child = _Child("auto", int(shuffle), 1)
     child.wait_for("ready", 60)
     time.sleep(0.8)
     tic = time.monotonic()
