@@ -89,12 +89,12 @@ def test_compiled_epoch_releases_the_gil():
     # While one compiled call (one long epoch, no chunks) runs in the main
     # thread, a pure-Python thread keeps counting. With the GIL held it could
     # not run at all during the call.
-    X, y = _problem(300_000, 16)
+    X, y = _problem(1_000_000, 4)
     tr = Trainer(optimizer="adam", lr=1e-4, batch_size=1, n_jobs=1, random_state=0)
-    tr.init_model(16, X.dtype)
+    tr.init_model(4, X.dtype)
     problem = tr._problem(X, y, None, 1)
-    gbuf = np.zeros((1, 17))
-    gsum = np.zeros(17)
+    gbuf = np.zeros((1, 5))
+    gsum = np.zeros(5)
     ticks = []
     stop = threading.Event()
 
