@@ -2,8 +2,9 @@
 
 Everything is timed in the same process on the same data, so the ratios
 hold even where absolute times drift (a shared or busy machine). Each time
-is the median of ``repeat`` runs; data generation and the reference optimum
-are never timed. The yardstick is the streaming read bandwidth measured
+is the median of ``repeat`` runs, taken in interleaved rounds (every case
+once per round) so that all cases see the same drift in load; data
+generation, warm-up runs and the reference optimum are never timed. The yardstick is the streaming read bandwidth measured
 here by the compiled core (:func:`fastgd.backends.cpu._core.stream_read`):
 an epoch over dense data cannot take less than ``bytes(X) / bandwidth``.
 
@@ -87,10 +88,11 @@ def _all_threads():
 
 # ---- dense epochs ----------------------------------------------------------
 
-def fastgd_epoch(X, y, batch_size, n_jobs, repeat, optimizer="sgd", lr=SGD_LR):
-    """Median seconds of one shuffled epoch of ``Trainer.run`` (data validated once).
+def fastgd_epoch_runner(X, y, batch_size, n_jobs, optimizer="sgd", lr=SGD_LR):
+    """A function running one shuffled epoch of ``Trainer.run`` (data validated once).
 
-    Returns (seconds, threads actually used, final loss).
+    Returns (function, threads the epoch actually uses). One warm-up epoch
+    has run (pages touched, buffers allocated).
     """
     from fastgd.solver import Trainer
 
@@ -98,22 +100,45 @@ def fastgd_epoch(X, y, batch_size, n_jobs, repeat, optimizer="sgd", lr=SGD_LR):
                  batch_size=batch_size, n_jobs=n_jobs, random_state=0, shuffle=True)
     tr.init_model(X.shape[1], X.dtype)
     threads = tr._problem(X, y, None, 1).n_threads
-    tr.run(X, y, None, epochs=1)              # warm up: page in, first-touch buffers
-    seconds = _median_time(lambda: tr.run(X, y, None, epochs=1), repeat)
-    return seconds, threads, tr.history.loss[-1]
+
+    def epoch():
+        tr.run(X, y, None, epochs=1)
+
+    epoch()
+    return epoch, threads
 
 
-def sklearn_epoch(X, y, repeat, shuffle=True):
-    """Median seconds of ``SGDClassifier(log_loss).fit`` with ``max_iter=1``."""
+def sklearn_epoch_runner(X, y, shuffle=True):
+    """A function running ``SGDClassifier(log_loss).fit`` with ``max_iter=1``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
 
     clf = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=1, tol=None, shuffle=shuffle,
                         random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
-        return _median_time(lambda: clf.fit(X, y), repeat)
+
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+
+    epoch()
+    return epoch
+
+
+def interleaved_medians(functions, repeat):
+    """Median seconds of each function, timed in rounds that call each once.
+
+    On a shared machine the load drifts over seconds; calling every case
+    once per round, in the same order, lets all of them see the same drift,
+    so their ratios hold better than with one case timed after the other.
+    """
+    times = {key: [] for key in functions}
+    for _ in range(repeat):
+        for key, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {key: float(np.median(v)) for key, v in times.items()}
 
 
 # ---- time to a target objective -------------------------------------------
@@ -306,12 +331,6 @@ def torch_adam_stepper(n_params, mode):
     return opt.step
 
 
-def time_stepper(one, repeat):
-    """Median seconds of a step after one warm-up step (at least 5 runs)."""
-    one()
-    return _median_time(one, max(repeat, 5))
-
-
 # ---- memory -----------------------------------------------------------------
 
 def fit_extra_memory(X, y, fit):
@@ -355,30 +374,41 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
     say(f"generating {n} x {d} logistic data ...")
     X64, y = make_data(n, d)
     info = dict(n=n, d=d, repeat=repeat, threads=n_all, build=build_info())
-    bw1 = stream_bandwidth(X64, 1, repeat)
-    bwn = stream_bandwidth(X64, n_all, repeat)
+    from fastgd.backends.cpu import _core
+
+    raw = X64.reshape(-1).view(np.uint8)
+    say("preparing the epoch cases (one warm-up epoch each) ...")
+    fns = {"read1": lambda: _core.stream_read(raw, 1),
+           "readn": lambda: _core.stream_read(raw, n_all)}
+    data = {"float64": X64}
+    cases = []
+    for dt in dtypes:
+        if dt not in data:
+            data[dt] = X64.astype(dt)
+        X = data[dt]
+        fns[("sklearn", dt)] = sklearn_epoch_runner(X, y)
+        for batch in batches:
+            for n_jobs in ((1,) if batch == 1 or n_all == 1 else (1, n_all)):
+                fn, used = fastgd_epoch_runner(X, y, batch, n_jobs)
+                fns[(dt, batch, n_jobs)] = fn
+                cases.append((dt, batch, n_jobs, used))
+    say(f"timing {len(fns)} cases in {repeat} interleaved rounds ...")
+    med = interleaved_medians(fns, repeat)
+    bw1, bwn = X64.nbytes / med["read1"], X64.nbytes / med["readn"]
     info.update(bandwidth_1_thread=bw1, bandwidth_all_threads=bwn)
     say(f"streaming read: {bw1 / 1e9:.1f} GB/s on 1 thread, {bwn / 1e9:.1f} GB/s on {n_all}")
     rows = []
-
-    sk = {}
-    say("scikit-learn SGDClassifier epochs ...")
-    sk["float64"] = sklearn_epoch(X64, y, repeat)
-    rows.append(_row("scikit-learn SGDClassifier(log_loss) epoch, float64", None,
-                     "", sk["float64"], X64.nbytes / bwn))
     for dt in dtypes:
-        X = X64 if dt == "float64" else X64.astype(np.float32)
-        if dt != "float64":
-            sk[dt] = sklearn_epoch(X, y, repeat)
-        for batch in batches:
-            for n_jobs in ((1,) if batch == 1 or n_all == 1 else (1, n_all)):
-                say(f"fastgd epoch {dt} batch {batch} n_jobs {n_jobs} ...")
-                seconds, used, _ = fastgd_epoch(X, y, batch, n_jobs, repeat)
-                bw = bw1 if used == 1 else bwn
-                rows.append(_row(f"SGD epoch, {dt}, batch {batch}, {used} thread(s)", seconds,
-                                 "sklearn SGDClassifier epoch", sk[dt], X.nbytes / bw,
-                                 note="" if used == n_jobs else f"asked {n_jobs} threads"))
-        del X
+        rows.append(_row(f"scikit-learn SGDClassifier(log_loss) epoch, {dt}", None, "",
+                         med[("sklearn", dt)], data[dt].nbytes / bwn,
+                         note="" if dt == "float64" else "converts X to float64"))
+    for dt, batch, n_jobs, used in cases:
+        bw = bw1 if used == 1 else bwn
+        rows.append(_row(f"SGD epoch, {dt}, batch {batch}, {used} thread(s)",
+                         med[(dt, batch, n_jobs)], "sklearn SGDClassifier epoch",
+                         med[("sklearn", dt)], data[dt].nbytes / bw,
+                         note="" if used == n_jobs else f"asked {n_jobs} threads"))
+    del data, fns
 
     say("optimum by L-BFGS (not timed) ...")
     f_star = optimum(X64, y)
@@ -414,26 +444,35 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
 
     nb = adam_params * 4 * 7    # float32: read w, g, m, v; write w, m, v
     say(f"Adam step over {adam_params} float32 parameters ...")
-    np_s = time_stepper(numpy_adam_stepper(adam_params), repeat)
+    steps = {"numpy": numpy_adam_stepper(adam_params)}
     for threads in sorted({1, n_all}):
-        seconds = time_stepper(fastgd_adam_stepper(adam_params, threads), repeat)
-        bw = bw1 if threads == 1 else bwn
-        rows.append(_row(f"Adam step, {adam_params:,} float32 params, {threads} thread(s)",
-                         seconds, "NumPy in-place Adam", np_s, nb / bw,
-                         note="bound: 7 x 4 bytes per parameter at the read bandwidth"))
+        steps[threads] = fastgd_adam_stepper(adam_params, threads)
     try:
         import torch  # noqa: F401
         have_torch = True
     except ImportError:
         have_torch = False
     if have_torch:
-        fast = time_stepper(fastgd_adam_stepper(adam_params, n_all), repeat)
+        for mode in ("foreach", "fused"):
+            steps[mode] = torch_adam_stepper(adam_params, mode)
+    for fn in steps.values():
+        fn()
+    med = interleaved_medians(steps, max(repeat, 5))
+    for threads in sorted({1, n_all}):
+        bw = bw1 if threads == 1 else bwn
+        rows.append(_row(f"Adam step, {adam_params:,} float32 params, {threads} thread(s)",
+                         med[threads], "NumPy in-place Adam", med["numpy"], nb / bw,
+                         note="bound: 7 x 4 bytes per parameter at the read bandwidth"))
+    if have_torch:
+        import torch
+
         for mode in ("foreach", "fused"):
             rows.append(_row(f"Adam step, {adam_params:,} float32 params, vs torch {mode}",
-                             fast, f"torch.optim.Adam({mode}=True)",
-                             time_stepper(torch_adam_stepper(adam_params, mode), repeat),
-                             nb / bwn))
+                             med[n_all], f"torch.optim.Adam({mode}=True)", med[mode],
+                             nb / bwn, note=f"torch {torch.__version__}, "
+                             f"{torch.get_num_threads()} threads"))
     info["torch"] = have_torch
+    del steps
 
     say("memory of fit ...")
     import fastgd
