@@ -167,6 +167,255 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
     return t;
 }
 
+/* Load a coordinate and its state, apply fgd_coord_step, store. */
+static inline void FN(csr_step_coord)(const fgd_config *c, REAL *params, REAL *state,
+                                      int64_t D, int64_t j, double g, double lr,
+                                      const double *pc, int penalized, double *gs)
+{
+    double st[3];
+    st[0] = (double)state[j];
+    st[1] = (double)state[D + j];
+    st[2] = (double)state[2 * D + j];
+    params[j] = (REAL)fgd_coord_step(c, (double)params[j], g, st, lr, pc, penalized, gs);
+    state[j] = (REAL)st[0];
+    state[D + j] = (REAL)st[1];
+    state[2 * D + j] = (REAL)st[2];
+}
+
+/*
+ * Hogwild!: batch_size 1, n_threads threads, lock-free (see fastgd_csr.h).
+ * Every lazy mode except SCALED (converted to SGD_CLOSED by the caller).
+ */
+static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                               int64_t n, int64_t d, const double *y, const double *sw,
+                               const int64_t *order, REAL *params, REAL *state,
+                               double *gsum, const fgd_config *c, const fgd_lazy *L,
+                               int64_t t0, int64_t *last, int nthreads, double *loss_sum,
+                               double *weight_sum, double *lr_last, int *abort)
+{
+    const int64_t D = d + 1;
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    int abort_flag = 0, k;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        double my_loss = 0.0, my_weight = 0.0;
+        int64_t r, q;
+        for (r = tid; r < n; r += nt) {
+            const int64_t i = order ? order[r] : r, t = t0 + r;
+            const double s = sw ? sw[i] : 1.0;
+            const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+            const double lr = L->lr[r];
+            const double pc[2] = {L->pc0[r], L->pc1[r]};
+            double p = 0.0, l, dl;
+            int stop;
+            if (order && r + nt * FGD_CSR_PREFETCH < n)
+                FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+            stop = abort_flag;
+            if (stop) break;
+            if (s == 0.0) continue;
+            for (q = lo; q < hi; q++) {
+                const int64_t j = (int64_t)indices[q], ta = last[j];
+                if (ta <= t) {   /* another thread may be ahead: then nothing to do */
+                    FN(csr_catch_up)(L, params, state, D, gsum, j, ta, t);
+                    last[j] = t + 1;
+                }
+                p += (double)data[q] * (double)params[j];
+            }
+            p += (double)params[d];
+            l = fgd_loss(c->loss, c->loss_param, y[i], p);
+            if (!isfinite(l) || !isfinite(p)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                abort_flag = 1;
+                break;
+            }
+            my_loss += s * l;
+            my_weight += s;
+            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+            for (q = lo; q < hi; q++)
+                FN(csr_step_coord)(c, params, state, D, (int64_t)indices[q],
+                                   dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
+            if (c->fit_intercept)
+                FN(csr_step_coord)(c, params, state, D, d, dl, lr, pc, 0, &gsum[d]);
+        }
+        tloss[tid] = my_loss;
+        tweight[tid] = my_weight;
+    }
+    for (k = 0; k < nthreads; k++) {
+        *loss_sum += tloss[k];
+        *weight_sum += tweight[k];
+    }
+    *abort = abort_flag;
+    if (n > 0) *lr_last = L->lr[n - 1];
+    return t0 + n;
+}
+
+/*
+ * Deterministic mini-batch parallelism (see fastgd_csr.h). Not for SCALED
+ * (converted to SGD_CLOSED by the caller). Returns the step counter.
+ */
+static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
+                                        const INDEX *indptr, int64_t n, int64_t d,
+                                        const double *y, const double *sw,
+                                        const int64_t *order, REAL *params, REAL *state,
+                                        double *gsum, const fgd_config *c, const fgd_lazy *L,
+                                        int64_t t0, const fgd_csr_scratch *scr, int nthreads,
+                                        double *loss_sum, double *weight_sum,
+                                        double *lr_last, int *abort)
+{
+    const int64_t D = d + 1, B = c->batch_size, nb = (n + B - 1) / B;
+    int64_t *last = scr->last, *cols = scr->cols, *prev = scr->prev;
+    double *tbuf = scr->tbuf;
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
+    int64_t nc = 0, t_end = t0;
+    int abort_flag = 0, k;
+    double lr_out = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = tgb[k] = 0.0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        double *tb = tbuf + (int64_t)tid * d;
+        double my_loss = 0.0, my_weight = 0.0;
+        int64_t t = t0, b, r, q, kk;
+        for (b = 0; b < nb; b++) {
+            const int64_t start = b * B, end = start + B < n ? start + B : n;
+            const int64_t m = end - start;
+            const int64_t r0 = start + m * tid / nt, r1 = start + m * (tid + 1) / nt;
+            double batch_weight = 0.0;
+            int stop;
+            if (sw) {
+                for (r = start; r < end; r++) batch_weight += sw[order ? order[r] : r];
+            } else {
+                batch_weight = (double)m;
+            }
+            /* A: the batch's columns, in the order the rows list them (one thread) */
+            if (tid == 0) {
+                nc = 0;
+                for (r = start; r < end; r++) {
+                    const int64_t i = order ? order[r] : r;
+                    if (sw && sw[i] == 0.0) continue;
+                    for (q = (int64_t)indptr[i]; q < (int64_t)indptr[i + 1]; q++) {
+                        const int64_t j = (int64_t)indices[q];
+                        if (last[j] <= t) {
+                            prev[nc] = last[j];
+                            cols[nc++] = j;
+                            last[j] = t + 1;
+                        }
+                    }
+                }
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            /* B: catch the listed columns up to step t */
+            {
+                const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
+                for (kk = k0; kk < k1; kk++)
+                    FN(csr_catch_up)(L, params, state, D, gsum, cols[kk], prev[kk], t);
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            /* C: this thread's rows: margins, losses, gradients into its buffer */
+            for (r = r0; r < r1; r++) {
+                const int64_t i = order ? order[r] : r;
+                const double s = sw ? sw[i] : 1.0;
+                const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+                double p = 0.0, l, dl;
+                if (s == 0.0) continue;
+                for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
+                p += (double)params[d];
+                l = fgd_loss(c->loss, c->loss_param, y[i], p);
+                if (!isfinite(l) || !isfinite(p)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                    abort_flag = 1;
+                    break;
+                }
+                my_loss += s * l;
+                my_weight += s;
+                dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+                if (dl != 0.0) {
+                    for (q = lo; q < hi; q++) tb[indices[q]] += dl * (double)data[q];
+                    tgb[tid] += dl;
+                }
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp atomic read
+#endif
+            stop = abort_flag;
+            if (stop) {
+                /* leave the thread buffers zero */
+                const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
+                int u;
+                for (kk = k0; kk < k1; kk++)
+                    for (u = 0; u < nt; u++) tbuf[(int64_t)u * d + cols[kk]] = 0.0;
+                break;
+            }
+            /* D: update the listed columns (sum of the thread buffers in thread order) */
+            if (batch_weight > 0.0) {
+                const int64_t it = t - t0, k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
+                const double lr = L->lr[it], inv_m = 1.0 / (double)m;
+                const double pc[2] = {L->pc0[it], L->pc1[it]};
+                int u;
+                for (kk = k0; kk < k1; kk++) {
+                    const int64_t j = cols[kk];
+                    double g = 0.0;
+                    for (u = 0; u < nt; u++) {
+                        g += tbuf[(int64_t)u * d + j];
+                        tbuf[(int64_t)u * d + j] = 0.0;
+                    }
+                    FN(csr_step_coord)(c, params, state, D, j, g * inv_m, lr, pc, 1, &gsum[j]);
+                }
+                if (tid == 0 && c->fit_intercept) {
+                    double gb = 0.0;
+                    for (u = 0; u < nt; u++) gb += tgb[u];
+                    FN(csr_step_coord)(c, params, state, D, d, gb * inv_m, lr, pc, 0, &gsum[d]);
+                }
+                t++;
+                if (tid == 0) lr_out = lr;
+            } else {
+                const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
+                int u;
+                for (kk = k0; kk < k1; kk++) {
+                    for (u = 0; u < nt; u++) tbuf[(int64_t)u * d + cols[kk]] = 0.0;
+                    last[cols[kk]] = t;
+                }
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            if (tid == 0)
+                for (k = 0; k < nt; k++) tgb[k] = 0.0;
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        }
+        tloss[tid] = my_loss;
+        tweight[tid] = my_weight;
+        if (tid == 0) t_end = t;
+    }
+    for (k = 0; k < nthreads; k++) {
+        *loss_sum += tloss[k];
+        *weight_sum += tweight[k];
+    }
+    *abort = abort_flag;
+    *lr_last = lr_out;
+    return t_end;
+}
+
 int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                       int64_t n, int64_t d, const double *y, const double *sw,
                       const int64_t *order, REAL *params, REAL *state, double *gsum,
@@ -194,7 +443,21 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         last[j] = t0;
         snap[j] = 0.0;
     }
-    if (B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) && c->optimizer == FGD_SGD) {
+    if (c->n_threads > 1 && (B > 1 || scr->hogwild) && scr->tbuf && scr->prev) {
+        const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
+        if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
+        if (B == 1)
+            t = FN(csr_hogwild)(data, indices, indptr, n, d, y, sw, order, params, state,
+                                gsum, c, &L, t0, last, nthreads, &loss_sum, &weight_sum,
+                                &lr_last, &abort_flag);
+        else
+            t = FN(csr_parallel_batches)(data, indices, indptr, n, d, y, sw, order, params,
+                                         state, gsum, c, &L, t0, scr, nthreads, &loss_sum,
+                                         &weight_sum, &lr_last, &abort_flag);
+        scaled = 0;
+        nb = 0;   /* done: skip the serial loops, catch up below */
+    } else if (B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
+               c->optimizer == FGD_SGD) {
         t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
                              c, &L, t0, snap, &loss_sum, &weight_sum, &lr_last, &abort_flag);
         nb = 0;   /* done: skip the general loop */

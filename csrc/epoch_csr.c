@@ -18,6 +18,8 @@
 
 /* Below this weight scale (plain SGD with L2), fold it into the weights. */
 #define FGD_MIN_SCALE 1e-9
+/* Upper bound on threads, so per-thread sums live on the stack. */
+#define FGD_MAX_THREADS 256
 /* How far ahead in a shuffled order the rows are prefetched. */
 #define FGD_CSR_PREFETCH 4
 

@@ -36,15 +36,32 @@ typedef struct {
     int64_t *cols;      /* d: the columns touched by the current batch */
     double *gacc;       /* d: gradient accumulator, zero on entry (left zero) */
     double *snap;       /* d: cumulative L1 threshold at the last catch-up (SGD) */
+    /* parallel modes (cfg->n_threads > 1) */
+    double *tbuf;       /* n_threads x d: per-thread gradients, zero on entry (left zero) */
+    int64_t *prev;      /* d: step of the listed columns before this batch */
+    int hogwild;        /* 1: lock-free asynchronous steps (see below) */
 } fgd_csr_scratch;
 
 /*
- * Hogwild! (Niu et al. 2011): when cfg->n_threads > 1 and hogwild != 0, the
- * epoch's rows are split into n_threads contiguous runs of the order, and
- * the threads take their per-row SGD steps concurrently without locks on
- * the shared parameters. Supported for plain SGD (no momentum) with no L2/L1
- * penalty; any batch size (each thread takes its own mini-batches). Not
- * deterministic. Returns -2 where unsupported.
+ * Threads (cfg->n_threads > 1):
+ *
+ * - Mini-batch parallelism (deterministic; batch_size > 1): per batch, the
+ *   listed columns are caught up in parallel, the rows are split into one
+ *   contiguous slice per thread (margins, gradients into the thread's own
+ *   buffer), then the listed columns are updated in parallel, each summing
+ *   the thread buffers in thread order. Same thread count, same bits.
+ *   Plain SGD with a penalty uses the per-coordinate closed form
+ *   (SGD_CLOSED of lazy.h) instead of the shared weight scale.
+ * - Hogwild! (Niu et al. 2011; scratch->hogwild, batch_size 1): thread k
+ *   takes the rows at positions k, k + T, k + 2T, ... of the order, and
+ *   the threads update the shared parameters and optimizer state without
+ *   locks. Position r is step t0 + r (rows of weight zero count as steps).
+ *   Lazy catch-up brings a column to the step of the thread that touches it.
+ *   NOT deterministic: concurrent updates of one coordinate may be lost or
+ *   see each other's intermediate values, which sparse rows make rare.
+ *   gsum is approximate.
+ * Returns -2 where a mode cannot run (e.g. the closed form would
+ * overflow); the caller then runs the single-threaded loop.
  */
 #define FGD_CSR_DECL(SFX, REAL, INDEX)                                                 \
     int fgd_epoch_csr_##SFX(const REAL *data, const INDEX *indices, const INDEX *indptr, \

@@ -36,6 +36,11 @@
  *               remaining steps in closed form (state *= rate^R). This is
  *               the one approximation: each catch-up moves w by at most
  *               FGD_LAZY_RTOL * |w| less than the exact replay would.
+ *   SGD_CLOSED  plain SGD with L2 and/or L1, per coordinate (Hogwild!, where
+ *               no global scale can be shared): with a_k = 1 - lr_k l2 and
+ *               c_k = lr_k l1, J skipped steps map |w| to
+ *               max(0, R |w| - C), R = prod a_k, C = sum_k c_k prod_{r>k} a_r,
+ *               read from prefix tables of log a_k and c_k / prod a. exact
  *
  * Bounds used for the truncation, for the R steps after step i (g = 0):
  *   SGD/RMSprop momentum: |dw| <= lrmax * |buf| * mu / (1 - mu)
@@ -62,7 +67,8 @@ enum fgd_lazy_mode {
     FGD_LAZY_DECAY = 2,
     FGD_LAZY_ADAGRAD_L1 = 3,
     FGD_LAZY_LAST = 4,
-    FGD_LAZY_LOOP = 5
+    FGD_LAZY_LOOP = 5,
+    FGD_LAZY_SGD_CLOSED = 6
 };
 
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
@@ -215,6 +221,33 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     }
 }
 
+/*
+ * Switch a SCALED setup to SGD_CLOSED (per-coordinate closed form): the
+ * tables cum and lrmax are refilled with prefix sums of log(1 - lr l2) and
+ * of lr l1 / prod(1 - lr l2). Returns 0 (and changes nothing) where the
+ * prefix product would leave the range of a double.
+ */
+static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
+{
+    const fgd_config *c = L->c;
+    const int64_t N = L->nsteps + 1;
+    double *logp = tables + 3 * N, *q = tables + 4 * N;
+    int64_t i;
+    if (L->mode != FGD_LAZY_SCALED) return 1;   /* the other modes are per coordinate */
+    logp[0] = 0.0;
+    for (i = 0; i < L->nsteps; i++) logp[i + 1] = logp[i] + log(1.0 - L->lr[i] * c->l2);
+    if (!(logp[L->nsteps] > -600.0)) {
+        fgd_lazy_setup(L, c, L->t0, L->nsteps, tables, L->single);   /* restore */
+        return 0;
+    }
+    q[0] = 0.0;
+    for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] * exp(-logp[i + 1]);
+    L->cum = logp;
+    L->lrmax = q;
+    L->mode = FGD_LAZY_SGD_CLOSED;
+    return 1;
+}
+
 /* Bound on |movement of w| over the steps from table index i on (g = 0). */
 static inline double fgd_lazy_bound(const fgd_lazy *L, const double *s, int64_t i)
 {
@@ -264,6 +297,14 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
     case FGD_LAZY_LAST: {
         const double pc[2] = {L->pc0[ib - 1], L->pc1[ib - 1]};
         *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
+        break;
+    }
+    case FGD_LAZY_SGD_CLOSED: {
+        const double R = exp(L->cum[ib] - L->cum[ia]);
+        const double C = exp(L->cum[ib]) * (L->lrmax[ib] - L->lrmax[ia]);
+        const double a = R * fabs(*w) - C;
+        *gs += c->l2 * *w * (double)(ib - ia);   /* approximate: w at the catch-up */
+        *w = a > 0.0 ? (*w > 0.0 ? a : -a) : 0.0;
         break;
     }
     default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */

@@ -165,12 +165,21 @@ class Trainer:
     average : bool or int
         Averaged SGD: keep the running mean of the iterates after step
         number ``average`` (True: from the first step) in ``avg``.
+    hogwild : bool, default=False
+        Sparse (CSR) input with ``batch_size=1`` and ``n_jobs > 1`` only:
+        run Hogwild! (Niu et al., 2011), lock-free asynchronous SGD in which
+        the threads update the shared weights without locks. Fast, but NOT
+        deterministic (results vary from run to run). Without it, threads
+        are used deterministically: CSR mini-batches (``batch_size > 1``) are
+        split across threads with per-thread gradient buffers summed in a
+        fixed order (same seed, data and thread count: same bits), and
+        ``batch_size=1`` runs on one thread.
     """
 
     def __init__(self, loss="squared_error", optimizer="sgd", lr=None, schedule=None,
                  penalty="l2", alpha=0.0, l1_ratio=0.15, fit_intercept=True, batch_size=32,
                  n_jobs=None, backend="cpu", shuffle=True, random_state=None, epsilon=0.1,
-                 on_divergence="raise", max_backoffs=10, average=False):
+                 on_divergence="raise", max_backoffs=10, average=False, hogwild=False):
         self.loss = get_loss(loss, epsilon=epsilon)
         self.optimizer = get_optimizer(optimizer, lr=lr)
         self.schedule = get_schedule(schedule)
@@ -197,6 +206,11 @@ class Trainer:
             raise ValueError(f"on_divergence must be 'raise' or 'backoff', got {on_divergence!r}")
         self.on_divergence = on_divergence
         self.max_backoffs = _check_int("max_backoffs", max_backoffs, low=0)
+        self.hogwild = bool(hogwild)
+        if self.hogwild and self.batch_size != 1:
+            raise ValueError("hogwild=True takes lock-free per-row steps: it needs batch_size=1 "
+                             f"(got {self.batch_size}); larger CSR batches are split across "
+                             "threads deterministically without it")
         if average is True:
             self.average_start = 0
         elif average is False or average is None:
@@ -273,12 +287,18 @@ class Trainer:
             steps = epochs * max(1, -(-n // batch))
             self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss, steps)
         threads = max(1, min(self.n_threads, batch, (batch * max(d, 1)) // MIN_WORK_PER_THREAD))
+        sparse = hasattr(X, "nnz")
+        if sparse:   # CSR: a step's work is the batch's non-zeros, not batch * d
+            work = batch * max(1, X.nnz // max(n, 1))
+            threads = max(1, min(self.n_threads, batch, work // MIN_WORK_PER_THREAD))
+            if self.hogwild:
+                threads = self.n_threads
         return EpochProblem(
             X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,
             schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,
             l2_decoupled=self.optimizer.decoupled_weight_decay,
             fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
-            average_start=self.average_start)
+            average_start=self.average_start, hogwild=self.hogwild and sparse)
 
     # Rows per chunk when an epoch is handed to the backend; None: about
     # CHUNK_BYTES of work. Chunks hold whole mini-batches, so the weights do
@@ -598,7 +618,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         penalty="l2", alpha=0.0, l1_ratio=0.15, schedule=None, shuffle=True, random_state=None,
         n_jobs=None, coef_init=None, intercept_init=None, sample_weight=None, fit_intercept=True,
         epsilon=0.1, tol=None, n_iter_no_change=5, gtol=None, backend="cpu",
-        on_divergence="raise", average=False, verbose=False):
+        on_divergence="raise", average=False, verbose=False, hogwild=False):
     """Fit a linear model by first-order optimization.
 
     Minimizes ``sum_i s_i loss(y_i, x_i . w + b) / sum_i s_i + alpha R(w)``
@@ -653,6 +673,15 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     average : bool or int, default=False
         Averaged SGD: return the mean of the iterates after step number
         ``average`` (True: all of them) instead of the last iterate.
+    hogwild : bool, default=False
+        Sparse (CSR) input with ``batch_size=1`` and ``n_jobs > 1`` only:
+        run Hogwild! (Niu et al., 2011), lock-free asynchronous SGD in which
+        the threads update the shared weights without locks. Fast, but NOT
+        deterministic (results vary from run to run). Without it, threads
+        are used deterministically: CSR mini-batches (``batch_size > 1``) are
+        split across threads with per-thread gradient buffers summed in a
+        fixed order (same seed, data and thread count: same bits), and
+        ``batch_size=1`` runs on one thread.
     verbose : bool, default=False
 
     Returns
@@ -674,7 +703,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
                       alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                       batch_size=batch_size, n_jobs=n_jobs, backend=backend, shuffle=shuffle,
                       random_state=random_state, epsilon=epsilon, on_divergence=on_divergence,
-                      average=average)
+                      average=average, hogwild=hogwild)
     X = check_data(X, accept_sparse=True)
     n, d = X.shape
     classes = None

@@ -46,6 +46,7 @@ class EpochProblem:
     batch_size: int
     n_threads: int
     average_start: int = -1   # averaged SGD after this step number; -1: off
+    hogwild: bool = False     # CSR, batch_size 1, n_threads > 1: lock-free (not deterministic)
 
     def c_config(self):
         """The configuration as the compiled core's ``fgd_config`` reads it."""

@@ -40,8 +40,14 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
             "core; use backend='reference' or densify X")
     X = problem.X
     _check_structure(X)
+    cfg = problem.c_config()
+    hogwild = bool(getattr(problem, "hogwild", False))
     stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
-                              order, params, state, gsum, problem.c_config(), t)
+                              order, params, state, gsum, cfg, t, hogwild)
+    if stats is None:   # the threaded mode cannot run this configuration
+        cfg["n_threads"] = 1
+        stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y,
+                                  problem.sw, order, params, state, gsum, cfg, t, False)
     return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],
                       lr_last=stats["lr_last"], t=stats["t"], n_steps=stats["n_steps"],
                       nonfinite=bool(stats["nonfinite"]))

@@ -34,14 +34,20 @@ def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
 def epoch_csr(const floating[::1] data, const index_t[::1] indices,
               const index_t[::1] indptr, int64_t n_features, const double[::1] y, sw,
               order, floating[::1] params, floating[:, ::1] state, double[::1] gsum,
-              dict cfg, int64_t t0):
+              dict cfg, int64_t t0, bint hogwild=False):
     """Run one epoch over CSR rows; update params, state and gsum in place.
 
     The structure (indptr monotone, indices in range) must have been checked
     once with :func:`check_structure`. ``order`` lists the rows to visit; it
     may be a chunk of the epoch (whole mini-batches).
 
-    Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
+    With ``cfg["n_threads"] > 1``: deterministic mini-batch parallelism for
+    batch_size > 1, or Hogwild! (lock-free, not deterministic) for
+    batch_size 1 with ``hogwild=True`` (see csrc/fastgd_csr.h).
+
+    Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite,
+    or None when the threaded mode cannot run this configuration (the
+    caller then runs it single-threaded; nothing was changed).
     """
     cdef int64_t n_rows = indptr.shape[0] - 1, d = n_features, nnz = data.shape[0]
     cdef int64_t n = n_rows
@@ -53,8 +59,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef const double *sw_ptr = NULL
     cdef const int64_t *order_ptr = NULL
     cdef int64_t B = c.batch_size, nb
-    cdef double[::1] tables, gacc, snap
-    cdef int64_t[::1] last, cols
+    cdef double[::1] tables, gacc, snap, tbuf
+    cdef int64_t[::1] last, cols, prev
     cdef int rc
 
     if n_rows < 0:
@@ -97,6 +103,14 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     scr.cols = &cols[0]
     scr.gacc = &gacc[0]
     scr.snap = &snap[0]
+    scr.tbuf = NULL
+    scr.prev = NULL
+    scr.hogwild = hogwild
+    if c.n_threads > 1 and (B > 1 or hogwild):
+        tbuf = np.zeros(max(d, 1) * c.n_threads)
+        prev = np.empty(max(d, 1), dtype=np.int64)
+        scr.tbuf = &tbuf[0]
+        scr.prev = &prev[0]
 
     with nogil:
         if floating is double:
@@ -121,6 +135,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
                                            &params[0], &state[0, 0], &gsum[0], &c, t0,
                                            &scr, &st)
+    if rc == -2:
+        return None
     if rc != 0:
         raise ValueError("invalid configuration for the compiled CSR core: %r" % cfg)
     return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
