@@ -18,7 +18,9 @@
 /* How far ahead in a shuffled order rows are prefetched (tuned on the
  * benchmarks of benchmarks/README.md: far enough to cover a DRAM and TLB miss
  * at the speed rows are consumed, near enough not to evict them again). */
+#ifndef FGD_PREFETCH_ROWS
 #define FGD_PREFETCH_ROWS 8
+#endif
 /* Coordinates per run of an optimizer rule (a double buffer on the stack). */
 #define FGD_CHUNK 256
 
