@@ -351,6 +351,19 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         finally:
             pool.shutdown(wait=True)
 
+    def _run_or_keep_progress(self, record, trainers, *args):
+        """:meth:`_run`; on Ctrl-C, ``record()`` the last completed epochs, then re-raise.
+
+        Each trainer undoes its interrupted epoch, so what is recorded is a
+        usable model (for predict) as of the last epoch every problem completed.
+        """
+        try:
+            return self._run(trainers, *args)
+        except KeyboardInterrupt:
+            if all(tr.epoch > 0 for tr in trainers):
+                record()
+            raise
+
     def _thread_split(self, n_problems):
         """(Python threads over problems, OpenMP threads inside each)."""
         total = effective_n_threads(self.n_jobs)
@@ -650,11 +663,16 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                                        intercept_init)
         workers, _ = self._thread_split(len(trainers))
         tol = self._tol()
-        reasons = self._run(trainers, X, ys, sw, self.max_iter, tol, scorers, workers)
-        # the fitted state changes only once training has succeeded
-        self.classes_ = classes
-        self._trainers = trainers
-        self._store(trainers, [0] * len(trainers))
+        def record():
+            self.classes_ = classes
+            self._trainers = trainers
+            self._store(trainers, [0] * len(trainers))
+
+        reasons = self._run_or_keep_progress(record, trainers, X, ys, sw, self.max_iter, tol,
+                                             scorers, workers)
+        # the fitted state changes only once training has succeeded (or was
+        # interrupted after whole epochs: then it is the last completed one)
+        record()
         self._warn_convergence(reasons, tol, self.max_iter)
         return self
 
@@ -707,8 +725,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         trainers = self._trainers
         before = [tr.epoch for tr in trainers]
         workers, _ = self._thread_split(len(trainers))
-        self._run(trainers, X, self._targets(y, self.classes_), sw, 1, None,
-                  [None] * len(trainers), workers)
+        self._run_or_keep_progress(lambda: self._store(trainers, before), trainers, X,
+                                   self._targets(y, self.classes_), sw, 1, None,
+                                   [None] * len(trainers), workers)
         self._store(trainers, before)
         return self
 
@@ -867,9 +886,13 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainer = self._make_trainer(X.shape[1], X.dtype, coef_init, intercept_init)
         tol = self._tol()
-        reasons = self._run([trainer], X, [y], sw, self.max_iter, tol, scorers, 1)
-        self._trainers = [trainer]
-        self._store(trainer, 0)
+        def record():
+            self._trainers = [trainer]
+            self._store(trainer, 0)
+
+        reasons = self._run_or_keep_progress(record, [trainer], X, [y], sw, self.max_iter, tol,
+                                             scorers, 1)
+        record()
         self._warn_convergence(reasons, tol, self.max_iter)
         return self
 
@@ -896,7 +919,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             self._trainers = [self._make_trainer(X.shape[1], X.dtype, None, None)]
         trainer = self._trainers[0]
         before = trainer.epoch
-        self._run([trainer], X, [y], sw, 1, None, [None], 1)
+        self._run_or_keep_progress(lambda: self._store(trainer, before), [trainer], X, [y],
+                                   sw, 1, None, [None], 1)
         self._store(trainer, before)
         return self
 

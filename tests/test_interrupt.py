@@ -1,7 +1,7 @@
 """Interrupts: an epoch runs in chunks, Ctrl-C is honoured between them.
 
 ``Trainer.run`` hands each epoch to the backend in chunks of whole
-mini-batches of about ``CHUNK_SECONDS`` of work. These tests check that
+mini-batches of a fixed amount of work (``CHUNK_BYTES``). These tests check that
 chunking does not change the result (bit for bit), that an interrupt
 between chunks leaves the model at the last completed epoch, and -- in a
 subprocess sent a real SIGINT -- that Ctrl-C during a long compiled epoch
@@ -331,3 +331,69 @@ def test_sigint_after_some_epochs_keeps_the_last_one():
     assert info["t"] == info["epoch"] * 200_000          # batch_size=1: one step per row
     assert info["finite"] and info["pred_finite"] and info["last_epoch_weights"]
     assert rc == -signal.SIGINT and "KeyboardInterrupt" in err
+
+
+@pytest.mark.parametrize("make", ["classifier-ovr", "classifier-binary", "regressor"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_estimator_interrupted_keeps_last_completed_epochs(monkeypatch, make, method):
+    """Ctrl-C inside an estimator's fit leaves a usable model of the last whole epoch."""
+    import fastgd
+    from fastgd import solver
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    if make == "regressor":
+        est, y = fastgd.SGDRegressor(max_iter=10, tol=None, random_state=0), X @ [1, 2, 3, 4]
+    else:
+        n_classes = 3 if make == "classifier-ovr" else 2
+        y = rng.integers(n_classes, size=300)
+        est = fastgd.SGDClassifier(max_iter=10, tol=None, random_state=0, n_jobs=1)
+    kwargs = {"classes": np.unique(y)} if method == "partial_fit" and make != "regressor" else {}
+    if method == "partial_fit":
+        getattr(est, method)(X, y, **kwargs)      # one whole epoch first
+        before = est.coef_.copy()
+    original = solver.Trainer.run
+    n_problems = 3 if make == "classifier-ovr" else 1
+    calls = []
+
+    def run_then_interrupt(self, *args, **kw):
+        # one-vs-rest trains its problems one after another (n_jobs=1): the
+        # interrupt comes in the last one, after every problem has whole epochs
+        calls.append(self)
+        if method == "fit":
+            kw["epochs"] = 2
+            reason = original(self, *args, **kw)
+            if len(calls) < n_problems:
+                return reason
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(solver.Trainer, "run", run_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(est, method)(X, y, **kwargs)
+    monkeypatch.undo()
+    assert len(est._trainers) == n_problems
+    assert all(tr.epoch == (2 if method == "fit" else 1) for tr in est._trainers)
+    if method == "partial_fit":
+        np.testing.assert_array_equal(est.coef_, before)
+    assert np.all(np.isfinite(est.coef_))
+    assert est.predict(X).shape == (300,)
+
+
+def test_estimator_interrupted_before_every_problem_trained_stays_unfitted(monkeypatch):
+    """No model of whole epochs exists yet: the estimator is left unfitted."""
+    import fastgd
+    from fastgd import solver
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((100, 3)), rng.integers(3, size=100)
+
+    def interrupt(self, *args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(solver.Trainer, "run", interrupt)
+    est = fastgd.SGDClassifier(n_jobs=1)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
