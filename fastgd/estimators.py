@@ -387,6 +387,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
     def _tol(self):
         return None if self.tol is None else float(self.tol)
 
+    def __sklearn_is_fitted__(self):
+        # n_features_in_ is set by validation before training: only a model
+        # (coef_) means fitted, e.g. after an interrupted or failed fit
+        return hasattr(self, "coef_")
+
     def _more_tags_sparse(self, tags):
         tags.input_tags.sparse = _trainer_accepts_sparse() and \
             getattr(self, "multi_class", "ovr") != "multinomial"
