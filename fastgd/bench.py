@@ -88,8 +88,8 @@ def _all_threads():
 
 # ---- dense epochs ----------------------------------------------------------
 
-def fastgd_epoch_runner(X, y, batch_size, n_jobs, optimizer="sgd", lr=SGD_LR):
-    """A function running one shuffled epoch of ``Trainer.run`` (data validated once).
+def fastgd_epoch_runner(X, y, batch_size, n_jobs, optimizer="sgd", lr=SGD_LR, shuffle=True):
+    """A function running one epoch of ``Trainer.run`` (data validated once).
 
     Returns (function, threads the epoch actually uses). One warm-up epoch
     has run (pages touched, buffers allocated).
@@ -97,7 +97,7 @@ def fastgd_epoch_runner(X, y, batch_size, n_jobs, optimizer="sgd", lr=SGD_LR):
     from fastgd.solver import Trainer
 
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty="l2", alpha=ALPHA,
-                 batch_size=batch_size, n_jobs=n_jobs, random_state=0, shuffle=True)
+                 batch_size=batch_size, n_jobs=n_jobs, random_state=0, shuffle=shuffle)
     tr.init_model(X.shape[1], X.dtype)
     threads = tr._problem(X, y, None, 1).n_threads
 
@@ -392,6 +392,11 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
                 fn, used = fastgd_epoch_runner(X, y, batch, n_jobs)
                 fns[(dt, batch, n_jobs)] = fn
                 cases.append((dt, batch, n_jobs, used))
+    # rows in order: what the random row access of a shuffled epoch costs
+    fns[("sklearn", "in order")] = sklearn_epoch_runner(X64, y, shuffle=False)
+    for batch in (1, 256):
+        if batch in batches:
+            fns[("in order", batch)] = fastgd_epoch_runner(X64, y, batch, 1, shuffle=False)[0]
     say(f"timing {len(fns)} cases in {repeat} interleaved rounds ...")
     med = interleaved_medians(fns, repeat)
     bw1, bwn = X64.nbytes / med["read1"], X64.nbytes / med["readn"]
@@ -408,6 +413,11 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
                          med[(dt, batch, n_jobs)], "sklearn SGDClassifier epoch",
                          med[("sklearn", dt)], data[dt].nbytes / bw,
                          note="" if used == n_jobs else f"asked {n_jobs} threads"))
+    for batch in (1, 256):
+        if ("in order", batch) in med:
+            rows.append(_row(f"SGD epoch, float64, batch {batch}, 1 thread(s), rows in order",
+                             med[("in order", batch)], "sklearn SGDClassifier, shuffle=False",
+                             med[("sklearn", "in order")], X64.nbytes / bw1))
     del data, fns
 
     say("optimum by L-BFGS (not timed) ...")
