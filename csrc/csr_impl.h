@@ -64,9 +64,11 @@ static void FN(csr_fold_scale)(const fgd_config *c, REAL *params, double *snap, 
     int64_t j;
     for (j = 0; j < d; j++) {
         double v = (double)params[j];
-        if (c->l1 > 0.0) v = fgd_soft(v, U - snap[j]);
+        if (c->l1 > 0.0) {
+            v = fgd_soft(v, U - snap[j]);
+            snap[j] = 0.0;
+        }
         params[j] = (REAL)(scale * v);
-        snap[j] = 0.0;
     }
 }
 
@@ -103,6 +105,13 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
     const double l1 = c->l1, l2 = c->l2;
     double scale = 1.0, U = 0.0;
     int64_t t = t0, r, q;
+    /* With a constant step size and no L1, the summed gradient (loss and L2)
+     * of every coordinate is (w_start - w_end) / lr exactly: no per-entry
+     * accumulation into gsum (snap, unused without L1, keeps w_start). */
+    int delta_gsum = l1 == 0.0 && n > 0 && L->lr[0] > 0.0;
+    for (r = 1; r < n && delta_gsum; r++) delta_gsum = L->lr[r] == L->lr[0];
+    if (delta_gsum)
+        for (q = 0; q < d; q++) snap[q] = (double)params[q];
     for (r = 0; r < n; r++) {
         const int64_t i = order ? order[r] : r;
         const double s = sw ? sw[i] : 1.0;
@@ -110,6 +119,10 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
         double p = 0.0, l, dl, lr, thr = 0.0;
         if (order && r + FGD_CSR_PREFETCH < n)
             FN(csr_prefetch_row)(data, indices, indptr, order[r + FGD_CSR_PREFETCH]);
+#if defined(__GNUC__)
+        if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
+            __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
+#endif
         if (s == 0.0) continue;   /* a batch of weight zero: no step */
         if (l1 > 0.0) {
             for (q = lo; q < hi; q++) {
@@ -142,7 +155,7 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
                 const int64_t j = (int64_t)indices[q];
                 const double x = (double)data[q];
                 double v = (double)params[j] - step * x;
-                gsum[j] += dl * x;
+                if (!delta_gsum) gsum[j] += dl * x;
                 if (l1 > 0.0) {
                     v = fgd_soft(v, thr);
                     snap[j] = U;
@@ -163,7 +176,14 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
             U = 0.0;
         }
     }
-    if (!*abort) FN(csr_fold_scale)(c, params, snap, d, scale, U);
+    if (!*abort) {
+        FN(csr_fold_scale)(c, params, snap, d, scale, U);
+        if (delta_gsum) {
+            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];
+        } else if (l2 > 0.0) {   /* approximate L2 part, as in the general loop */
+            for (q = 0; q < d; q++) gsum[q] += l2 * (double)(t - t0) * (double)params[q];
+        }
+    }
     return t;
 }
 
@@ -584,7 +604,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         else if (!scaled)
             for (j = 0; j < d; j++)
                 FN(csr_catch_up)(&L, params, state, D, gsum, j, last[j], t);
-        if (scaled && c->l2 > 0.0)
+        if (scaled && nb > 0 && c->l2 > 0.0)
             for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
     }
     stats->loss_sum = loss_sum;

@@ -21,7 +21,9 @@
 /* Upper bound on threads, so per-thread sums live on the stack. */
 #define FGD_MAX_THREADS 256
 /* How far ahead in a shuffled order the rows are prefetched. */
+#ifndef FGD_CSR_PREFETCH
 #define FGD_CSR_PREFETCH 4
+#endif
 
 #define REAL double
 #define INDEX int32_t

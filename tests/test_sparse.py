@@ -412,3 +412,14 @@ def test_hogwild_needs_batch_size_one():
     X, y = _data()
     with pytest.raises(ValueError, match="batch_size=1"):
         fastgd.fit(X, y, hogwild=True, batch_size=8)
+
+
+def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step():
+    """batch_size 1, no L1, constant lr: the epoch's summed gradient (loss and
+    L2) comes from the weight change, exactly as the dense loop sums it."""
+    X, y = make_sparse(n=150)
+    kw = dict(loss="log_loss", optimizer=SGD(lr=0.05), penalty="l2", alpha=0.01, batch_size=1,
+              random_state=0)
+    sparse = train(X, y, **kw)
+    dense = train(X.toarray(), y, **kw)
+    np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
