@@ -34,17 +34,14 @@ static inline void FN(csr_catch_up)(const fgd_lazy *L, REAL *params, REAL *state
                                     int64_t D, double *gsum, int64_t j, int64_t ta,
                                     int64_t tb)
 {
-    double w, s[3];
+    double w, s[3] = {0.0, 0.0, 0.0};
+    int k;
     if (ta >= tb || L->mode == FGD_LAZY_IDENTITY) return;
     w = (double)params[j];
-    s[0] = (double)state[j];
-    s[1] = (double)state[D + j];
-    s[2] = (double)state[2 * D + j];
+    for (k = 0; k < L->ns; k++) s[k] = (double)state[k * D + j];
     fgd_lazy_catch_up(L, &w, s, &gsum[j], ta, tb);
     params[j] = (REAL)w;
-    state[j] = (REAL)s[0];
-    state[D + j] = (REAL)s[1];
-    state[2 * D + j] = (REAL)s[2];
+    for (k = 0; k < L->ns; k++) state[k * D + j] = (REAL)s[k];
 }
 
 /* SCALED mode: bring v_j up to the cumulative L1 threshold U. */
@@ -187,19 +184,17 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
     return t;
 }
 
-/* Load a coordinate and its state, apply fgd_coord_step, store. */
-static inline void FN(csr_step_coord)(const fgd_config *c, REAL *params, REAL *state,
+/* Load a coordinate and the ns state rows its rule uses, apply
+ * fgd_coord_step, store. */
+static inline void FN(csr_step_coord)(const fgd_config *c, int ns, REAL *params, REAL *state,
                                       int64_t D, int64_t j, double g, double lr,
                                       const double *pc, int penalized, double *gs)
 {
-    double st[3];
-    st[0] = (double)state[j];
-    st[1] = (double)state[D + j];
-    st[2] = (double)state[2 * D + j];
+    double st[3] = {0.0, 0.0, 0.0};
+    int k;
+    for (k = 0; k < ns; k++) st[k] = (double)state[k * D + j];
     params[j] = (REAL)fgd_coord_step(c, (double)params[j], g, st, lr, pc, penalized, gs);
-    state[j] = (REAL)st[0];
-    state[D + j] = (REAL)st[1];
-    state[2 * D + j] = (REAL)st[2];
+    for (k = 0; k < ns; k++) state[k * D + j] = (REAL)st[k];
 }
 
 /*
@@ -261,10 +256,10 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             my_weight += s;
             dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
             for (q = lo; q < hi; q++)
-                FN(csr_step_coord)(c, params, state, D, (int64_t)indices[q],
+                FN(csr_step_coord)(c, L->ns, params, state, D, (int64_t)indices[q],
                                    dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
             if (c->fit_intercept)
-                FN(csr_step_coord)(c, params, state, D, d, dl, lr, pc, 0, &gsum[d]);
+                FN(csr_step_coord)(c, L->ns, params, state, D, d, dl, lr, pc, 0, &gsum[d]);
         }
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
@@ -397,12 +392,12 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                         g += tbuf[(int64_t)u * d + j];
                         tbuf[(int64_t)u * d + j] = 0.0;
                     }
-                    FN(csr_step_coord)(c, params, state, D, j, g * inv_m, lr, pc, 1, &gsum[j]);
+                    FN(csr_step_coord)(c, L->ns, params, state, D, j, g * inv_m, lr, pc, 1, &gsum[j]);
                 }
                 if (tid == 0 && c->fit_intercept) {
                     double gb = 0.0;
                     for (u = 0; u < nt; u++) gb += tgb[u];
-                    FN(csr_step_coord)(c, params, state, D, d, gb * inv_m, lr, pc, 0, &gsum[d]);
+                    FN(csr_step_coord)(c, L->ns, params, state, D, d, gb * inv_m, lr, pc, 0, &gsum[d]);
                 }
                 t++;
                 if (tid == 0) lr_out = lr;
@@ -554,19 +549,10 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                 }
             } else {
                 for (k = 0; k < nc; k++) {
-                    double w, st[3];
                     const double g = gacc[cols[k]] * inv_m;
                     j = cols[k];
                     gacc[j] = 0.0;
-                    w = (double)params[j];
-                    st[0] = (double)state[j];
-                    st[1] = (double)state[D + j];
-                    st[2] = (double)state[2 * D + j];
-                    w = fgd_coord_step(c, w, g, st, lr, pc, 1, &gsum[j]);
-                    params[j] = (REAL)w;
-                    state[j] = (REAL)st[0];
-                    state[D + j] = (REAL)st[1];
-                    state[2 * D + j] = (REAL)st[2];
+                    FN(csr_step_coord)(c, L.ns, params, state, D, j, g, lr, pc, 1, &gsum[j]);
                 }
             }
             if (c->fit_intercept) {

@@ -40,7 +40,7 @@
  *               no global scale can be shared): with a_k = 1 - lr_k l2 and
  *               c_k = lr_k l1, J skipped steps map |w| to
  *               max(0, R |w| - C), R = prod a_k, C = sum_k c_k prod_{r>k} a_r,
- *               read from prefix tables of log a_k and c_k / prod a. exact
+ *               read from prefix tables of prod a_k and c_k / prod a. exact
  *
  * Bounds used for the truncation, for the R steps after step i (g = 0):
  *   SGD/RMSprop momentum: |dw| <= lrmax * |buf| * mu / (1 - mu)
@@ -88,6 +88,7 @@ typedef struct {
     double rate[3];         /* per-step decay of each state row under g = 0 */
     double trunc_factor;    /* mu / (1 - mu) or r / (1 - r) */
     int single;             /* float32 storage: round after each replayed step */
+    int ns;                 /* state rows the rule reads and writes (of 3) */
 } fgd_lazy;
 
 static inline double fgd_soft(double w, double thr)
@@ -169,6 +170,14 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->trunc_factor = 0.0;
     L->rate[0] = L->rate[1] = L->rate[2] = 1.0;
     L->mode = FGD_LAZY_LOOP;
+    switch (c->optimizer) {
+    case FGD_SGD:      L->ns = h[0] != 0.0; break;
+    case FGD_ADAGRAD:  L->ns = 1; break;
+    case FGD_RMSPROP:  L->ns = 1 + (h[3] != 0.0) + (h[2] > 0.0); break;
+    case FGD_ADADELTA: L->ns = 2; break;
+    case FGD_FTRL:     L->ns = 2; break;
+    default:           L->ns = 2 + (h[3] != 0.0); break;
+    }
 
     switch (c->optimizer) {
     case FGD_SGD:
@@ -231,18 +240,18 @@ static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
 {
     const fgd_config *c = L->c;
     const int64_t N = L->nsteps + 1;
-    double *logp = tables + 3 * N, *q = tables + 4 * N;
+    double *prodp = tables + 3 * N, *q = tables + 4 * N;
+    double logp = 0.0;
     int64_t i;
     if (L->mode != FGD_LAZY_SCALED) return 1;   /* the other modes are per coordinate */
-    logp[0] = 0.0;
-    for (i = 0; i < L->nsteps; i++) logp[i + 1] = logp[i] + log(1.0 - L->lr[i] * c->l2);
-    if (!(logp[L->nsteps] > -600.0)) {
-        fgd_lazy_setup(L, c, L->t0, L->nsteps, tables, L->single);   /* restore */
-        return 0;
-    }
+    for (i = 0; i < L->nsteps; i++) logp += log(1.0 - L->lr[i] * c->l2);
+    if (!(logp > -600.0)) return 0;              /* prod a_k would underflow */
+    /* prodp[i] = prod_{k < i} a_k (no underflow: >= e^-600) */
+    prodp[0] = 1.0;
+    for (i = 0; i < L->nsteps; i++) prodp[i + 1] = prodp[i] * (1.0 - L->lr[i] * c->l2);
     q[0] = 0.0;
-    for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] * exp(-logp[i + 1]);
-    L->cum = logp;
+    for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
+    L->cum = prodp;
     L->lrmax = q;
     L->mode = FGD_LAZY_SGD_CLOSED;
     return 1;
@@ -300,8 +309,8 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
         break;
     }
     case FGD_LAZY_SGD_CLOSED: {
-        const double R = exp(L->cum[ib] - L->cum[ia]);
-        const double C = exp(L->cum[ib]) * (L->lrmax[ib] - L->lrmax[ia]);
+        const double R = L->cum[ib] / L->cum[ia];
+        const double C = L->cum[ib] * (L->lrmax[ib] - L->lrmax[ia]);
         const double a = R * fabs(*w) - C;
         *gs += c->l2 * *w * (double)(ib - ia);   /* approximate: w at the catch-up */
         *w = a > 0.0 ? (*w > 0.0 ? a : -a) : 0.0;
