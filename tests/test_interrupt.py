@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from _subprocess import CHILD_CWD, child_env
 
 from fastgd.backends import cpu as cpu_backend
 from fastgd.data import check_data
 from fastgd.solver import Trainer, encode_binary
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _problem(n=1000, d=6, seed=0, dtype=np.float64, classification=False):
@@ -255,9 +255,9 @@ CHILD = textwrap.dedent("""
 
 class _Child:
     def __init__(self, *args):
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen([sys.executable, "-c", CHILD, *map(str, args)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=child_env(), cwd=CHILD_CWD)
         self.buf = b""
 
     def readline(self, timeout):

@@ -25,10 +25,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _subprocess import CHILD_CWD, child_env
 
 import fastgd
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINUX = sys.platform.startswith("linux")
 
 CHILD = textwrap.dedent("""
@@ -77,10 +77,9 @@ CHILD = textwrap.dedent("""
     ("float32", False, True),
 ])
 def test_peak_resident_memory(dtype, shuffle, weighted):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", CHILD, dtype, "200", str(int(shuffle)),
-                          str(int(weighted))], env=env, capture_output=True, text=True,
-                         timeout=300)
+                          str(int(weighted))], env=child_env(), cwd=CHILD_CWD,
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     m = json.loads(out.stdout.strip().splitlines()[-1])
     assert m["finite"]

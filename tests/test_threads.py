@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from _subprocess import CHILD_CWD, child_env
 
 import fastgd
 from fastgd.backends import cpu as cpu_backend
@@ -17,7 +18,6 @@ from fastgd.solver import Trainer, effective_n_threads
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _problem(n, d, seed=0):
@@ -59,10 +59,9 @@ def test_omp_num_threads_is_respected():
             "from fastgd.backends.cpu import max_threads\n"
             "print(max_threads(), effective_n_threads(None), effective_n_threads(-1),\n"
             "      effective_n_threads(16), Trainer(n_jobs=16).n_threads)\n")
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], env=child_env(OMP_NUM_THREADS="1"),
+                         cwd=CHILD_CWD, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
     assert out.split() == ["1"] * 5
 
 
