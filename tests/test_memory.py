@@ -17,7 +17,6 @@ order (8 bytes a row, when shuffling) and O(n_features) for the model: with
 100 features that is 2-4% of N.
 """
 import json
-import os
 import subprocess
 import sys
 import textwrap
