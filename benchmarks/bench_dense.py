@@ -2,7 +2,7 @@
 
 An epoch here is ``Trainer.run(epochs=1)`` on validated data: the seeded
 shuffle in C plus one pass over the rows (log-loss, L2, shuffled). Data is
-about 16 MB, so it sits partly in cache on large-L3 machines: the
+about 8 MB, so it may sit in cache on large-L3 machines: the
 bandwidth-bound numbers are those of ``fastgd bench`` (800 MB).
 """
 import numpy as np
@@ -76,7 +76,7 @@ class DenseOptimizers:
 class BandwidthFraction:
     """Fraction of the streaming read bandwidth that a batch-256 epoch reaches.
 
-    Both measured in the same call (medians of 3), on 200 MB of data: the
+    Both measured in the same call (medians of 3), on 100 MB of float64: the
     ratio is what the issue's target is stated in, and it is steadier than
     either time on a shared machine.
     """
@@ -90,7 +90,7 @@ class BandwidthFraction:
 
     def setup(self, dtype):
         dt = np.dtype(dtype).type
-        self.X, self.y = make_data(25_000_000 // 100, 100, dt)
+        self.X, self.y = make_data(12_500_000 // 100, 100, dt)
         self.tr = _trainer(self.X, "sgd", 0.01, 256, n_jobs_of("all"))
         self.tr.run(self.X, self.y, None, epochs=1)
 

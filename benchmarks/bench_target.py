@@ -7,7 +7,7 @@ L-BFGS at the smallest iteration count that reaches the same target.
 """
 from .common import make_data
 
-N, D = 200_000, 100
+N, D = 100_000, 100
 
 
 class TimeToTarget:

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-# Values per data set in the epoch benchmarks (16 MB of float64): rows = VALUES // d.
-VALUES = 2_000_000
+# Values per data set in the epoch benchmarks (8 MB of float64): rows = VALUES // d.
+VALUES = 1_000_000
 ALPHA = 1e-4
 
 
