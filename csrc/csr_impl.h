@@ -274,6 +274,103 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
 }
 
 /*
+ * Hogwild! for plain SGD (lazy modes IDENTITY and SGD_CLOSED): the same
+ * lock-free scheme as csr_hogwild, with the coordinate step written out
+ * (w <- (1 - lr l2) w - lr g, then the L1 prox) instead of the general rule,
+ * and the closed-form catch-up inline.
+ */
+static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                                   int64_t n, int64_t d, const double *y, const double *sw,
+                                   const int64_t *order, REAL *params, REAL *state,
+                                   double *gsum, const fgd_config *c, const fgd_lazy *L,
+                                   int64_t t0, int64_t *last, int nthreads, double *loss_sum,
+                                   double *weight_sum, double *lr_last, int *abort)
+{
+    const int64_t D = d + 1;
+    const double l1 = c->l1, l2 = c->l2;
+    const int lazy = L->mode == FGD_LAZY_SGD_CLOSED;
+    const double *E = L->cum, *Q = L->lrmax;   /* prefix tables of SGD_CLOSED */
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    int abort_flag = 0, k;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        double my_loss = 0.0, my_weight = 0.0;
+        int64_t r, q;
+        for (r = tid; r < n; r += nt) {
+            const int64_t i = order ? order[r] : r, t = t0 + r;
+            const double s = sw ? sw[i] : 1.0;
+            const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+            const double lr = L->lr[r], shrink = 1.0 - lr * l2, thr = l1 * lr;
+            double p = 0.0, l, dl;
+            if (order && r + nt * FGD_CSR_PREFETCH < n)
+                FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+            if (s == 0.0) continue;
+            for (q = lo; q < hi; q++) {
+                const int64_t j = (int64_t)indices[q];
+                if (lazy) {
+                    const int64_t ia = last[j] - t0;
+                    if (ia < r) {   /* catch up the steps ia .. r-1 */
+                        const double w = (double)params[j];
+                        const double a = E[r] / E[ia] * fabs(w) - E[r] * (Q[r] - Q[ia]);
+                        params[j] = (REAL)(a > 0.0 ? (w > 0.0 ? a : -a) : 0.0);
+                        last[j] = t;
+                    }
+                }
+                p += (double)data[q] * (double)params[j];
+            }
+            p += (double)params[d];
+            l = fgd_loss(c->loss, c->loss_param, y[i], p);
+            if (!isfinite(l) || !isfinite(p)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                abort_flag = 1;
+            }
+            {
+                int stop;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+                stop = abort_flag;
+                if (stop) break;
+            }
+            my_loss += s * l;
+            my_weight += s;
+            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+            for (q = lo; q < hi; q++) {
+                const int64_t j = (int64_t)indices[q];
+                const double g = dl * (double)data[q];
+                double w = (double)params[j];
+                gsum[j] += g + l2 * w;
+                w = shrink * w - lr * g;
+                if (thr > 0.0) w = fgd_soft(w, thr);
+                params[j] = (REAL)w;
+                if (lazy) last[j] = t + 1;
+            }
+            if (c->fit_intercept) {
+                const double pc[2] = {L->pc0[r], L->pc1[r]};
+                double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
+                params[d] = (REAL)fgd_coord_step(c, (double)params[d], dl, st, lr, pc, 0,
+                                                 &gsum[d]);
+            }
+        }
+        tloss[tid] = my_loss;
+        tweight[tid] = my_weight;
+    }
+    for (k = 0; k < nthreads; k++) {
+        *loss_sum += tloss[k];
+        *weight_sum += tweight[k];
+    }
+    *abort = abort_flag;
+    if (n > 0) *lr_last = L->lr[n - 1];
+    return t0 + n;
+}
+
+/*
  * Deterministic mini-batch parallelism (see fastgd_csr.h). Not for SCALED
  * (converted to SGD_CLOSED by the caller). Returns the step counter.
  */
@@ -461,7 +558,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     if (c->n_threads > 1 && (B > 1 || scr->hogwild) && scr->tbuf && scr->prev) {
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
         if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
-        if (B == 1)
+        if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
+            (L.mode == FGD_LAZY_IDENTITY || L.mode == FGD_LAZY_SGD_CLOSED))
+            t = FN(csr_hogwild_sgd)(data, indices, indptr, n, d, y, sw, order, params, state,
+                                    gsum, c, &L, t0, last, nthreads, &loss_sum, &weight_sum,
+                                    &lr_last, &abort_flag);
+        else if (B == 1)
             t = FN(csr_hogwild)(data, indices, indptr, n, d, y, sw, order, params, state,
                                 gsum, c, &L, t0, last, nthreads, &loss_sum, &weight_sum,
                                 &lr_last, &abort_flag);

@@ -23,7 +23,8 @@
  *               to l1 * sum(clr_k) / (sqrt(G) + eps).                exact
  *   LAST        FTRL: w is a function of (z, n) and the step size only, and
  *               (z, n) do not change under a zero gradient: one replayed
- *               step (the last skipped one) gives the exact result.   exact
+ *               step (the last skipped one) gives the exact result, and
+ *               none is needed if the step size is unchanged.          exact
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
  *               Exact, cost proportional to the number of skipped steps.
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
@@ -305,6 +306,8 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
         break;
     case FGD_LAZY_LAST: {
         const double pc[2] = {L->pc0[ib - 1], L->pc1[ib - 1]};
+        /* w was computed at step ia - 1 (this chunk): same step size, same w */
+        if (ia > 0 && L->lr[ia - 1] == L->lr[ib - 1]) return;
         *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
         break;
     }

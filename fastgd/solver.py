@@ -91,15 +91,21 @@ def effective_n_threads(n_jobs):
 
     The limit is OpenMP's current maximum, which follows ``OMP_NUM_THREADS``,
     threadpoolctl's ``threadpool_limits`` (in the calling thread) and the
-    CPUs this process may run on. None or -1: the limit; -k: the limit less
-    k-1 (at least 1); k > 0: k, but never more than the limit, so fastgd
-    does not oversubscribe the machine or override a limit set by the user.
+    CPUs this process may run on. None: 1, as in scikit-learn; -1: the
+    limit; -k: the limit less k-1 (at least 1); k > 0: k, but never more
+    than the limit, so fastgd does not oversubscribe the machine or override
+    a limit set by the user.
+
+    One thread is the default because threads synchronize twice per
+    mini-batch: on a machine whose cores are busy with other work, a waiting
+    thread loses its core and two threads were measured 7-15x slower than
+    one (benchmarks/README.md). Ask for threads where cores are free.
     """
     from fastgd.backends.cpu import max_threads
 
     limit = max(1, max_threads())
     if n_jobs is None:
-        return limit
+        return 1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
     if n_jobs < 0:
@@ -141,8 +147,9 @@ class Trainer:
     batch_size : int
         1 is pure SGD; ``batch_size >= n_samples`` is full-batch descent.
     n_jobs : int or None
-        Upper bound on threads; see :func:`effective_n_threads`. Batches too
-        small to share run on one thread.
+        Upper bound on threads (None: 1, -1: all allowed); see
+        :func:`effective_n_threads`. Batches too small to share run on one
+        thread.
     backend : {"cpu", "reference"}
     shuffle : bool
     random_state : None, int or RandomState
@@ -631,8 +638,15 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         Sparse input is trained as CSR without densifying: canonical CSR
         (sorted, unique indices; int32 or int64) is used as is, other
         formats are converted once (see :func:`fastgd.data.check_sparse`).
-        Features absent from a step are updated lazily (see
-        ``csrc/lazy.h``); the end-of-epoch model equals the dense one.
+        Features absent from a step are updated lazily (``csrc/lazy.h``),
+        so a step costs the batch's non-zeros, and the end-of-epoch model
+        equals the dense one: exactly (to rounding) for plain SGD (weight
+        scale and cumulative L1), Adagrad without L2, RMSprop/Adadelta
+        without penalty, FTRL, and for every optimizer with a penalty
+        (replay of the skipped steps, whose cost grows with the gaps);
+        momentum, RMSprop with momentum and Adam/AdamW without penalty stop
+        the replay once the rest provably moves a weight by at most 1e-12
+        of its size. Averaged SGD is not available for sparse input.
     y : array-like of shape (n_samples,)
         Targets, or two class labels for a classification loss.
     loss : str, default="squared_error"
@@ -653,7 +667,8 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     random_state : int, RandomState or None
         Fixes the row order of every epoch.
     n_jobs : int or None
-        Threads (upper bound); None follows OpenMP's limit.
+        Threads (upper bound): None means 1, -1 every CPU OpenMP allows
+        (``OMP_NUM_THREADS``, threadpoolctl).
     coef_init, intercept_init : array-like, optional
     sample_weight : array-like of shape (n_samples,), optional
     fit_intercept : bool, default=True

@@ -423,3 +423,15 @@ def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step():
     sparse = train(X, y, **kw)
     dense = train(X.toarray(), y, **kw)
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
+
+
+def test_replay_without_closed_form_warns_on_wide_data():
+    X = sp.random(50, 12_000, density=0.001, format="csr", random_state=0)
+    y = np.arange(50) % 2
+    with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):
+        fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.01, epochs=1)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.0, epochs=1)
+        fastgd.fit(X, y, loss="log_loss", optimizer="sgd", alpha=0.01, epochs=1)

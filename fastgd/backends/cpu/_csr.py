@@ -1,6 +1,7 @@
 """The compiled backend's CSR path: one epoch over sparse rows (see _sparse.pyx)."""
 from __future__ import annotations
 
+import warnings
 import weakref
 
 from fastgd.backends import EpochStats
@@ -41,6 +42,13 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
     X = problem.X
     _check_structure(X)
     cfg = problem.c_config()
+    if X.shape[1] > 10_000 and _sparse.lazy_mode(cfg, t, 1) == ("loop", False):
+        warnings.warn(
+            f"{type(problem.optimizer).__name__} with an L2/L1 penalty on sparse data has no "
+            "closed-form lazy update: every step a feature skips is replayed when it next "
+            "appears, which can cost up to n_features per step. Consider penalty=None (or "
+            "weight_decay=0), a larger batch_size, or plain SGD, Adagrad or FTRL.",
+            RuntimeWarning, stacklevel=4)
     hogwild = bool(getattr(problem, "hogwild", False))
     stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
                               order, params, state, gsum, cfg, t, hogwild)
