@@ -434,8 +434,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         Threads: one-vs-rest problems run in parallel Python threads (at most
         ``n_jobs``); inside a problem the compiled core splits a mini-batch
         over OpenMP threads when it is large enough (``batch_size * n_features``
-        of at least 16384 multiply-adds per thread), so ``n_jobs`` also speeds
-        up a single binary fit with large batches. None: OpenMP's limit.
+        of at least 16384 multiply-adds per thread), so ``n_jobs`` can also
+        speed up a single binary fit with large batches on free cores. None:
+        1 thread, as in scikit-learn; -1: every CPU OpenMP allows.
     random_state : int, RandomState or None, default=None
         Fixes every epoch's row order and the validation split.
     learning_rate : str or Schedule, default="auto"

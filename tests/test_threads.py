@@ -35,7 +35,8 @@ def test_threadpool_limits_are_respected():
         assert effective_n_threads(-1) == 1
         assert effective_n_threads(8) == 1      # an explicit n_jobs does not override it
         assert Trainer(n_jobs=4).n_threads == 1
-    assert effective_n_threads(None) == limit
+    assert effective_n_threads(-1) == limit
+    assert effective_n_threads(None) == 1       # scikit-learn's convention: opt in to threads
 
 
 def test_n_jobs_never_above_the_openmp_limit():
