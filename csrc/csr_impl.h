@@ -198,6 +198,62 @@ static inline void FN(csr_step_coord)(const fgd_config *c, int ns, REAL *params,
 }
 
 /*
+ * FTRL at batch_size 1 with one step size over the whole chunk (lazy mode
+ * LAST): w = f(z, n, lr) stays valid for every column a step skips, so the
+ * rows run fused, without catch-up. Before the first step, every column's w
+ * is recomputed at this step size, as the dense loop's first step would.
+ */
+static int64_t FN(csr_ftrl_rows)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                                 int64_t n, int64_t d, const double *y, const double *sw,
+                                 const int64_t *order, REAL *params, REAL *state,
+                                 double *gsum, const fgd_config *c, const fgd_lazy *L,
+                                 int64_t t0, double *loss_sum, double *weight_sum,
+                                 double *lr_last, int *abort)
+{
+    const int64_t D = d + 1;
+    const double lr = L->lr[0];
+    const double pc[2] = {L->pc0[0], L->pc1[0]};
+    int64_t t = t0, r, q, j;
+    int first = 1;
+    for (r = 0; r < n; r++) {
+        const int64_t i = order ? order[r] : r;
+        const double s = sw ? sw[i] : 1.0;
+        const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+        double p = 0.0, l, dl;
+        if (order && r + FGD_CSR_PREFETCH < n)
+            FN(csr_prefetch_row)(data, indices, indptr, order[r + FGD_CSR_PREFETCH]);
+        if (s == 0.0) continue;
+        if (first) {   /* w of every column at this step size (state unchanged: g = 0) */
+            double unused = 0.0;
+            for (j = 0; j < d; j++) {
+                double st[3] = {(double)state[j], (double)state[D + j], 0.0};
+                params[j] = (REAL)fgd_coord_step(c, (double)params[j], 0.0, st, lr, pc, 1,
+                                                 &unused);
+            }
+            first = 0;
+        }
+        for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
+        p += (double)params[d];
+        l = fgd_loss(c->loss, c->loss_param, y[i], p);
+        if (!isfinite(l) || !isfinite(p)) {
+            *abort = 1;
+            break;
+        }
+        *loss_sum += s * l;
+        *weight_sum += s;
+        dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+        for (q = lo; q < hi; q++)
+            FN(csr_step_coord)(c, 2, params, state, D, (int64_t)indices[q],
+                               dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
+        if (c->fit_intercept)
+            FN(csr_step_coord)(c, 2, params, state, D, d, dl, lr, pc, 0, &gsum[d]);
+        t++;
+        *lr_last = lr;
+    }
+    return t;
+}
+
+/*
  * Hogwild!: batch_size 1, n_threads threads, lock-free (see fastgd_csr.h).
  * Every lazy mode except SCALED (converted to SGD_CLOSED by the caller).
  */
@@ -573,6 +629,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                                          &weight_sum, &lr_last, &abort_flag);
         scaled = 0;
         nb = 0;   /* done: skip the serial loops, catch up below */
+    } else if (B == 1 && c->optimizer == FGD_FTRL && L.mode == FGD_LAZY_LAST &&
+               L.lrmax[0] == L.lr[0] && fgd_lazy_constant_lr(&L)) {
+        t = FN(csr_ftrl_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
+                              c, &L, t0, &loss_sum, &weight_sum, &lr_last, &abort_flag);
+        nb = 0;
+        L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
     } else if (B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
                c->optimizer == FGD_SGD) {
         t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,

@@ -258,6 +258,15 @@ static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
     return 1;
 }
 
+/* 1 if every step of the tables has the same step size. */
+static inline int fgd_lazy_constant_lr(const fgd_lazy *L)
+{
+    int64_t i;
+    for (i = 1; i < L->nsteps; i++)
+        if (L->lr[i] != L->lr[0]) return 0;
+    return 1;
+}
+
 /* Bound on |movement of w| over the steps from table index i on (g = 0). */
 static inline double fgd_lazy_bound(const fgd_lazy *L, const double *s, int64_t i)
 {

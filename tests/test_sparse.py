@@ -311,11 +311,12 @@ def test_ftrl_rule_first_step_matches_the_paper():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size", [1, 8])
 @pytest.mark.parametrize("l1", [0.0, 1.0])
-def test_ftrl_dense_csr_and_reference_agree(dtype, batch_size, l1):
+@pytest.mark.parametrize("schedule", [None, "invscaling"])   # fused rows / catch-up path
+def test_ftrl_dense_csr_and_reference_agree(dtype, batch_size, l1, schedule):
     from fastgd.optim import FTRL
     X, y = make_sparse(n=120, d=50, dtype=dtype)
     kw = dict(loss="log_loss", optimizer=FTRL(lr=0.2, beta=1.0, l1=l1, l2=0.5), penalty=None,
-              batch_size=batch_size, random_state=2)
+              batch_size=batch_size, random_state=2, schedule=schedule)
     ref = train(X, y, backend="reference", **kw)
     dense = train(X.toarray(), y, **kw)
     csr = train(X, y, **kw)
