@@ -54,6 +54,24 @@ def test_fit_then_predict_round_trip(tmp_path, binary_data, capsys, fmt):
     assert np.loadtxt(preds).shape == (X.shape[0],)
 
 
+def test_svmlight_file_trains_on_csr_without_densifying(tmp_path, binary_data, capsys):
+    from sklearn.datasets import dump_svmlight_file
+
+    X, y = binary_data
+    data = tmp_path / "train.svm"
+    dump_svmlight_file(X, y, str(data))
+    model = tmp_path / "model.npz"
+    assert main(["fit", str(data), "--loss", "log_loss", "--optimizer", "adam", "--lr", "0.05",
+                 "--seed", "0", "-o", str(model)]) == 0
+    assert "csr_matrix" in capsys.readouterr().out
+    X_loaded, y_loaded = load_data(str(data))
+    assert X_loaded.format == "csr"
+    assert np.mean(load_model(str(model)).predict(X_loaded) == y_loaded) > 0.95
+    preds = tmp_path / "pred.txt"
+    assert main(["predict", str(model), str(data), "-o", str(preds)]) == 0
+    assert np.loadtxt(preds).shape == (X.shape[0],)
+
+
 def test_bad_file_is_a_clear_error(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "missing.csv")]) == 2
     assert "no such data file" in capsys.readouterr().err
