@@ -158,6 +158,28 @@ void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed)
     }
 }
 
+/* Block shuffle: the contiguous blocks [k*block, min((k+1)*block, n)) are
+ * visited in the seeded order fgd_epoch_order gives to the nb = ceil(n/block)
+ * block indices, rows in order within a block (sequential memory access).
+ * No scratch memory: the block permutation is built in the last nb slots of
+ * `order` and expanded from the front. Every block holds at least one row,
+ * so after expanding blocks 0..k at most n - nb + k slots are written: the
+ * entries k+1.. of the permutation are read before they are overwritten. */
+void fgd_epoch_order_blocks(int64_t *order, int64_t n, int64_t block, uint64_t seed)
+{
+    int64_t nb, k, pos = 0;
+    if (n <= 0) return;
+    if (block < 1) block = 1;
+    nb = n / block + (n % block != 0);
+    fgd_epoch_order(order + (n - nb), nb, seed);
+    for (k = 0; k < nb; k++) {
+        const int64_t lo = order[n - nb + k] * block;
+        const int64_t hi = lo + block < n ? lo + block : n;
+        int64_t r;
+        for (r = lo; r < hi; r++) order[pos++] = r;
+    }
+}
+
 /* ---- streaming read, the bandwidth yardstick of the benchmarks ---------- */
 
 FGD_CLONES static uint64_t fgd_read_words(const uint64_t *p, int64_t n)

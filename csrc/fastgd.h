@@ -134,6 +134,9 @@ uint64_t fgd_stream_read(const void *data, int64_t nbytes, int n_threads);
 
 /* Seeded Fisher-Yates permutation of 0..n-1 (splitmix64); see fastgd/data.py. */
 void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed);
+/* Block shuffle: contiguous blocks of `block` rows (the last one shorter) in
+ * the seeded order fgd_epoch_order gives the block indices; see fastgd/data.py. */
+void fgd_epoch_order_blocks(int64_t *order, int64_t n, int64_t block, uint64_t seed);
 
 /* Step size of the schedule at step t (for tests and the Python side). */
 double fgd_schedule_lr(const fgd_config *cfg, int64_t t);

@@ -130,8 +130,8 @@ class _CompiledBackend:
     def __init__(self, base):
         self._base = base
 
-    def epoch_order(self, n, seed, out=None):
-        return self._base.epoch_order(n, seed, out=out)
+    def epoch_order(self, n, seed, out=None, block=None):
+        return self._base.epoch_order(n, seed, out=out, block=block)
 
     def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None):
         from fastgd.backends.cpu import _multinomial

@@ -6,6 +6,9 @@ splitmix64 generator, with ``j = floor(r * (i + 1) / 2**64)`` for the swap
 partner of position ``i``. :func:`epoch_order` is the plain-Python
 reference; the compiled core implements the same algorithm in C
 (``fgd_epoch_order``) and a test checks they agree.
+
+The block-shuffled order (``shuffle="block"``) is defined the same way:
+:func:`epoch_order_blocks` is the reference of ``fgd_epoch_order_blocks``.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
 __all__ = ["check_data", "check_sparse", "check_targets", "check_labels", "check_numeric_dtype",
-           "scaled_sample_weight", "base_seed", "epoch_seed", "epoch_order"]
+           "scaled_sample_weight", "base_seed", "epoch_seed", "epoch_order",
+           "epoch_order_blocks", "check_shuffle", "DEFAULT_SHUFFLE_BLOCK"]
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -56,6 +60,87 @@ def epoch_order(n, seed):
         j = (_mix64(state) * (i + 1)) >> 64
         order[i], order[j] = order[j], order[i]
     return np.asarray(order, dtype=np.int64)
+
+
+#: Rows per block of ``shuffle="block"`` when ``shuffle_block`` is not given:
+#: 51 KB of a 100-feature float64 row block, long enough for sequential reads
+#: to run at streaming speed (benchmarks/README.md, "Block shuffle").
+DEFAULT_SHUFFLE_BLOCK = 64
+
+
+def epoch_order_blocks(n, block, seed):
+    """Reference: the seeded block-shuffled order of ``0..n-1``.
+
+    The rows are cut into ``nb = ceil(n / block)`` contiguous blocks
+    ``[k * block, min((k + 1) * block, n))`` (only the last one may be
+    shorter). The blocks are visited in the order :func:`epoch_order` gives
+    to ``0..nb-1`` with the same seed, and the rows of a block in
+    increasing order, so that an epoch reads memory sequentially within a
+    block.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    block : int
+        Rows per block, >= 1. ``block=1`` gives :func:`epoch_order`;
+        ``block >= n`` gives the rows in order.
+    seed : int
+        Seed of the block permutation (one per epoch, see :func:`epoch_seed`).
+
+    Returns
+    -------
+    order : ndarray of int64, shape (n,)
+        A permutation of ``0..n-1``.
+    """
+    block = int(block)
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    nb = -(-n // block)
+    order = []
+    for k in epoch_order(nb, seed).tolist():
+        order.extend(range(k * block, min((k + 1) * block, n)))
+    return np.asarray(order, dtype=np.int64)
+
+
+def check_shuffle(shuffle, shuffle_block=None):
+    """Validate ``shuffle`` and ``shuffle_block``; return ``(mode, block)``.
+
+    Parameters
+    ----------
+    shuffle : bool or "block"
+        True: every epoch visits the rows in a fresh seeded permutation
+        (:func:`epoch_order`). False: rows in order. "block": contiguous
+        blocks of rows in a fresh seeded order, rows in order within a block
+        (:func:`epoch_order_blocks`).
+    shuffle_block : int or None
+        Rows per block in "block" mode (None: :data:`DEFAULT_SHUFFLE_BLOCK`);
+        checked in every mode, used only in "block" mode.
+
+    Returns
+    -------
+    mode : {True, False, "block"}
+    block : int
+        Rows per block (:data:`DEFAULT_SHUFFLE_BLOCK` when not given).
+    """
+    if isinstance(shuffle, str):
+        if shuffle != "block":
+            raise ValueError(f"shuffle must be True, False or 'block', got {shuffle!r}")
+        mode = "block"
+    elif isinstance(shuffle, (bool, np.bool_)) or (
+            isinstance(shuffle, numbers_Integral) and shuffle in (0, 1)):
+        mode = bool(shuffle)
+    else:
+        raise ValueError(f"shuffle must be True, False or 'block', got {shuffle!r}")
+    if shuffle_block is None:
+        return mode, DEFAULT_SHUFFLE_BLOCK
+    if (isinstance(shuffle_block, (bool, np.bool_))
+            or not isinstance(shuffle_block, numbers_Integral) or shuffle_block < 1):
+        raise ValueError(f"shuffle_block must be an integer >= 1 (rows per block), "
+                         f"got {shuffle_block!r}")
+    return mode, int(shuffle_block)
 
 
 def _dtype_kinds(a):

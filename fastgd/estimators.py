@@ -83,7 +83,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastgd.data import check_numeric_dtype, scaled_sample_weight
+from fastgd.data import check_numeric_dtype, check_shuffle, scaled_sample_weight
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -159,6 +159,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
         if self.n_jobs is not None:
             effective_n_threads(self.n_jobs)
+        check_shuffle(self.shuffle)
 
     def _average_arg(self):
         # scikit-learn's average=k (an int) averages the iterates from step k
@@ -427,7 +428,12 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         Stop when the training objective (loss plus penalty), or with
         ``early_stopping`` the validation accuracy, has not improved by
         ``tol`` for ``n_iter_no_change`` epochs. None: run ``max_iter``.
-    shuffle : bool, default=True
+    shuffle : bool or "block", default=True
+        As in scikit-learn, plus "block": each epoch visits contiguous
+        blocks of 64 rows in a seeded random order, rows in order within a
+        block -- faster for ``batch_size=1`` on large dense data, less
+        random (see :func:`fastgd.fit`; fine unless X is sorted by label,
+        time or group).
     verbose : int, default=0
     epsilon : float, default=0.1
     n_jobs : int or None, default=None

@@ -2,8 +2,10 @@
 
 A backend exposes two functions:
 
-``epoch_order(n, seed)``
-    The seeded order in which an epoch visits rows (see :mod:`fastgd.data`).
+``epoch_order(n, seed, out=None, block=None)``
+    The seeded order in which an epoch visits rows (see :mod:`fastgd.data`):
+    a full permutation, or with ``block`` rows per block the block-shuffled
+    order of ``shuffle="block"``.
 ``run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None)``
     One epoch of mini-batch steps over ``problem`` from step ``t``; updates
     ``params``, ``state``, ``gsum`` (and the averaged iterate ``avg``) in

@@ -26,14 +26,33 @@ import numpy as np
 
 from fastgd.backends import EpochStats
 from fastgd.data import epoch_order as _epoch_order
+from fastgd.data import epoch_order_blocks as _epoch_order_blocks
 from fastgd.penalties import soft_threshold
 
 __all__ = ["epoch_order", "run_epoch"]
 
 
-def epoch_order(n, seed, out=None):
-    """The seeded permutation of ``0..n-1`` (see :func:`fastgd.data.epoch_order`)."""
-    order = _epoch_order(n, seed)
+def epoch_order(n, seed, out=None, block=None):
+    """The seeded row order of an epoch, in plain Python.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    seed : int
+        The epoch's seed (:func:`fastgd.data.epoch_seed`).
+    out : ndarray of int64, shape (n,), optional
+        Filled in place when given.
+    block : int or None, default=None
+        None: :func:`fastgd.data.epoch_order` (a full permutation). An
+        int >= 1: :func:`fastgd.data.epoch_order_blocks` (contiguous blocks
+        of ``block`` rows in a seeded order).
+
+    Returns
+    -------
+    order : ndarray of int64, shape (n,)
+    """
+    order = _epoch_order(n, seed) if block is None else _epoch_order_blocks(n, block, seed)
     if out is not None:
         out[:] = order
         return out

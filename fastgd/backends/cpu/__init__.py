@@ -9,11 +9,33 @@ from fastgd.backends.cpu import _core
 __all__ = ["epoch_order", "run_epoch", "build_info", "max_threads"]
 
 
-def epoch_order(n, seed, out=None):
-    """The seeded permutation of ``0..n-1`` (C implementation of fastgd.data.epoch_order)."""
+def epoch_order(n, seed, out=None, block=None):
+    """The seeded row order of an epoch, computed by the compiled core.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    seed : int
+        The epoch's seed (:func:`fastgd.data.epoch_seed`).
+    out : ndarray of int64, shape (n,), optional
+        Filled in place when given.
+    block : int or None, default=None
+        None: a full permutation (C implementation of
+        :func:`fastgd.data.epoch_order`). An int >= 1: contiguous blocks of
+        ``block`` rows in a seeded order (C implementation of
+        :func:`fastgd.data.epoch_order_blocks`).
+
+    Returns
+    -------
+    order : ndarray of int64, shape (n,)
+    """
     if out is None:
         out = np.empty(n, dtype=np.int64)
-    _core.epoch_order(out, seed & ((1 << 64) - 1))
+    if block is None:
+        _core.epoch_order(out, seed & ((1 << 64) - 1))
+    else:
+        _core.epoch_order_blocks(out, int(block), seed & ((1 << 64) - 1))
     return out
 
 

@@ -167,6 +167,15 @@ def epoch_order(int64_t[::1] out, uint64_t seed):
         fgd_epoch_order(&out[0] if out.shape[0] > 0 else NULL, out.shape[0], seed)
 
 
+def epoch_order_blocks(int64_t[::1] out, int64_t block, uint64_t seed):
+    """Fill ``out`` with the seeded block-shuffled order of 0..n-1 (see fastgd.data)."""
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    with nogil:
+        fgd_epoch_order_blocks(&out[0] if out.shape[0] > 0 else NULL, out.shape[0], block,
+                               seed)
+
+
 def schedule_lr(dict cfg, int64_t t):
     """Step size at step ``t`` as the compiled core computes it."""
     cdef fgd_config c = _make_config(cfg)
