@@ -409,13 +409,17 @@ class Trainer:
         else:
             row_bytes = X.shape[1] * itemsize + 8
         dense_rows = order is None and isinstance(X, np.ndarray)
+        # a sparse step costs the batch's non-zeros, unless the lazy catch-up
+        # replays skipped steps: then it costs about a dense step
+        sparse_cheap = hasattr(X, "nnz") and not getattr(
+            self.backend, "sparse_step_is_dense", lambda p, t: False)(problem, self.t)
         total = None
         r0 = 0
         while True:
             if getattr(self, "_interrupt_requested", False):
                 self._interrupt_requested = False
                 raise KeyboardInterrupt("Trainer.interrupt() was called")
-            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch, hasattr(X, "nnz")))
+            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch, sparse_cheap))
             if r0 == 0 and r1 == n:
                 part, part_order = problem, order                      # one chunk
             elif order is not None:

@@ -51,6 +51,17 @@ def run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None):
                       nonfinite=bool(stats["nonfinite"]))
 
 
+def sparse_step_is_dense(problem, t):
+    """Whether a CSR step of ``problem`` costs about as much as a dense step.
+
+    True where the lazy catch-up replays skipped steps (stateful optimizers
+    under a penalty, see csrc/lazy.h); the Trainer then sizes epoch chunks as
+    for dense data so that Ctrl-C stays prompt.
+    """
+    from fastgd.backends.cpu._csr import replays_skipped_steps
+    return replays_skipped_steps(problem, t)
+
+
 def build_info():
     """OpenMP, thread count and SIMD dispatch of the compiled core."""
     return _core.build_info()

@@ -33,6 +33,15 @@ def _check_structure(X):
     _checked[key] = (ref, _signature(X))
 
 
+def replays_skipped_steps(problem, t):
+    """Whether the lazy catch-up for ``problem`` replays skipped steps one by one.
+
+    Then every coordinate eventually replays every step of an epoch, so a step
+    costs about as much as a dense one (``Trainer`` sizes its chunks by it).
+    """
+    return _sparse.lazy_mode(problem.c_config(), t, 1)[0] == "loop"
+
+
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
     """One epoch (or chunk of one) over CSR rows in the compiled core."""
     if avg is not None:
