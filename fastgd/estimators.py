@@ -749,6 +749,21 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                                  f"loss={self.loss!r}")
         return True
 
+    def decision_function(self, X):
+        """Signed distances to the hyperplanes: ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Same dtype policy as ``fit`` (bool, string, complex refused).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        """
+        check_numeric_dtype(X, "X")
+        return super().decision_function(X)
+
     @available_if(_check_proba)
     def predict_proba(self, X):
         """Class probabilities (log_loss: logistic/softmax; modified_huber: clipped margins).
@@ -938,6 +953,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _decision_function(self, X):
         check_is_fitted(self)
+        check_numeric_dtype(X, "X")
         X = validate_data(self, X, accept_sparse="csr", reset=False,
                           dtype=[np.float64, np.float32])
         return np.asarray(safe_sparse_dot(X, self.coef_.T, dense_output=True)).ravel() \

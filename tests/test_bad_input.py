@@ -674,6 +674,17 @@ def test_estimator_n_features_change(data, labels, make):
         est.predict(np.c_[X, X[:, :1]])
 
 
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+def test_estimator_predict_follows_the_dtype_policy_of_fit(data, labels, make):
+    X, y = data
+    est = make().fit(X, y if make is _reg else labels)
+    for method in ("predict",) if make is _reg else ("predict", "decision_function"):
+        with pytest.raises(TypeError, match="X has boolean dtype"):
+            getattr(est, method)(X > 0)
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            getattr(est, method)(X.astype(complex))
+
+
 @pytest.mark.parametrize("params, exc, msg", [
     (dict(learning_rate="constant", eta0=0.0), ValueError, "eta0 must be > 0"),
     (dict(learning_rate="constant", eta0=-1.0), ValueError, "eta0 must be"),

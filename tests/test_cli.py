@@ -87,3 +87,28 @@ def test_bad_hyperparameter_is_a_clear_error(tmp_path, binary_data, capsys):
     np.savez(data, X=X, y=y)
     assert main(["fit", str(data), "--lr", "-1"]) == 2
     assert "lr must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1,0.5,nan\n0,0.1,0.2\n", "NaN"),                      # NaN in X
+    ("1,0.5,0.3\n1,0.1,0.2\n", "two classes"),               # one class, log_loss
+    ("1,0.5,0.3\n0,0.1,0.2,0.7\n", ""),                     # ragged rows
+    ("label,a\n", ""),                                      # header only: no rows
+])
+def test_bad_data_file_is_a_clear_error(tmp_path, capsys, content, message):
+    data = tmp_path / "bad.csv"
+    data.write_text(content)
+    assert main(["fit", str(data), "--loss", "log_loss"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastgd fit: error:") and message in err
+
+
+def test_predict_with_a_model_of_other_width_is_a_clear_error(tmp_path, binary_data, capsys):
+    X, y = binary_data
+    train, other = tmp_path / "train.npz", tmp_path / "other.npz"
+    np.savez(train, X=X, y=y)
+    np.savez(other, X=X[:, :3], y=y)
+    model = tmp_path / "model.npz"
+    assert main(["fit", str(train), "--loss", "hinge", "-o", str(model)]) == 0
+    assert main(["predict", str(model), str(other)]) == 2
+    assert "features" in capsys.readouterr().err
