@@ -757,12 +757,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         if (scaled && nb > 0 && c->l2 > 0.0)
             for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
     }
-    stats->loss_sum = loss_sum;
-    stats->weight_sum = weight_sum;
-    stats->t = t;
-    stats->n_steps = t - t0;
-    stats->lr_last = lr_last;
-    stats->nonfinite = abort_flag;
+    fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
     return 0;
 }
 

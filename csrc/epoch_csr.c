@@ -15,6 +15,7 @@
 #include "optim.h"
 #include "lazy.h"
 #include "omp_shim.h"
+#include "epoch_common.h"
 
 /* Below this weight scale (plain SGD with L2), fold it into the weights. */
 #define FGD_MIN_SCALE 1e-9

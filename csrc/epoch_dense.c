@@ -12,6 +12,7 @@
 #include "optim.h"
 #include "schedules.h"
 #include "omp_shim.h"
+#include "epoch_common.h"
 
 /* Upper bound on threads, so per-thread loss sums live on the stack. */
 #define FGD_MAX_THREADS 256

@@ -246,19 +246,6 @@ FGD_CLONES static void FN(fgd_update_range)(const fgd_config *c, int ns, REAL *w
     }
 }
 
-/* Averaged SGD: fold the iterate after step number k into the running mean. */
-static void FN(fgd_average_range)(const REAL *w, REAL *avg, int64_t lo, int64_t hi,
-                                  int64_t k, int64_t start)
-{
-    int64_t j;
-    if (k <= start) return;
-    {
-        const double inv = 1.0 / (double)(k - start);
-        for (j = lo; j < hi; j++)
-            avg[j] = (REAL)((double)avg[j] + ((double)w[j] - (double)avg[j]) * inv);
-    }
-}
-
 /* g[k] = the gradient of one row of batch size 1, as the general loop forms
  * it: (REAL)0 + dl x[k] accumulated in REAL (the zero keeps the sign of zero
  * identical), then widened; zero when dl is zero (the axpy is skipped). */
@@ -329,12 +316,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
             FN(fgd_average_range)(params, avg, 0, D, t, c->average_start);
         lr_last = lr;
     }
-    stats->loss_sum = loss_sum;
-    stats->weight_sum = weight_sum;
-    stats->t = t;
-    stats->n_steps = t - t0;
-    stats->lr_last = lr_last;
-    stats->nonfinite = nonfinite;
+    fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, nonfinite);
 }
 
 /* Row index that thread tid of nt visits `ahead` positions after position r
@@ -503,16 +485,7 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
         if (tid == 0) t_end = t;
     }
 
-    stats->loss_sum = 0.0;
-    stats->weight_sum = 0.0;
-    for (k = 0; k < nthreads; k++) {
-        stats->loss_sum += tloss[k];
-        stats->weight_sum += tweight[k];
-    }
-    stats->t = t_end;
-    stats->n_steps = t_end - t0;
-    stats->lr_last = lr_last;
-    stats->nonfinite = abort_flag;
+    fgd_finish_thread_stats(stats, tloss, tweight, nthreads, t0, t_end, lr_last, abort_flag);
     if (abort_flag) {
         /* leave the scratch buffers zero for the caller's next call */
         int64_t j;

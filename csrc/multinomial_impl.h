@@ -225,13 +225,8 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
                 FN(fgd_mn_update_range)(c, params, state, gbuf, nt, P, DK, c_lo, c_hi,
                                         1.0 / (double)m, lr, pc, gsum);
                 t++;
-                if (avg && c->average_start >= 0 && t > c->average_start) {
-                    const double inv = 1.0 / (double)(t - c->average_start);
-                    int64_t j;
-                    for (j = c_lo; j < c_hi; j++)
-                        avg[j] = (REAL)((double)avg[j] +
-                                        ((double)params[j] - (double)avg[j]) * inv);
-                }
+                if (avg && c->average_start >= 0)
+                    FN(fgd_average_range)(params, avg, c_lo, c_hi, t, c->average_start);
                 if (tid == 0) lr_last = lr;
             }
 #ifdef _OPENMP
@@ -243,16 +238,7 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
         if (tid == 0) t_end = t;
     }
 
-    stats->loss_sum = 0.0;
-    stats->weight_sum = 0.0;
-    for (k = 0; k < nthreads; k++) {
-        stats->loss_sum += tloss[k];
-        stats->weight_sum += tweight[k];
-    }
-    stats->t = t_end;
-    stats->n_steps = t_end - t0;
-    stats->lr_last = lr_last;
-    stats->nonfinite = abort_flag;
+    fgd_finish_thread_stats(stats, tloss, tweight, nthreads, t0, t_end, lr_last, abort_flag);
     if (abort_flag) {
         /* leave the scratch buffers zero for the caller's next call */
         int64_t j;
