@@ -234,8 +234,9 @@ class MultinomialTrainer(Trainer):
         return 0.5 * self.l2 * float(np.vdot(coef, coef)) \
             + self.penalty.l1 * float(np.abs(coef).sum())
 
-    def _problem(self, X, y, sw, epochs):
+    def _problem(self, X, y, sw, epochs, n_rows=None):
         n, d = X.shape
+        n = n if n_rows is None else n_rows      # rows an epoch visits
         K = self.n_classes
         batch = min(self.batch_size, max(n, 1))
         if self._bound_schedule is None:

@@ -293,15 +293,24 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return train, val
 
     # -- training -------------------------------------------------------
-    def _run(self, trainers, X, ys, sw, epochs, tol, scorers, n_workers):
+    def _run(self, trainers, X, ys, sw, epochs, tol, scorers, n_workers, rows=None):
         """Train every trainer on its targets, in ``n_workers`` threads.
 
         ``scorers[k]`` is None or ``score(coef, intercept) -> float`` on held-out
         data (maximized); with one, the best epoch's weights are restored.
-        Returns the stop reasons.
+        ``rows``: train on these rows of X only (the rest is the validation
+        split), without copying X. Returns the stop reasons.
         """
-        swn = scaled_sample_weight(sw, X) if sw is not None else None
-        steps_per_epoch = -(-X.shape[0] // self.batch_size)
+        if rows is None:
+            swn = scaled_sample_weight(sw, X) if sw is not None else None
+            n_rows = X.shape[0]
+        else:   # weights of mean 1 over the training rows, indexed like X
+            n_rows = rows.shape[0]
+            sub = None if sw is None else scaled_sample_weight(sw[rows], rows)
+            # the same division as scaled_sample_weight, so the same bits as
+            # training on a copy of the rows
+            swn = None if sub is None else sw / (sw[rows].sum() / n_rows)
+        steps_per_epoch = -(-n_rows // self.batch_size)
 
         def one(k):
             tr = trainers[k]
@@ -324,7 +333,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             n_val = len(tr.history.validation)
             reason = tr.run(X, ys[k], swn, epochs=epochs, tol=tol,
                             n_iter_no_change=self.n_iter_no_change, monitor=monitor,
-                            verbose=bool(self.verbose))
+                            verbose=bool(self.verbose), rows=rows)
             # the Trainer records what it minimized; report the score itself
             val = tr.history.validation
             val[n_val:] = [-v for v in val[n_val:]]
@@ -665,11 +674,11 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         ys = self._targets(y, classes)
         scorers = [None] * (1 if self._multinomial(len(classes)) or len(classes) == 2
                             else len(classes))
+        train = None     # early stopping trains on these rows of X, without a copy
         if self.early_stopping:
             train, val = self._split(X, y, sw, stratify=True)
             scorers = self._scorers(X[val], [t[val] for t in ys], sw[val], classes)
-            X, sw, ys = X[train], sw[train], [t[train] for t in ys]
-        if not sw.sum() > 0:
+        if not (sw if train is None else sw[train]).sum() > 0:
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainers = self._make_trainers(len(classes), X.shape[1], X.dtype, coef_init,
                                        intercept_init)
@@ -681,7 +690,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             self._store(trainers, [0] * len(trainers))
 
         reasons = self._run_or_keep_progress(record, trainers, X, ys, sw, self.max_iter, tol,
-                                             scorers, workers)
+                                             scorers, workers, train)
         # the fitted state changes only once training has succeeded (or was
         # interrupted after whole epochs: then it is the last completed one)
         record()
@@ -908,8 +917,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
                 ss_tot = float(np.sum(swv * (yv - ybar) ** 2))
                 return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
             scorers = [r2]
-            X, y, sw = X[train], y[train], sw[train]
-        if not sw.sum() > 0:
+        else:
+            train = None
+        if not (sw if train is None else sw[train]).sum() > 0:
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainer = self._make_trainer(X.shape[1], X.dtype, coef_init, intercept_init)
         tol = self._tol()
@@ -918,7 +928,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             self._store(trainer, 0)
 
         reasons = self._run_or_keep_progress(record, [trainer], X, [y], sw, self.max_iter, tol,
-                                             scorers, 1)
+                                             scorers, 1, train)
         record()
         self._warn_convergence(reasons, tol, self.max_iter)
         return self

@@ -301,8 +301,9 @@ class Trainer:
         return 0.5 * self.l2 * float(coef @ coef) + self.penalty.l1 * float(np.abs(coef).sum())
 
     # -- training -------------------------------------------------------
-    def _problem(self, X, y, sw, epochs):
+    def _problem(self, X, y, sw, epochs, n_rows=None):
         n, d = X.shape
+        n = n if n_rows is None else n_rows      # rows an epoch visits
         batch = min(self.batch_size, max(n, 1))
         if self._bound_schedule is None:
             steps = epochs * max(1, -(-n // batch))
@@ -401,7 +402,7 @@ class Trainer:
         None of these copies X.
         """
         X, y, sw = problem.X, problem.y, problem.sw
-        n = X.shape[0]
+        n = X.shape[0] if order is None else order.shape[0]   # positions in the epoch
         batch = problem.batch_size
         itemsize = getattr(getattr(X, "dtype", None), "itemsize", 8)
         if hasattr(X, "nnz"):   # sparse: bytes of values and column indices per row
@@ -447,7 +448,7 @@ class Trainer:
                 return total
 
     def run(self, X, y, sample_weight=None, epochs=1, tol=None, n_iter_no_change=5, gtol=None,
-            monitor=None, verbose=False):
+            monitor=None, verbose=False, rows=None):
         """Train for up to ``epochs`` epochs on validated data.
 
         Parameters
@@ -467,6 +468,11 @@ class Trainer:
         monitor : callable or None
             ``monitor(coef, intercept) -> float`` to minimize instead of the
             training loss (e.g. a validation loss); recorded in history.
+        rows : ndarray of int64 or None
+            Train on these rows of X only (e.g. all but a validation split),
+            without copying X: each epoch visits ``rows`` in order, or a
+            seeded shuffle of them. ``y`` and ``sample_weight`` stay indexed
+            like X; the weights of these rows must have mean 1.
         Returns
         -------
         stop_reason : str
@@ -476,12 +482,22 @@ class Trainer:
         n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change)
         tol = _check_optional_real("tol", tol, low=-math.inf)
         gtol = _check_optional_real("gtol", gtol)
-        problem = self._problem(X, y, sample_weight, epochs)
+        if rows is not None:
+            rows = np.asarray(rows)
+            if rows.ndim != 1 or rows.dtype.kind not in "iu" or rows.size == 0 or \
+                    rows.min() < 0 or rows.max() >= n:
+                raise ValueError(f"rows must be a non-empty 1-D array of row indices in "
+                                 f"[0, {n})")
+            rows = rows.astype(np.int64, copy=False)
+        problem = self._problem(X, y, sample_weight, epochs,
+                                None if rows is None else rows.shape[0])
         # sized by params, not d + 1: a model may hold several rows of weights
         # (the multinomial trainer's params are (n_features + 1, n_classes))
         gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)
         gsum = np.zeros(self.params.size)
-        order = np.empty(n, dtype=np.int64) if self.shuffle else None
+        n_rows = n if rows is None else rows.shape[0]
+        perm = np.empty(n_rows, dtype=np.int64) if self.shuffle else None
+        order = rows if rows is not None and not self.shuffle else perm
         ref_loss = self._reference_loss(X, y, sample_weight)
         best = math.inf
         no_improvement = 0
@@ -498,8 +514,9 @@ class Trainer:
             committed = exploded = False
             try:
                 if self.shuffle:
-                    self.backend.epoch_order(n, epoch_seed(self.seed, self.epoch), out=order,
+                    self.backend.epoch_order(n_rows, epoch_seed(self.seed, self.epoch), out=perm,
                                              block=self._order_block())
+                    order = perm if rows is None else rows[perm]
                 gsum[:] = 0.0
                 start = time.perf_counter()
                 stats = self._run_epoch_chunks(problem, order, gbuf, gsum)
