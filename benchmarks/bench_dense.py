@@ -10,13 +10,13 @@ import numpy as np
 from .common import ALPHA, VALUES, make_data, n_jobs_of
 
 
-def _trainer(X, optimizer, lr, batch, n_jobs):
+def _trainer(X, optimizer, lr, batch, n_jobs, shuffle=True):
     from fastgd.solver import Trainer
 
     # an optimizer object that carries its own weight decay (AdamW) takes the L2 term
     alpha = 0.0 if getattr(optimizer, "weight_decay", 0.0) > 0 else ALPHA
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty="l2", alpha=alpha,
-                 batch_size=batch, n_jobs=n_jobs, random_state=0)
+                 batch_size=batch, n_jobs=n_jobs, random_state=0, shuffle=shuffle)
     tr.init_model(X.shape[1], X.dtype)
     return tr
 
@@ -36,6 +36,23 @@ class DenseEpoch:
         self.tr.run(self.X, self.y, None, epochs=1)   # warm up
 
     def time_epoch(self, dtype, d, batch, threads):
+        self.tr.run(self.X, self.y, None, epochs=1)
+
+
+class RowOrder:
+    """One SGD epoch, d = 100, one thread, by row order: full shuffle, blocks, in order."""
+
+    params = (["shuffle", "block", "in-order"], ["float32", "float64"], [1, 256])
+    param_names = ["order", "dtype", "batch"]
+    timeout = 120
+
+    def setup(self, order, dtype, batch):
+        shuffle = {"shuffle": True, "block": "block", "in-order": False}[order]
+        self.X, self.y = make_data(VALUES // 100, 100, np.dtype(dtype).type)
+        self.tr = _trainer(self.X, "sgd", 0.01, batch, 1, shuffle=shuffle)
+        self.tr.run(self.X, self.y, None, epochs=1)   # warm up
+
+    def time_epoch(self, order, dtype, batch):
         self.tr.run(self.X, self.y, None, epochs=1)
 
 
