@@ -52,3 +52,23 @@ def make_problem():
 def train():
     """``train(backend, X, y, sample_weight=None, epochs=3, ..., **Trainer kwargs) -> Trainer``."""
     return _train
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``needs_threads`` where the compiled core runs one thread.
+
+    That is a real condition, not missing work: a build without OpenMP
+    (``FASTGD_NO_OPENMP=1``, or a compiler without it) or a one-CPU limit.
+    """
+    from fastgd.backends.cpu import build_info
+
+    info = build_info()
+    if info["openmp"] and info["max_threads"] >= 2:
+        return
+    why = ("the compiled core was built without OpenMP" if not info["openmp"]
+           else "OpenMP allows one thread here")
+    skip = pytest.mark.skip(reason=f"needs two threads: {why}")
+    for item in items:
+        if "needs_threads" in item.keywords:
+            item.add_marker(skip)
+

@@ -42,7 +42,7 @@ def _assert_bit_identical(a, b):
 
 
 @pytest.mark.usefixtures("force_threads")
-@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("n_jobs", [1, pytest.param(2, marks=pytest.mark.needs_threads)])
 @pytest.mark.parametrize("dtype", DTYPES, ids=_ids)
 def test_same_seed_bit_identical(train, make_problem, dtype, n_jobs):
     X, y = make_problem(200, 9, True, dtype, seed=0)
@@ -55,6 +55,7 @@ def test_same_seed_bit_identical(train, make_problem, dtype, n_jobs):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_ids)
+@pytest.mark.needs_threads
 def test_same_seed_bit_identical_natural_threads(make_problem, dtype):
     # big enough batches that the Trainer shares them between threads by itself
     X, y = make_problem(600, 120, False, dtype, seed=1)

@@ -372,6 +372,7 @@ def test_ovr_threads_do_not_change_the_result(iris):
     assert isinstance(a.history_, list) and len(a.history_) == 3
 
 
+@pytest.mark.needs_threads
 def test_n_jobs_in_one_binary_fit(cancer):
     # Large mini-batches are split over OpenMP threads inside one problem; the
     # result agrees with one thread to rounding.

@@ -240,6 +240,7 @@ def test_scenarios(train, make_problem, scenario, optimizer, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=_dtype_id)
 @pytest.mark.parametrize("batch_size", [7, 16, N])
 @pytest.mark.parametrize("optimizer", ["sgd_nesterov", "adam_amsgrad"])
+@pytest.mark.needs_threads
 def test_two_threads(train, make_problem, monkeypatch, batch_size, optimizer, dtype):
     # Force threads on tiny batches: the Trainer shares a batch only when it
     # has at least MIN_WORK_PER_THREAD multiply-adds.
