@@ -127,6 +127,16 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
                 FN(csr_catch_up_scaled)(c, params, snap, j, U);
                 p += (double)data[q] * (double)params[j];
             }
+        } else if (!delta_gsum) {
+            /* gsum[j] is read and written by the update below: start loading
+             * its line now, while the margin's gathers are in flight */
+            for (q = lo; q < hi; q++) {
+                const int64_t j = (int64_t)indices[q];
+#if defined(__GNUC__)
+                __builtin_prefetch(gsum + j, 1, 3);
+#endif
+                p += (double)data[q] * (double)params[j];
+            }
         } else {
             for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
         }
