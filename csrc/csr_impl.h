@@ -114,8 +114,14 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
         const double s = sw ? sw[i] : 1.0;
         const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
         double p = 0.0, l, dl, lr, thr = 0.0;
-        if (order && r + FGD_CSR_PREFETCH < n)
-            FN(csr_prefetch_row)(data, indices, indptr, order[r + FGD_CSR_PREFETCH]);
+        if (order && r + FGD_CSR_PREFETCH < n) {
+            const int64_t ia = order[r + FGD_CSR_PREFETCH];
+            FN(csr_prefetch_row)(data, indices, indptr, ia);
+#if defined(__GNUC__)
+            __builtin_prefetch(y + ia, 0, 3);   /* y and sw are read at random too */
+            if (sw) __builtin_prefetch(sw + ia, 0, 3);
+#endif
+        }
 #if defined(__GNUC__)
         if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
             __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
