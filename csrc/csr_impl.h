@@ -74,12 +74,16 @@ static inline void FN(csr_prefetch_row)(const REAL *data, const INDEX *indices,
                                         const INDEX *indptr, int64_t i)
 {
 #if defined(__GNUC__)
+    /* every 64-byte line the row's entries touch, from the line holding
+     * the first byte to the one holding the last (a row rarely starts on a
+     * line boundary: stepping 64 bytes from its first byte can miss the
+     * last line, which then costs a full memory latency in the loop) */
     const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
-    const char *pd = (const char *)(data + lo), *pi = (const char *)(indices + lo);
-    const int64_t nd = (hi - lo) * (int64_t)sizeof(REAL), ni = (hi - lo) * (int64_t)sizeof(INDEX);
-    int64_t off;
-    for (off = 0; off < nd; off += 64) __builtin_prefetch(pd + off, 0, 3);
-    for (off = 0; off < ni; off += 64) __builtin_prefetch(pi + off, 0, 3);
+    const uintptr_t d0 = (uintptr_t)(data + lo) & ~(uintptr_t)63, d1 = (uintptr_t)(data + hi);
+    const uintptr_t i0 = (uintptr_t)(indices + lo) & ~(uintptr_t)63, i1 = (uintptr_t)(indices + hi);
+    uintptr_t a;
+    for (a = d0; a < d1; a += 64) __builtin_prefetch((const void *)a, 0, 3);
+    for (a = i0; a < i1; a += 64) __builtin_prefetch((const void *)a, 0, 3);
 #else
     (void)data; (void)indices; (void)indptr; (void)i;
 #endif
