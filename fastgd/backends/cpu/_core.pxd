@@ -65,3 +65,5 @@ cdef extern from "fastgd.h" nogil:
 
 # The config builder of _core.pyx, shared with the sparse extension (_sparse.pyx).
 cdef fgd_config _make_config(dict cfg) except *
+# The bounds check of an epoch's row order, shared with _multinomial.pyx.
+cdef int64_t _first_out_of_range(const int64_t *idx, int64_t m, int64_t n) noexcept nogil

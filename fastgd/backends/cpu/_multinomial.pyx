@@ -7,7 +7,8 @@ _core's builder) and runs one whole epoch with the GIL released.
 from libc.stdint cimport int64_t
 from cython cimport floating
 
-from fastgd.backends.cpu._core cimport fgd_config, fgd_stats, _make_config
+from fastgd.backends.cpu._core cimport (fgd_config, fgd_stats, _make_config,
+                                         _first_out_of_range)
 
 
 cdef extern from "epoch_multinomial.h" nogil:
@@ -31,7 +32,7 @@ def epoch_multinomial(const floating[:, ::1] X, const double[::1] y, sw, order,
 
     Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite.
     """
-    cdef int64_t n = X.shape[0], d = X.shape[1], K = params.shape[1], n_visit = n, r
+    cdef int64_t n = X.shape[0], d = X.shape[1], K = params.shape[1], n_visit = n, bad
     cdef int64_t P = (d + 1) * K
     cdef fgd_config c = _make_config(cfg)
     cdef fgd_stats st
@@ -64,10 +65,11 @@ def epoch_multinomial(const floating[:, ::1] X, const double[::1] y, sw, order,
         order_view = order
         n_visit = order_view.shape[0]
         order_ptr = &order_view[0] if n_visit > 0 else NULL
-        for r in range(n_visit):
-            if order_view[r] < 0 or order_view[r] >= n:
-                raise ValueError("order[%d] = %d is not a row of X (%d rows)"
-                                 % (r, order_view[r], n))
+        with nogil:
+            bad = _first_out_of_range(order_ptr, n_visit, n)
+        if bad >= 0:
+            raise ValueError("order[%d] = %d is not a row of X (%d rows)"
+                             % (bad, order_view[bad], n))
     if avg is not None:
         if avg.shape[0] != d + 1 or avg.shape[1] != K:
             raise ValueError("avg must have the shape of params")
