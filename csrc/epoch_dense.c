@@ -109,18 +109,22 @@ static inline void fgd_prefetch_value(const double *p)
 
 #define REAL double
 #define SFX f64
+#define FGD_REAL_IS_FLOAT 0
 #define FGD_LANES 16
 #include "kernels_impl.h"
 #undef REAL
 #undef SFX
+#undef FGD_REAL_IS_FLOAT
 #undef FGD_LANES
 
 #define REAL float
 #define SFX f32
+#define FGD_REAL_IS_FLOAT 1
 #define FGD_LANES 32
 #include "kernels_impl.h"
 #undef REAL
 #undef SFX
+#undef FGD_REAL_IS_FLOAT
 #undef FGD_LANES
 
 /* ---- seeded epoch order ------------------------------------------------ */

@@ -74,108 +74,30 @@ FGD_INLINE void FN(fgd_axpy4)(const REAL *a, const REAL *x0, const REAL *x1,
         y[i] = (((y[i] + a0 * x0[i]) + a1 * x1[i]) + a2 * x2[i]) + a3 * x3[i];
 }
 
-/* One optimizer rule over the penalized coordinates [lo, hi).
- *
- * g holds the loss gradient of those coordinates (double, already divided
- * by the batch size). Per coordinate, in this order: record g + l2 w in
- * gsum, add l2g * w to g (l2g = l2, or 0 for decoupled decay), multiply w
- * by decay (1, or 1 - lr l2 for decoupled decay), apply the rule, then the
- * L1 soft-threshold by l1 * eta.
- *
- * OPT, NS (state rows the rule reads and writes), L1 and GS (accumulate
- * gsum) are constants at every call site, so each combination compiles to
- * its own branch-free, vectorizable loop. */
-FGD_INLINE void FN(fgd_rule_run)(
-    const int OPT, const int NS, const int L1, const int GS, const fgd_config *c,
-    REAL *w, REAL *state, int64_t D, int64_t lo, int64_t hi, const double *g,
-    double lr, const double *pc, double l2g, double decay, double *gsum)
-{
-    const double *h = c->hyper;
-    const double l2 = c->l2, l1 = c->l1;
-    int64_t j;
-    for (j = lo; j < hi; j++) {
-        double gj = g[j - lo], wj = (double)w[j], eta, s[3];
-        s[0] = NS > 0 ? (double)state[j] : 0.0;
-        s[1] = NS > 1 ? (double)state[D + j] : 0.0;
-        s[2] = NS > 2 ? (double)state[2 * D + j] : 0.0;
-        if (GS) gsum[j] += gj + l2 * wj;
-        gj += l2g * wj;
-        wj *= decay;
-        switch (OPT) {
-        case FGD_SGD:
-            if (NS == 0) { /* fgd_rule_sgd without momentum */
-                eta = lr;
-                wj = wj - lr * gj;
-            } else {
-                wj = fgd_rule_sgd(wj, gj, s, h, lr, pc, &eta);
-            }
-            break;
-        case FGD_ADAGRAD:  wj = fgd_rule_adagrad(wj, gj, s, h, lr, pc, &eta); break;
-        case FGD_RMSPROP:  wj = fgd_rule_rmsprop(wj, gj, s, h, lr, pc, &eta); break;
-        case FGD_ADADELTA: wj = fgd_rule_adadelta(wj, gj, s, h, lr, pc, &eta); break;
-        case FGD_FTRL:     wj = fgd_rule_ftrl(wj, gj, s, h, lr, pc, &eta); break;
-        default:           wj = fgd_rule_adam(wj, gj, s, h, lr, pc, &eta); break;
-        }
-        if (L1) {
-            const double thr = l1 * eta;
-            wj = wj > thr ? wj - thr : (wj < -thr ? wj + thr : 0.0);
-        }
-        w[j] = (REAL)wj;
-        if (NS > 0) state[j] = (REAL)s[0];
-        if (NS > 1) state[D + j] = (REAL)s[1];
-        if (NS > 2) state[2 * D + j] = (REAL)s[2];
-    }
-}
+/* The optimizer rules over runs of coordinates (rule_run_impl.h), computing
+ * in double: the epoch loops. */
+#define RT double
+#define FGD_RULE(name) name
+#define FGD_RUN_NAME(name) FN(name)
+#include "rule_run_impl.h"
+#undef RT
+#undef FGD_RULE
+#undef FGD_RUN_NAME
 
-/* Pick the specialized loop of fgd_rule_run for this configuration. */
-FGD_INLINE void FN(fgd_rule_chunk)(const fgd_config *c, int ns, REAL *w,
-                                          REAL *state, int64_t D, int64_t lo,
-                                          int64_t hi, const double *g, double lr,
-                                          const double *pc, double l2g, double decay,
-                                          double *gsum)
-{
-    const int l1 = c->l1 > 0.0, gs = gsum != NULL;
-#define FGD_RUN(OPT, NS)                                                              \
-    do {                                                                              \
-        if (l1 && gs)                                                                 \
-            FN(fgd_rule_run)(OPT, NS, 1, 1, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
-                             decay, gsum);                                            \
-        else if (l1)                                                                  \
-            FN(fgd_rule_run)(OPT, NS, 1, 0, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
-                             decay, gsum);                                            \
-        else if (gs)                                                                  \
-            FN(fgd_rule_run)(OPT, NS, 0, 1, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
-                             decay, gsum);                                            \
-        else                                                                          \
-            FN(fgd_rule_run)(OPT, NS, 0, 0, c, w, state, D, lo, hi, g, lr, pc, l2g,   \
-                             decay, gsum);                                            \
-    } while (0)
-    switch (c->optimizer) {
-    case FGD_SGD:
-        if (ns == 0) FGD_RUN(FGD_SGD, 0);
-        else FGD_RUN(FGD_SGD, 1);
-        break;
-    case FGD_ADAGRAD:
-        FGD_RUN(FGD_ADAGRAD, 1);
-        break;
-    case FGD_RMSPROP:
-        if (ns == 1) FGD_RUN(FGD_RMSPROP, 1);
-        else if (ns == 2) FGD_RUN(FGD_RMSPROP, 2);
-        else FGD_RUN(FGD_RMSPROP, 3);
-        break;
-    case FGD_ADADELTA:
-        FGD_RUN(FGD_ADADELTA, 2);
-        break;
-    case FGD_FTRL:
-        FGD_RUN(FGD_FTRL, 2);
-        break;
-    default: /* Adam, AdamW */
-        if (ns == 2) FGD_RUN(FGD_ADAM, 2);
-        else FGD_RUN(FGD_ADAM, 3);
-        break;
-    }
-#undef FGD_RUN
-}
+/* ... and in the parameters' own dtype: the standalone optimizer step
+ * (fgd_step_chunk; for double storage the same loops as above). */
+#if FGD_REAL_IS_FLOAT
+#define RT float
+#define FGD_RULE(name) name##_f
+#define FGD_RUN_NAME(name) FN(name##_native)
+#include "rule_run_impl.h"
+#undef RT
+#undef FGD_RULE
+#undef FGD_RUN_NAME
+#define FGD_STEP_CHUNK FN(fgd_rule_chunk_native)
+#else
+#define FGD_STEP_CHUNK FN(fgd_rule_chunk)
+#endif
 
 /* The intercept (coordinate d): never penalized, one coordinate, scalar. */
 FGD_INLINE void FN(fgd_update_intercept)(const fgd_config *c, REAL *w, REAL *state,
@@ -494,27 +416,15 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
     return 0;
 }
 
-/* g[k] = (double)x[k] */
-FGD_INLINE void FN(fgd_widen)(const REAL *x, int64_t len, double *g)
-{
-    int64_t k;
-    for (k = 0; k < len; k++) g[k] = (double)x[k];
-}
-
-/* The optimizer step of fgd_optimizer_step over coordinates [lo, hi). */
+/* The optimizer step of fgd_optimizer_step over coordinates [lo, hi), in the
+ * parameters' own dtype (FGD_STEP_CHUNK), reading the gradient in place. */
 FGD_CLONES static void FN(fgd_step_range)(REAL *params, const REAL *grad, REAL *state,
                                           int64_t stride, int64_t lo, int64_t hi,
                                           const fgd_config *c, int ns, double lr,
                                           const double *pc, double l2g, double decay)
 {
-    double g[FGD_CHUNK];
-    int64_t j0;
-    for (j0 = lo; j0 < hi; j0 += FGD_CHUNK) {
-        const int64_t j1 = j0 + FGD_CHUNK < hi ? j0 + FGD_CHUNK : hi;
-        FN(fgd_widen)(grad + j0, j1 - j0, g);
-        FN(fgd_rule_chunk)(c, ns, params, state, stride, j0, j1, g, lr, pc, l2g, decay,
-                           NULL);
-    }
+    FGD_STEP_CHUNK(c, ns, params, state, stride, lo, hi, grad + lo, lr, pc, l2g, decay,
+                   NULL);
 }
 
 /* One optimizer step over a flat parameter vector (see fastgd.h). */
@@ -544,3 +454,4 @@ int FN(fgd_optimizer_step)(REAL *params, const REAL *grad, REAL *state, int64_t 
 }
 
 #undef FN
+#undef FGD_STEP_CHUNK

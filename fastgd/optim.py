@@ -298,6 +298,10 @@ class Adam(Optimizer):
         eta = lr / ((1 - beta1^k) d)
         w  <- w - eta m
 
+    ``eta`` is computed as ``(lr sqrt(1 - beta2^k) / (1 - beta1^k)) /
+    (sqrt(v') + eps sqrt(1 - beta2^k))``: the same value, with one division
+    per coordinate.
+
     Parameters
     ----------
     lr : float, default=1e-3
@@ -347,8 +351,9 @@ class Adam(Optimizer):
         if self.amsgrad:
             s[2] = np.maximum(s[2], v)
             v = s[2]
-        denom = np.sqrt(v) / bc2_sqrt + self.eps
-        eta = lr / (bc1 * denom)
+        # lr / (bc1 (sqrt(v) / bc2_sqrt + eps)) with one division per
+        # coordinate, as the compiled kernels compute it
+        eta = lr * bc2_sqrt / bc1 / (np.sqrt(v) + self.eps * bc2_sqrt)
         return w - eta * s[0], eta
 
 

@@ -20,6 +20,7 @@ OPTIMIZERS = [
     optim.Adam(lr=0.01),
     optim.Adam(lr=0.01, amsgrad=True),
     optim.AdamW(lr=0.01, weight_decay=0.1),
+    optim.FTRL(lr=0.1, l1=0.01, l2=0.1),
 ]
 
 
@@ -55,6 +56,8 @@ def test_optimizer_step_matches_reference_rule(opt, dtype, n_threads):
         if dtype == np.float32:  # the kernel stores float32 after every step
             w_ref = w_ref.astype(dtype).astype(np.float64)
             s_ref[:] = s_ref.astype(dtype)
+    # float32 parameters are updated in float32 arithmetic (as torch.optim
+    # does), the reference in float64 rounded to float32 after every step
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(w, w_ref, rtol=rtol, atol=rtol * np.abs(w_ref).max())
     assert np.any(w == 0)  # the L1 prox produced exact zeros
