@@ -20,7 +20,12 @@ Cases (see benchmarks/README.md for the reasoning and the latest table):
   ``SGDClassifier``;
 * one Adam step over many float32 parameters, against NumPy and, when it is
   installed, ``torch.optim.Adam`` (foreach and fused);
-* memory that ``fastgd.fit`` allocates beyond X, relative to X.
+* memory that ``fastgd.fit`` allocates beyond X, relative to X;
+* sparse (CSR) epochs, 200,000 x 100,000 at 0.1% density (--quick: 50,000
+  rows): per-sample log-loss SGD on one thread against scikit-learn's epoch,
+  with the objective each reaches after the same number of epochs; Hogwild!
+  and deterministic mini-batches on all threads against one thread; in the
+  full run also a larger problem of about 2.4 GB (:func:`run_sparse`).
 """
 from __future__ import annotations
 
@@ -34,7 +39,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["run", "make_data", "stream_bandwidth", "format_table", "main"]
+__all__ = ["run", "run_sparse", "make_data", "make_sparse_data", "stream_bandwidth",
+           "format_table", "main"]
 
 #: Full run: the issue's problem size (1,000,000 x 100 float64 = 800 MB).
 FULL = dict(n=1_000_000, d=100, repeat=3, adam_params=10_000_000, saga=True,
@@ -90,17 +96,20 @@ def _all_threads():
 
 # ---- dense epochs ----------------------------------------------------------
 
-def fastgd_epoch_runner(X, y, batch_size, n_jobs, optimizer="sgd", lr=SGD_LR, shuffle=True):
+def fastgd_epoch_runner(X, y, batch_size, n_jobs, optimizer="sgd", lr=SGD_LR, shuffle=True,
+                        **trainer_kwargs):
     """A function running one epoch of ``Trainer.run`` (data validated once).
 
     Returns (function, threads the epoch actually uses). One warm-up epoch
     has run (pages touched, buffers allocated). The function's ``trainer``
     attribute is the Trainer, whose model the epochs advance.
+    ``trainer_kwargs`` (e.g. ``schedule``, ``hogwild``) go to the Trainer.
     """
     from fastgd.solver import Trainer
 
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty="l2", alpha=ALPHA,
-                 batch_size=batch_size, n_jobs=n_jobs, random_state=0, shuffle=shuffle)
+                 batch_size=batch_size, n_jobs=n_jobs, random_state=0, shuffle=shuffle,
+                 **trainer_kwargs)
     tr.init_model(X.shape[1], X.dtype)
     threads = tr._problem(X, y, None, 1).n_threads
 
@@ -347,6 +356,130 @@ def fit_extra_memory(X, y, fit):
         tracemalloc.stop()
 
 
+# ---- sparse (CSR) epochs ----------------------------------------------------
+
+#: The issue's sparse problem, 200,000 x 100,000 at 0.1% density (20M stored
+#: values), and a larger one of about 2.4 GB (2,000,000 x 1,000,000 at 0.01%).
+SPARSE_FULL = dict(n=200_000, d=100_000, nnz_row=100, epochs=3,
+                   large=dict(n=2_000_000, d=1_000_000, nnz_row=100))
+#: --quick: half the rows, the same columns (so the weights' cache footprint is
+#: that of the full case), no larger problem.
+SPARSE_QUICK = dict(n=100_000, d=100_000, nnz_row=100, epochs=1, large=None)
+#: Mini-batch size of the deterministic parallel mode's rows.
+SPARSE_BATCH = 4096
+
+
+def make_sparse_data(n, d, nnz_row, dtype=np.float64, random_state=0):
+    """CSR rows with about ``nnz_row`` random columns each (int32 indices), labels +-1.
+
+    Values are standard normal; labels are the sign of a linear model plus
+    noise. Columns drawn twice in a row are summed, so rows hold slightly
+    fewer than ``nnz_row`` entries.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(random_state)
+    indices = np.sort(rng.integers(0, d, size=(n, nnz_row), dtype=np.int32), axis=1).ravel()
+    indptr = np.arange(n + 1, dtype=np.int64) * nnz_row
+    indptr = indptr.astype(np.int32) if n * nnz_row < 2 ** 31 else indptr
+    data = rng.standard_normal(n * nnz_row).astype(dtype, copy=False)
+    X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
+    X.sum_duplicates()
+    w = rng.standard_normal(d) / np.sqrt(nnz_row)
+    y = np.where(X @ w + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0)
+    return X, y
+
+
+def _csr_bytes(X):
+    return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+
+
+def run_sparse(n, d, nnz_row, repeat=3, epochs=1, large=None, batch=SPARSE_BATCH, log=None):
+    """The CSR cases; return ``(rows, info)`` (rows as in :func:`run`).
+
+    Per-sample log-loss SGD with L2 (``ALPHA``) and scikit-learn's
+    ``optimal`` schedule on shuffled rows, so that fastgd and
+    ``SGDClassifier`` take the same steps (up to the row order and
+    scikit-learn's damped intercept on sparse data, see benchmarks/README.md):
+    fastgd on one thread against scikit-learn's epoch, with the objective each
+    reaches after ``epochs`` epochs from zero; ``n_jobs`` = all threads
+    (Hogwild! at batch 1, deterministic mini-batches of ``batch`` rows)
+    against one thread. ``large`` (a dict of n, d, nnz_row) adds the first two
+    on a larger problem. Epochs are timed in interleaved rounds, medians of
+    ``repeat``.
+    """
+    from fastgd.solver import Trainer
+
+    say = log if log is not None else (lambda msg: None)
+    n_all = _all_threads()
+    rows, info = [], dict(threads=n_all, problems=[])
+    problems = [("", dict(n=n, d=d, nnz_row=nnz_row), True)]
+    if large:
+        problems.append(("larger problem, ", large, False))
+    for prefix, size, full in problems:
+        say(f"generating {size['n']:,} x {size['d']:,} CSR data, {size['nnz_row']} "
+            "values per row ...")
+        X, y = make_sparse_data(**size)
+        name = f"CSR {X.shape[0] / 1e3:g}k x {X.shape[1] / 1e3:g}k"
+        info["problems"].append(dict(name=(f"{name} = {prefix}{X.shape[0]:,} x "
+                                           f"{X.shape[1]:,}, {X.nnz / 1e6:.1f}M values, "
+                                           f"{_csr_bytes(X) / 1e9:.2f} GB"),
+                                     nnz=X.nnz, bytes=_csr_bytes(X)))
+        bw1 = stream_bandwidth(X.data, 1)
+        bound = (X.data.nbytes + X.indices.nbytes) / bw1     # read every value and index once
+        sched = dict(schedule="optimal")
+        say(f"{name}: preparing the epoch cases (one warm-up epoch each) ...")
+        fns = {"sklearn": sklearn_epoch_runner(X, y),
+               "b1": fastgd_epoch_runner(X, y, 1, 1, **sched)[0]}
+        if n_all > 1:
+            fns["hogwild"], used_hog = fastgd_epoch_runner(X, y, 1, n_all, hogwild=True, **sched)
+        if full:
+            fns["batch1"] = fastgd_epoch_runner(X, y, batch, 1, **sched)[0]
+            if n_all > 1:
+                fns["batchn"], used_b = fastgd_epoch_runner(X, y, batch, n_all, **sched)
+        say(f"{name}: timing {len(fns)} cases in {repeat} interleaved rounds ...")
+        med = interleaved_medians(fns, repeat)
+        tag = name
+        rows.append(_row(f"{tag}: scikit-learn SGDClassifier epoch", None, "",
+                         med["sklearn"], bound))
+        # the same number of epochs from zero, same settings: the objectives reached
+        say(f"{name}: objectives after {epochs} epoch(s) (not timed) ...")
+        tr = Trainer(loss="log_loss", optimizer="sgd", penalty="l2", alpha=ALPHA, batch_size=1,
+                     n_jobs=1, random_state=0, **sched)
+        tr.init_model(X.shape[1], X.dtype)
+        tr.run(X, y, None, epochs=epochs)
+        f_fg = objective(X, y, tr.params[:-1], tr.params[-1])
+        from sklearn.linear_model import SGDClassifier
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=epochs, tol=None,
+                                random_state=0).fit(X, y)
+        f_sk = objective(X, y, clf.coef_, clf.intercept_[0])
+        info["problems"][-1].update(epochs=epochs, objective_fastgd=f_fg,
+                                    objective_sklearn=f_sk)
+        rows.append(_row(f"{tag}: SGD epoch, batch 1, 1 thread", med["b1"],
+                         "sklearn SGDClassifier epoch", med["sklearn"], bound,
+                         note=f"objective after {epochs} epoch(s) {f_fg:.6f}, "
+                              f"scikit-learn {f_sk:.6f}"))
+        if "hogwild" in fns:
+            f1, fh = (objective(X, y, fns[k].trainer.params[:-1], fns[k].trainer.params[-1])
+                      for k in ("b1", "hogwild"))
+            rows.append(_row(f"{tag}: SGD epoch, batch 1, {used_hog} threads, hogwild=True",
+                             med["hogwild"], "fastgd, 1 thread", med["b1"], bound,
+                             note=f"objective after {repeat + 1} epochs {fh:.6f}, "
+                                  f"1 thread {f1:.6f}; not deterministic"))
+        if "batch1" in fns:
+            rows.append(_row(f"{tag}: SGD epoch, batch {batch}, 1 thread", med["batch1"],
+                             "sklearn SGDClassifier epoch", med["sklearn"], bound))
+        if "batchn" in fns:
+            rows.append(_row(f"{tag}: SGD epoch, batch {batch}, {used_b} threads "
+                             "(deterministic)", med["batchn"], f"fastgd batch {batch}, 1 thread",
+                             med["batch1"], bound))
+        del X, y, fns, tr, clf
+    return rows, info
+
+
 # ---- the report -------------------------------------------------------------
 
 def _row(case, fastgd_s, peer="", peer_s=None, bound_s=None, note=""):
@@ -529,12 +662,19 @@ def format_table(rows, info, markdown=False):
              _fmt(r["speedup"], ".1f"),
              _fmt(None if r["bandwidth_fraction"] is None else 100 * r["bandwidth_fraction"],
                   ".0f"), r["note"]) for r in rows]
-    lines = [f"fastgd bench: {info['n']:,} x {info['d']} synthetic logistic data, "
-             f"median of {info['repeat']} runs, {info['threads']} threads available, "
-             f"SIMD {info['build'].get('simd')}",
-             f"streaming read bandwidth: {info['bandwidth_1_thread'] / 1e9:.1f} GB/s "
-             f"(1 thread), {info['bandwidth_all_threads'] / 1e9:.1f} GB/s "
-             f"({info['threads']} threads); % of bandwidth = bytes / bandwidth / time"]
+    lines = []
+    if "n" in info:    # the dense cases ran
+        lines += [f"fastgd bench: {info['n']:,} x {info['d']} synthetic logistic data, "
+                  f"median of {info['repeat']} runs, {info['threads']} threads available, "
+                  f"SIMD {info['build'].get('simd')}",
+                  f"streaming read bandwidth: {info['bandwidth_1_thread'] / 1e9:.1f} GB/s "
+                  f"(1 thread), {info['bandwidth_all_threads'] / 1e9:.1f} GB/s "
+                  f"({info['threads']} threads); % of bandwidth = bytes / bandwidth / time"]
+    if "sparse" in info:
+        lines.append(f"sparse: {'; '.join(p['name'] for p in info['sparse']['problems'])}; "
+                     f"log-loss SGD, L2 {ALPHA:g}, optimal schedule, shuffled rows; "
+                     "% of bandwidth = bytes of values and indices / 1-thread read "
+                     "bandwidth / time")
     if markdown:
         lines.append("")
         lines.append("| " + " | ".join(head) + " |")
@@ -556,6 +696,9 @@ def add_arguments(parser):
     parser.add_argument("--d", type=int, default=None, help="features (default 100)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per timing (median)")
     parser.add_argument("--float64-only", action="store_true", help="skip the float32 cases")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-sparse", action="store_true", help="skip the sparse (CSR) cases")
+    which.add_argument("--sparse-only", action="store_true", help="only the sparse (CSR) cases")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return parser
@@ -570,9 +713,20 @@ def main(args):
                 raise ValueError(f"--{key} must be >= 1")
             opts[key] = getattr(args, key)
     dtypes = ("float64",) if args.float64_only else ("float64", "float32")
-    rows, info = run(opts["n"], opts["d"], opts["repeat"], opts["adam_params"], opts["saga"],
-                     dtypes=dtypes, max_epochs=opts["max_epochs"], budget_s=opts["budget_s"],
-                     methods=opts["methods"], log=sys.stderr)
+    rows, info = [], {}
+    if not getattr(args, "sparse_only", False):
+        rows, info = run(opts["n"], opts["d"], opts["repeat"], opts["adam_params"],
+                         opts["saga"], dtypes=dtypes, max_epochs=opts["max_epochs"],
+                         budget_s=opts["budget_s"], methods=opts["methods"], log=sys.stderr)
+    if not getattr(args, "no_sparse", False):
+        t_start = time.perf_counter()
+
+        def say(msg):
+            print(f"[{time.perf_counter() - t_start:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+        sparse = dict(SPARSE_QUICK if args.quick else SPARSE_FULL)
+        srows, info["sparse"] = run_sparse(repeat=opts["repeat"], log=say, **sparse)
+        rows += srows
     print(format_table(rows, info, markdown=args.markdown))
     if args.json:
         with open(args.json, "w") as f:

@@ -135,3 +135,63 @@ def test_cli_bench_options():
 
     args = build_parser().parse_args(["bench", "--quick", "--repeat", "2", "--markdown"])
     assert args.quick and args.repeat == 2 and args.markdown
+
+
+def test_make_sparse_data_is_canonical_csr():
+    from fastgd import bench
+
+    X, y = bench.make_sparse_data(500, 300, 7, dtype=np.float32, random_state=1)
+    assert X.format == "csr" and X.dtype == np.float32 and X.shape == (500, 300)
+    assert X.has_canonical_format and X.indices.dtype == np.int32
+    assert np.all(np.diff(X.indptr) <= 7) and X.nnz > 0.9 * 500 * 7
+    assert set(np.unique(y)) == {-1.0, 1.0}
+
+
+def test_bench_sparse_cases_small_problem():
+    from fastgd import bench
+    from fastgd.backends.cpu import max_threads
+
+    rows, info = bench.run_sparse(n=20_000, d=500, nnz_row=10, repeat=1, epochs=2, batch=64,
+                                  large=dict(n=3000, d=800, nnz_row=5))
+    assert len(info["problems"]) == 2
+    cases = [r["case"] for r in rows]
+    text = bench.format_table(rows, {"sparse": info})
+    assert sum("scikit-learn SGDClassifier epoch" in c for c in cases) == 2
+    one = [r for r in rows if r["case"].endswith("batch 1, 1 thread")]
+    assert len(one) == 2 and all(r["fastgd_s"] > 0 and r["peer_s"] > 0 for r in one)
+    assert all(np.isclose(r["speedup"], r["peer_s"] / r["fastgd_s"]) for r in one)
+    # both models trained the same number of epochs from zero, same settings:
+    # their objectives are close (same schedule; row orders differ)
+    for p in info["problems"]:
+        assert p["epochs"] == 2
+        assert np.isfinite(p["objective_fastgd"]) and p["objective_sklearn"] > 0
+        assert f"{p['objective_fastgd']:.6f}" in text
+    first = info["problems"][0]
+    assert first["objective_fastgd"] < np.log(2)     # better than the zero model
+    assert abs(first["objective_fastgd"] / first["objective_sklearn"] - 1) < 0.1
+    assert any("batch 64, 1 thread" in c for c in cases)   # mini-batches: first problem only
+    if max_threads() > 1:
+        assert sum("hogwild=True" in c for c in cases) == 2
+        assert any("(deterministic)" in c for c in cases)
+    assert "log-loss SGD" in text and cases[0] in text
+
+
+def test_bench_main_quick_sparse_only(monkeypatch, tmp_path, capsys):
+    import json
+
+    from fastgd import bench
+    from fastgd.cli import build_parser
+
+    monkeypatch.setitem(bench.SPARSE_QUICK, "n", 1500)
+    monkeypatch.setitem(bench.SPARSE_QUICK, "d", 400)
+    monkeypatch.setattr(bench, "SPARSE_BATCH", 32)
+    out = tmp_path / "bench.json"
+    args = build_parser().parse_args(["bench", "--quick", "--sparse-only", "--repeat", "1",
+                                      "--json", str(out)])
+    assert bench.main(args) == 0
+    text = capsys.readouterr().out
+    assert "CSR 1.5k x 0.4k" in text and "streaming read" not in text   # no dense cases
+    saved = json.loads(out.read_text())
+    assert saved["info"]["sparse"]["problems"][0]["nnz"] > 0
+    with pytest.raises(SystemExit):   # one or the other
+        build_parser().parse_args(["bench", "--sparse-only", "--no-sparse"])
