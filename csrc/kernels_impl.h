@@ -276,37 +276,53 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
     REAL pa[4];
     int64_t r;
     int bad = 0, np = 0, k;
-    for (r = r0; r < r1; r++) {
-        const int64_t i = order ? order[r] : r;
-        const REAL *x = X + i * d;
-        const double s = sw ? sw[i] : 1.0;
-        double p, l, dl;
-        if (order) {
-            const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, r, r1, tid, nt,
-                                                 FGD_PREFETCH_ROWS);
-            if (ip >= 0) {
-                fgd_prefetch_row(X + ip * d, rowbytes);
-                fgd_prefetch_value(y + ip);
-                if (sw) fgd_prefetch_value(sw + ip);
+    /* Rows go in groups of FGD_GROUP: the margins of a group (independent
+     * dot products, which the CPU overlaps), then their losses and
+     * derivatives in one SIMD loop, then the gradient of each row in order. */
+    for (r = r0; r < r1 && !bad; r += FGD_GROUP) {
+        const int64_t re = r + FGD_GROUP < r1 ? r + FGD_GROUP : r1;
+        const REAL *gx[FGD_GROUP];
+        double gp[FGD_GROUP], gy[FGD_GROUP], gs[FGD_GROUP], gl[FGD_GROUP], gd[FGD_GROUP];
+        int64_t q;
+        int m = 0;
+        for (q = r; q < re; q++) {
+            const int64_t i = order ? order[q] : q;
+            const double s = sw ? sw[i] : 1.0;
+            if (order) {
+                const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
+                                                     FGD_PREFETCH_ROWS);
+                if (ip >= 0) {
+                    fgd_prefetch_row(X + ip * d, rowbytes);
+                    fgd_prefetch_value(y + ip);
+                    if (sw) fgd_prefetch_value(sw + ip);
+                }
             }
+            if (s == 0.0) continue;
+            gx[m] = X + i * d;
+            gy[m] = y[i];
+            gs[m] = s;
+            gp[m] = FN(fgd_dot)(gx[m], params, d) + (double)params[d];
+            m++;
         }
-        if (s == 0.0) continue;
-        p = FN(fgd_dot)(x, params, d) + (double)params[d];
-        l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
-        if (!isfinite(l) || !isfinite(p)) {
-            bad = 1;
-            break;
-        }
-        my_loss += s * l;
-        my_weight += s;
-        dl = s * dl;
-        if (dl != 0.0) {
-            px[np] = x;
-            pa[np++] = (REAL)dl;
-            gb[d] += (REAL)dl;
-            if (np == 4) {
-                FN(fgd_axpy4)(pa, px[0], px[1], px[2], px[3], gb, d);
-                np = 0;
+        for (k = m; k < FGD_GROUP; k++) gy[k] = gp[k] = 0.0;
+        fgd_loss_group(c->loss, c->loss_param, gy, gp, gl, gd);
+        for (k = 0; k < m; k++) {
+            double dl;
+            if (!isfinite(gl[k]) || !isfinite(gp[k])) {
+                bad = 1;
+                break;
+            }
+            my_loss += gs[k] * gl[k];
+            my_weight += gs[k];
+            dl = gs[k] * gd[k];
+            if (dl != 0.0) {
+                px[np] = gx[k];
+                pa[np++] = (REAL)dl;
+                gb[d] += (REAL)dl;
+                if (np == 4) {
+                    FN(fgd_axpy4)(pa, px[0], px[1], px[2], px[3], gb, d);
+                    np = 0;
+                }
             }
         }
     }

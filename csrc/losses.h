@@ -7,24 +7,94 @@
 #define FASTGD_LOSSES_H
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include "fastgd.h"
 
 static inline double fgd_sign(double v) { return (v > 0) - (v < 0); }
 
+/*
+ * The logistic loss log(1 + exp(-z)) and its derivative factor
+ * 1 / (1 + exp(z)) go through fgd_exp_nonpos and fgd_log1p_unit below
+ * rather than libm's exp and log1p: they are branch-free arithmetic on
+ * doubles (no table, no call), so a loop over a group of margins compiles to
+ * SIMD code, and they give the same bits in scalar and vector code (every
+ * operation is a correctly rounded IEEE operation; the build does not
+ * contract them into FMAs). Both are within 2 ulp of the correctly rounded
+ * result (checked against libm on 2e7 points, and in tests/test_losses.py).
+ */
+
+/* exp(x) for x <= 0 (0 below -708, where the result would be subnormal;
+ * NaN for NaN). x = k ln2 + r with |r| <= ln2 / 2 (ln2 split in two parts
+ * so that k ln2_hi is exact), e^r by its Taylor polynomial of degree 13
+ * (truncation below 1e-17 relative) evaluated by Estrin's scheme to keep the
+ * dependency chain short, and 2^k built in the exponent bits. */
+static inline double fgd_exp_nonpos(double x)
+{
+    const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
+    const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
+    const double xc = x < -708.0 ? -708.0 : x;
+    const double kd = xc * inv_ln2 + shift;   /* k = round(x / ln2) in the low bits */
+    const double k = kd - shift;
+    const double r = (xc - k * ln2_hi) - k * ln2_lo;
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const double p01 = 1.0 + r, p23 = 0.5 + r * (1.0 / 6);
+    const double p45 = (1.0 / 24) + r * (1.0 / 120), p67 = (1.0 / 720) + r * (1.0 / 5040);
+    const double p89 = (1.0 / 40320) + r * (1.0 / 362880);
+    const double p1011 = (1.0 / 3628800) + r * (1.0 / 39916800);
+    const double p1213 = (1.0 / 479001600) + r * (1.0 / 6227020800.0);
+    const double q0 = p01 + p23 * r2, q1 = p45 + p67 * r2, q2 = p89 + p1011 * r2;
+    const double poly = (q0 + q1 * r4) + (q2 + p1213 * r4) * r8;
+    uint64_t kbits, sbits;
+    double scale;
+    memcpy(&kbits, &kd, sizeof kbits);
+    memcpy(&sbits, &shift, sizeof sbits);
+    kbits = (kbits - sbits + 1023) << 52;     /* the double 2^k */
+    memcpy(&scale, &kbits, sizeof scale);
+    return x < -708.0 ? 0.0 : poly * scale;
+}
+
+/* log(1 + u) for 0 <= u <= 1: 1 + u = 2^k (1 + v) with k = 0 (v = u) or,
+ * for u >= 1/2, k = 1 (v = (u - 1) / 2, exact), then
+ * log(1 + v) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^21/21) with
+ * s = v / (2 + v), |s| <= 0.2 (truncation below 2e-17 relative). */
+static inline double fgd_log1p_unit(double u)
+{
+    const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
+    const int big = u >= 0.5;
+    const double v = big ? (u - 1.0) * 0.5 : u;
+    const double k = big ? 1.0 : 0.0;
+    const double s = v / (2.0 + v), t = s + s;
+    const double z = s * s, z2 = z * z, z4 = z2 * z2, z8 = z4 * z4;
+    const double a = (1.0 / 3) + z * (1.0 / 5), b = (1.0 / 7) + z * (1.0 / 9);
+    const double c = (1.0 / 11) + z * (1.0 / 13), d = (1.0 / 15) + z * (1.0 / 17);
+    const double e = (1.0 / 19) + z * (1.0 / 21);
+    const double q = (a + b * z2) + (c + d * z2) * z4 + e * z8;
+    return k * ln2_hi + (t + (t * z * q + k * ln2_lo));
+}
+
+/* log(1 + exp(-z)) without overflow for any z; *sig = 1 / (1 + exp(z)),
+ * so that the log-loss derivative is -y * sig. One exponential for both. */
+static inline double fgd_logistic(double z, double *sig)
+{
+    const double e = fgd_exp_nonpos(-fabs(z));
+    *sig = (z > 0 ? e : 1.0) / (1.0 + e);
+    return (z > 0 ? 0.0 : -z) + fgd_log1p_unit(e);
+}
+
 /* log(1 + exp(-z)) without overflow for any z. */
 static inline double fgd_log1pexp_neg(double z)
 {
-    return z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z));
+    double sig;
+    return fgd_logistic(z, &sig);
 }
 
 /* 1 / (1 + exp(z)) without overflow for any z. */
 static inline double fgd_sigmoid_neg(double z)
 {
-    if (z > 0) {
-        double e = exp(-z);
-        return e / (1.0 + e);
-    }
-    return 1.0 / (1.0 + exp(z));
+    double sig;
+    fgd_logistic(z, &sig);
+    return sig;
 }
 
 static inline double fgd_loss(int loss, double eps, double y, double p)

@@ -429,6 +429,30 @@ def test_log_loss_extremes_do_not_overflow():
                                rtol=1e-14)
 
 
+def test_log_loss_within_few_ulp_of_numpy_everywhere():
+    # The core's exp/log1p for the logistic loss are its own branch-free
+    # polynomials (csrc/losses.h), not libm's: hold them to 4 ulp of NumPy's
+    # on a dense grid of margins covering every range-reduction branch.
+    from scipy.special import expit
+
+    loss = Loss("log_loss")
+    mags = np.concatenate([np.logspace(-300, np.log10(700.0), 20000),
+                           np.linspace(0.0, 3.0, 20001),
+                           math.log(2.0) + np.linspace(-1e-6, 1e-6, 2001)])   # e = 1/2
+    z = np.concatenate([mags, -mags])
+    value = np.array([_core.loss_value(loss.code, 0.0, 1.0, v) for v in z])
+    deriv = np.array([_core.loss_derivative(loss.code, 0.0, 1.0, v) for v in z])
+    np.testing.assert_array_max_ulp(value, np.logaddexp(0.0, -z), maxulp=4)
+    np.testing.assert_array_max_ulp(deriv, -expit(-z), maxulp=4)
+    # beyond |z| = 708 exp(-|z|) is flushed to zero: absolute error below 1e-307
+    far = np.array([708.5, 720.0, 745.0, 800.0])
+    for v in far:
+        assert abs(_core.loss_value(loss.code, 0.0, 1.0, v) - math.exp(-v)) < 1e-307
+        assert _core.loss_value(loss.code, 0.0, 1.0, -v) == v
+        assert _core.loss_derivative(loss.code, 0.0, 1.0, -v) == -1.0
+    assert math.isnan(_core.loss_value(loss.code, 0.0, 1.0, math.nan))
+
+
 def _distance_to_kink(loss, y, p):
     if loss.is_classification:
         z = y * p
