@@ -107,14 +107,32 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
 {
     const int64_t D = d + 1;
     const double l1 = c->l1, l2 = c->l2;
-    double scale = 1.0, U = 0.0;
+    double scale = 1.0, U = 0.0, ratio = 0.0;
     int64_t t = t0, r, q;
     /* With a constant step size and no L1, the summed gradient (loss and L2)
      * of every coordinate is (w_start - w_end) / lr exactly: no per-entry
      * accumulation into gsum (snap, unused without L1, keeps w_start). */
     int delta_gsum = l1 == 0.0 && n > 0 && L->lr[0] > 0.0;
+    /* Likewise where the step on v, c_r = lr_r / scale_r, is the same at
+     * every step r of the chunk (to 1e-10), though lr is not: v_j moves by
+     * -c dl x at each step, so the loss part of gsum_j is (v_start - v_end) / c.
+     * That is the 'optimal' schedule 1/(alpha (t0 + t)) with L2 of the same
+     * alpha: scale_r = prod (1 - lr_k alpha) = (t0 + t_start - 1)/(t0 + t_r),
+     * which falls exactly as lr does. (Not across a fold of the scale.) */
+    int ratio_gsum = 0;
     for (r = 1; r < n && delta_gsum; r++) delta_gsum = L->lr[r] == L->lr[0];
-    if (delta_gsum)
+    if (!delta_gsum && l1 == 0.0 && l2 > 0.0 && n > 0 && L->lr[0] > 0.0) {
+        double sc = 1.0;
+        ratio_gsum = 1;
+        for (r = 0; r < n && ratio_gsum; r++) {
+            double cr;
+            sc *= 1.0 - L->lr[r] * l2;
+            cr = L->lr[r] / sc;
+            if (r == 0) ratio = cr;
+            ratio_gsum = sc >= FGD_MIN_SCALE && fabs(cr - ratio) <= 1e-10 * ratio;
+        }
+    }
+    if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
     for (r = 0; r < n; r++) {
         const int64_t i = order ? order[r] : r;
@@ -140,7 +158,7 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
                 FN(csr_catch_up_scaled)(c, params, snap, j, U);
                 p += (double)data[q] * (double)params[j];
             }
-        } else if (!delta_gsum) {
+        } else if (!delta_gsum && !ratio_gsum) {
             /* gsum[j] is read and written by the update below: start loading
              * its line now, while the margin's gathers are in flight (into
              * L2, locality 1: measured ~10% faster per epoch than into L1) */
@@ -176,7 +194,7 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
                 const int64_t j = (int64_t)indices[q];
                 const double x = (double)data[q];
                 double v = (double)params[j] - step * x;
-                if (!delta_gsum) gsum[j] += dl * x;
+                if (!delta_gsum && !ratio_gsum) gsum[j] += dl * x;
                 if (l1 > 0.0) {
                     v = fgd_soft(v, thr);
                     snap[j] = U;
@@ -198,6 +216,8 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
         }
     }
     if (!*abort) {
+        if (ratio_gsum)   /* loss part, from v before the fold */
+            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / ratio;
         FN(csr_fold_scale)(c, params, snap, d, scale, U);
         if (delta_gsum) {
             for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];

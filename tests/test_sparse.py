@@ -426,6 +426,42 @@ def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step():
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 7])
+def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows):
+    """batch_size 1, L2, the 'optimal' schedule with the penalty's alpha: lr / scale
+    is the same at every step, so the loss part of the summed gradient comes
+    from the change of the scaled weights (csr_sgd_rows); the L2 part is the
+    documented l2 * steps * w_end (fastgd_csr.h), per call of the core (chunk).
+    Checked against a NumPy replay of per-sample SGD, in one chunk and in
+    chunks of 7 rows."""
+    X, y = make_sparse(n=150)
+    alpha = 0.01
+    tr = Trainer(loss="log_loss", optimizer="sgd", schedule="optimal", penalty="l2",
+                 alpha=alpha, batch_size=1, shuffle=False, random_state=0)
+    tr.chunk_rows = chunk_rows
+    ys, _ = encode_binary(y, X.shape[0])
+    tr.init_model(X.shape[1], X.dtype)
+    tr.run(X, ys, None, epochs=3)
+    Xd = X.toarray()
+    chunk = chunk_rows or X.shape[0]
+    w, b, t, norms = np.zeros(X.shape[1]), 0.0, 0, []
+    for _ in range(3):
+        g_w, g_b = np.zeros_like(w), 0.0
+        for i in range(X.shape[0]):
+            lr = tr._bound_schedule.lr_at(None, t)
+            dl = -ys[i] / (1.0 + np.exp(ys[i] * (Xd[i] @ w + b)))
+            g_w += dl * Xd[i]
+            g_b += dl
+            w = (1.0 - lr * alpha) * w - lr * dl * Xd[i]
+            b -= lr * dl
+            t += 1
+            if (i + 1) % chunk == 0 or i + 1 == X.shape[0]:
+                g_w += alpha * (i % chunk + 1) * w
+        norms.append(np.sqrt(g_w @ g_w + g_b * g_b) / X.shape[0])
+    np.testing.assert_allclose(tr.params[:-1], w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(tr.history.grad_norm, norms, rtol=1e-9)
+
+
 def test_replay_without_closed_form_warns_on_wide_data():
     X = sp.random(50, 12_000, density=0.001, format="csr", random_state=0)
     y = np.arange(50) % 2
