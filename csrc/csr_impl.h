@@ -120,6 +120,8 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
      * alpha: scale_r = prod (1 - lr_k alpha) = (t0 + t_start - 1)/(t0 + t_r),
      * which falls exactly as lr does. (Not across a fold of the scale.) */
     int ratio_gsum = 0;
+    const int log_loss = c->loss == FGD_LOG_LOSS;
+    const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     for (r = 1; r < n && delta_gsum; r++) delta_gsum = L->lr[r] == L->lr[0];
     if (!delta_gsum && l1 == 0.0 && l2 > 0.0 && n > 0 && L->lr[0] > 0.0) {
         double sc = 1.0;
@@ -173,14 +175,20 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
             for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
         }
         p = scale * p + (double)params[d];
-        l = fgd_loss(c->loss, c->loss_param, y[i], p);
+        if (log_loss) {   /* value and derivative from one exponential (same bits) */
+            double sig;
+            l = fgd_logistic(y[i] * p, &sig);
+            dl = s * (-y[i] * sig);
+        } else {
+            l = fgd_loss(c->loss, c->loss_param, y[i], p);
+            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+        }
         if (!isfinite(l) || !isfinite(p)) {
             *abort = 1;
             break;
         }
         *loss_sum += s * l;
         *weight_sum += s;
-        dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
         lr = L->lr[t - t0];
         /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
         scale *= 1.0 - lr * l2;
@@ -202,7 +210,10 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
                 params[j] = (REAL)v;
             }
         }
-        if (c->fit_intercept) {
+        if (plain_intercept) {   /* fgd_coord_step of plain SGD, unpenalized, written out */
+            gsum[d] += dl;
+            params[d] = (REAL)((double)params[d] - lr * dl);
+        } else if (c->fit_intercept) {
             const double pc[2] = {L->pc0[t - t0], L->pc1[t - t0]};
             double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
             params[d] = (REAL)fgd_coord_step(c, (double)params[d], dl, st, lr, pc, 0, &gsum[d]);
