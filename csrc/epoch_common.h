@@ -1,13 +1,22 @@
 /*
- * epoch_common.h -- the bookkeeping every epoch loop shares (dense rows in
+ * epoch_common.h -- what every epoch loop shares (dense rows in
  * kernels_impl.h, CSR rows in csr_impl.h, softmax in multinomial_impl.h):
- * the averaged iterate and the stats an epoch reports.
+ * the mini-batch loop itself (fgd_run_batches), the averaged iterate and the
+ * stats an epoch reports.
  */
 #ifndef FASTGD_EPOCH_COMMON_H
 #define FASTGD_EPOCH_COMMON_H
 
 #include <stdint.h>
 #include "fastgd.h"
+#include "omp_shim.h"
+#include "optim.h"
+#include "schedules.h"
+
+/* Upper bound on threads, so per-thread loss sums live on the stack. */
+#ifndef FGD_MAX_THREADS
+#define FGD_MAX_THREADS 256
+#endif
 
 /* Averaged SGD: fold the iterate after step number k into the running mean
  * of the iterates after step number `start`, for coordinates [lo, hi). */
@@ -51,6 +60,105 @@ static inline void fgd_finish_thread_stats(fgd_stats *stats, const double *tloss
         weight_sum += tweight[k];
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, nonfinite);
+}
+
+/*
+ * The two phases of a mini-batch step that differ between models; the loop
+ * around them is fgd_run_batches. ctx is the model's own data.
+ */
+typedef struct fgd_batch_ops {
+    /* Phase 1, thread tid of nt: rows [r0, r1) of the batch starting at
+     * position `start` of the order. Adds their gradient to the thread's
+     * own buffer and their weighted loss and weight to *loss and *weight;
+     * returns 1 if a margin or a loss is not finite (the epoch stops). */
+    int (*rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0, int64_t r1,
+                double *loss, double *weight);
+    /* Phase 2: coordinates [lo, hi) of n_coords. Sums the nt buffers in
+     * thread order and scales by inv_m (the mean over the batch's rows),
+     * applies the optimizer at step size lr with per-step constants pc,
+     * zeroes the buffers, and folds the iterate after step number t into
+     * the average when averaging. */
+    void (*update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m, double lr,
+                   const double *pc, int64_t t);
+    void *ctx;
+    int64_t n_coords;
+} fgd_batch_ops;
+
+/*
+ * One epoch of mini-batches over the first n positions of `order` (rows in
+ * storage order when order is NULL), from step t0, on c->n_threads threads
+ * (at most FGD_MAX_THREADS). Inside one OpenMP parallel region (opened once
+ * per epoch, not once per batch) each batch takes the two phases of `ops`,
+ * each followed by a barrier: rows split into one contiguous slice per
+ * thread, then coordinates split the same way. A batch whose sample weights
+ * sum to zero takes no step. Loss and weight sums are added in thread order,
+ * so the same thread count gives the same bits. Nothing here allocates.
+ */
+static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t *order,
+                                   const double *sw, int64_t t0, const fgd_batch_ops *ops,
+                                   fgd_stats *stats)
+{
+    const int64_t B = c->batch_size, P = ops->n_coords;
+    const int64_t nb = (n + B - 1) / B;
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    int nthreads = c->n_threads, abort_flag = 0, k;
+    int64_t t_end = t0;
+    double lr_last = 0.0;
+
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > FGD_MAX_THREADS) nthreads = FGD_MAX_THREADS;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        const int64_t c_lo = P * tid / nt, c_hi = P * (tid + 1) / nt;
+        double my_loss = 0.0, my_weight = 0.0;
+        int64_t t = t0, b, r;
+        for (b = 0; b < nb; b++) {
+            const int64_t start = b * B, end = start + B < n ? start + B : n;
+            const int64_t m = end - start;
+            const int64_t r0 = start + m * tid / nt, r1 = start + m * (tid + 1) / nt;
+            double batch_weight = 0.0;
+            int stop;
+            /* Every thread sums the batch's weights in the same order, so all
+             * agree without a third barrier on whether the step happens. */
+            if (sw) {
+                for (r = start; r < end; r++) batch_weight += sw[order ? order[r] : r];
+            } else {
+                batch_weight = (double)m;
+            }
+            if (ops->rows(ops->ctx, tid, nt, start, r0, r1, &my_loss, &my_weight)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                abort_flag = 1;
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp atomic read
+#endif
+            stop = abort_flag;
+            if (stop) break;
+            if (batch_weight > 0.0) {
+                const double lr = fgd_lr_at(c, t);
+                double pc[2];
+                fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
+                t++;
+                ops->update(ops->ctx, nt, c_lo, c_hi, 1.0 / (double)m, lr, pc, t);
+                if (tid == 0) lr_last = lr;
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        }
+        tloss[tid] = my_loss;
+        tweight[tid] = my_weight;
+        if (tid == 0) t_end = t;
+    }
+    fgd_finish_thread_stats(stats, tloss, tweight, nthreads, t0, t_end, lr_last, abort_flag);
 }
 
 #endif /* FASTGD_EPOCH_COMMON_H */

@@ -14,8 +14,6 @@
 #include "omp_shim.h"
 #include "epoch_common.h"
 
-/* Upper bound on threads, so per-thread loss sums live on the stack. */
-#define FGD_MAX_THREADS 256
 /* How far ahead in a shuffled order rows are prefetched (tuned on the
  * benchmarks of benchmarks/README.md: far enough to cover a DRAM and TLB miss
  * at the speed rows are consumed, near enough not to evict them again). */

@@ -14,9 +14,6 @@
 #include "omp_shim.h"
 #include "epoch_common.h"
 
-/* Upper bound on threads, so per-thread loss sums live on the stack. */
-#define FGD_MN_MAX_THREADS 256
-
 /* Run-time choice of instruction set for the per-row and per-coordinate
  * loops (GCC/Clang on x86-64 Linux), as in epoch_dense.c: the build stays
  * baseline x86-64. Those loops are elementwise (no reduction is reordered),

@@ -2,17 +2,19 @@
  * kernels_impl.h -- the dense epoch loop, written once and instantiated for
  * float and double by epoch_dense.c (which defines REAL, SFX and FGD_LANES).
  *
- * One epoch is a loop over mini-batches. Inside one OpenMP parallel region
- * (opened once per epoch, not once per batch) each batch takes two phases:
+ * One epoch is a loop over mini-batches: fgd_run_batches (epoch_common.h,
+ * shared with the softmax loop), one OpenMP parallel region per epoch, with
+ * this file's two phases per batch:
  *
- *   1. rows: the batch's rows are split into one contiguous slice per
- *      thread; each row is read once for its margin (dot), its loss
- *      derivative, and its gradient contribution (axpy into the thread's own
- *      buffer) while it is in cache.
- *   2. coordinates: after a barrier, the d+1 coordinates are split across
- *      threads; each thread sums the per-thread buffers in thread order (a
- *      fixed order: same thread count, same bits), adds the penalty, applies
- *      the optimizer rule and the L1 prox, and zeroes the buffers.
+ *   1. rows (fgd_batch_rows): the batch's rows are split into one contiguous
+ *      slice per thread; each row is read once for its margin (dot), its
+ *      loss derivative, and its gradient contribution (axpy into the
+ *      thread's own buffer) while it is in cache.
+ *   2. coordinates (fgd_update_range): after a barrier, the d+1 coordinates
+ *      are split across threads; each thread sums the per-thread buffers in
+ *      thread order (a fixed order: same thread count, same bits), adds the
+ *      penalty, applies the optimizer rule and the L1 prox, and zeroes the
+ *      buffers.
  *
  * A second barrier closes the step. Nothing here allocates or calls Python.
  *
@@ -332,102 +334,76 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
     return bad;
 }
 
+/* The dense model's two phases for fgd_run_batches. */
+typedef struct {
+    const REAL *X;
+    int64_t n, d;
+    const double *y, *sw;
+    const int64_t *order;
+    REAL *params, *state, *gbuf, *avg;
+    double *gsum;
+    const fgd_config *c;
+    int ns;
+} FN(fgd_dense_ctx);
+
+static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0,
+                              int64_t r1, double *loss, double *weight)
+{
+    const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
+    const int64_t D = k->d + 1;
+    if (start == 0 && k->order) {
+        /* the first rows of this thread's slice: later ones are prefetched
+         * FGD_PREFETCH_ROWS ahead by fgd_batch_rows */
+        const int64_t rowbytes = k->d * (int64_t)sizeof(REAL);
+        int64_t r;
+        for (r = r0; r < r1 && r < r0 + FGD_PREFETCH_ROWS; r++)
+            fgd_prefetch_row(k->X + k->order[r] * k->d, rowbytes);
+    }
+    return FN(fgd_batch_rows)(k->X, k->n, k->d, k->y, k->sw, k->order, k->params,
+                              k->gbuf + tid * D, k->c, k->c->batch_size, start, r0, r1,
+                              tid, nt, loss, weight);
+}
+
+static void FN(fgd_dense_update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m,
+                                 double lr, const double *pc, int64_t t)
+{
+    const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
+    FN(fgd_update_range)(k->c, k->ns, k->params, k->state, k->gbuf, nt, k->d, lo, hi,
+                         inv_m, lr, pc, k->gsum);
+    if (k->avg && k->c->average_start >= 0)
+        FN(fgd_average_range)(k->params, k->avg, lo, hi, t, k->c->average_start);
+}
+
 int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
                         const double *sw, const int64_t *order, REAL *params,
                         REAL *state, REAL *gbuf, double *gsum, REAL *avg,
                         const fgd_config *c, int64_t t0, fgd_stats *stats)
 {
-    const int64_t D = d + 1;
-    const int64_t B = c->batch_size;
-    const int64_t nb = B > 0 ? (n + B - 1) / B : 0;
-    const int64_t rowbytes = d * (int64_t)sizeof(REAL);
-    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
-    int nthreads = c->n_threads, abort_flag = 0, k, ns;
-    int64_t t_end = t0;
-    double lr_last = 0.0;
-
-    if (n < 0 || d < 0 || B <= 0 || c->loss < 0 || c->loss >= FGD_N_LOSSES ||
+    FN(fgd_dense_ctx) k;
+    fgd_batch_ops ops;
+    if (n < 0 || d < 0 || c->batch_size <= 0 || c->loss < 0 || c->loss >= FGD_N_LOSSES ||
         c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
         c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
         return -1;
-    if (nthreads < 1) nthreads = 1;
-    if (nthreads > FGD_MAX_THREADS) nthreads = FGD_MAX_THREADS;
-    ns = fgd_n_state(c->optimizer, c->hyper);
-    if (B == 1 && nthreads == 1) {
-        FN(fgd_epoch_single)(X, n, d, y, sw, order, params, state, gsum, avg, c, ns, t0,
+    k.X = X; k.n = n; k.d = d; k.y = y; k.sw = sw; k.order = order;
+    k.params = params; k.state = state; k.gbuf = gbuf; k.avg = avg; k.gsum = gsum;
+    k.c = c;
+    k.ns = fgd_n_state(c->optimizer, c->hyper);
+    if (c->batch_size == 1 && c->n_threads <= 1) {
+        FN(fgd_epoch_single)(X, n, d, y, sw, order, params, state, gsum, avg, c, k.ns, t0,
                              stats);
         return 0;
     }
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-#endif
-    {
-        const int tid = fgd_thread_num(), nt = fgd_num_threads();
-        REAL *gb = gbuf + tid * D;
-        const int64_t c_lo = D * tid / nt, c_hi = D * (tid + 1) / nt;
-        double my_loss = 0.0, my_weight = 0.0;
-        int64_t t = t0, b, r;
-        if (order) {
-            /* the first rows of this thread's slice of the first batch */
-            const int64_t m0 = n < B ? n : B;
-            const int64_t q0 = m0 * tid / nt, q1 = m0 * (tid + 1) / nt;
-            for (r = q0; r < q1 && r < q0 + FGD_PREFETCH_ROWS; r++)
-                fgd_prefetch_row(X + order[r] * d, rowbytes);
-        }
-        for (b = 0; b < nb; b++) {
-            const int64_t start = b * B, end = start + B < n ? start + B : n;
-            const int64_t m = end - start;
-            const int64_t r0 = start + m * tid / nt, r1 = start + m * (tid + 1) / nt;
-            double batch_weight = 0.0;
-            int stop;
-            /* Every thread sums the batch's weights in the same order, so all
-             * agree without a third barrier on whether the step happens. */
-            if (sw) {
-                for (r = start; r < end; r++)
-                    batch_weight += sw[order ? order[r] : r];
-            } else {
-                batch_weight = (double)m;
-            }
-            if (FN(fgd_batch_rows)(X, n, d, y, sw, order, params, gb, c, B, start, r0, r1,
-                                   tid, nt, &my_loss, &my_weight)) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                abort_flag = 1;
-            }
-#ifdef _OPENMP
-#pragma omp barrier
-#pragma omp atomic read
-#endif
-            stop = abort_flag;
-            if (stop) break;
-            if (batch_weight > 0.0) {
-                const double lr = fgd_lr_at(c, t);
-                double pc[2];
-                fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
-                FN(fgd_update_range)(c, ns, params, state, gbuf, nt, d, c_lo, c_hi,
-                                     1.0 / (double)m, lr, pc, gsum);
-                t++;
-                if (avg && c->average_start >= 0)
-                    FN(fgd_average_range)(params, avg, c_lo, c_hi, t, c->average_start);
-                if (tid == 0) lr_last = lr;
-            }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-        }
-        tloss[tid] = my_loss;
-        tweight[tid] = my_weight;
-        if (tid == 0) t_end = t;
-    }
-
-    fgd_finish_thread_stats(stats, tloss, tweight, nthreads, t0, t_end, lr_last, abort_flag);
-    if (abort_flag) {
+    ops.rows = FN(fgd_dense_rows);
+    ops.update = FN(fgd_dense_update);
+    ops.ctx = &k;
+    ops.n_coords = d + 1;
+    fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+    if (stats->nonfinite) {
         /* leave the scratch buffers zero for the caller's next call */
-        int64_t j;
-        for (j = 0; j < (int64_t)nthreads * D; j++) gbuf[j] = 0;
+        int64_t j, nt = c->n_threads < 1 ? 1 : c->n_threads;
+        if (nt > FGD_MAX_THREADS) nt = FGD_MAX_THREADS;
+        for (j = 0; j < nt * (d + 1); j++) gbuf[j] = 0;
     }
     return 0;
 }

@@ -1,11 +1,11 @@
 /*
  * multinomial_impl.h -- the multinomial epoch loop, written once and
  * instantiated for float and double by epoch_multinomial.c (which defines
- * REAL and SFX). Same structure as the dense binary loop (kernels_impl.h):
- * one OpenMP region per epoch; per batch, phase 1 splits the rows over the
- * threads (K margins, softmax, gradient into the thread's own buffer while
- * the row is in cache), phase 2 splits the (d+1) K coordinates over the
- * threads (sum the buffers in thread order, penalty, optim.h rule, L1 prox).
+ * REAL and SFX). The mini-batch loop is the shared fgd_run_batches
+ * (epoch_common.h), as for the dense binary model; phase 1 here is K
+ * margins, softmax and the gradient into the thread's own buffer while the
+ * row is in cache; phase 2 splits the (d+1) K coordinates over the threads
+ * (sum the buffers in thread order, penalty, optim.h rule, L1 prox).
  */
 
 #define FGD_MN_CAT_(a, b) a##_##b
@@ -147,102 +147,83 @@ FGD_MN_CLONES static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *res
 #undef FGD_MN_RUN
 #undef FGD_MN_CHUNK
 
+/* The softmax model's two phases for fgd_run_batches (epoch_common.h). */
+typedef struct {
+    const REAL *X;
+    int64_t d, K;
+    const double *y, *sw;
+    const int64_t *order;
+    REAL *params, *state, *gbuf, *avg;
+    double *pbuf, *gsum;
+    const fgd_config *c;
+} FN(fgd_mn_ctx);
+
+static int FN(fgd_mn_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0,
+                           int64_t r1, double *loss, double *weight)
+{
+    const FN(fgd_mn_ctx) *k = (const FN(fgd_mn_ctx) *)ctx;
+    const int64_t P = (k->d + 1) * k->K;
+    REAL *gb = k->gbuf + tid * P;
+    double *p = k->pbuf + tid * k->K;
+    int64_t r;
+    (void)nt;
+    (void)start;
+    for (r = r0; r < r1; r++) {
+        const int64_t row = k->order ? k->order[r] : r;
+        const double s = k->sw ? k->sw[row] : 1.0;
+        double l;
+        if (s == 0.0) continue;
+        l = FN(fgd_mn_row)(k->X + row * k->d, k->d, k->K, k->params, (int64_t)k->y[row], s,
+                           p, gb);
+        if (!isfinite(l)) return 1;
+        *loss += s * l;
+        *weight += s;
+    }
+    return 0;
+}
+
+static void FN(fgd_mn_update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m,
+                              double lr, const double *pc, int64_t t)
+{
+    const FN(fgd_mn_ctx) *k = (const FN(fgd_mn_ctx) *)ctx;
+    const int64_t P = (k->d + 1) * k->K;
+    FN(fgd_mn_update_range)(k->c, k->params, k->state, k->gbuf, nt, P, k->d * k->K, lo, hi,
+                            inv_m, lr, pc, k->gsum);
+    if (k->avg && k->c->average_start >= 0)
+        FN(fgd_average_range)(k->params, k->avg, lo, hi, t, k->c->average_start);
+}
+
 int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
                               const double *y, const double *sw, const int64_t *order,
                               REAL *params, REAL *state, REAL *gbuf, double *pbuf,
                               double *gsum, REAL *avg, const fgd_config *c, int64_t t0,
                               fgd_stats *stats)
 {
-    const int64_t P = (d + 1) * K, DK = d * K;
-    const int64_t B = c->batch_size;
-    const int64_t nb = B > 0 ? (n + B - 1) / B : 0;
-    double tloss[FGD_MN_MAX_THREADS], tweight[FGD_MN_MAX_THREADS];
-    int nthreads = c->n_threads, abort_flag = 0, k;
-    int64_t t_end = t0, i;
-    double lr_last = 0.0;
+    FN(fgd_mn_ctx) k;
+    fgd_batch_ops ops;
+    int64_t i;
 
     /* Optimizers with a per-coordinate rule of the common signature only. */
-    if (n < 0 || d < 0 || K < 1 || B <= 0 || c->optimizer < 0 || c->optimizer > FGD_ADAMW ||
-        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
+    if (n < 0 || d < 0 || K < 1 || c->batch_size <= 0 || c->optimizer < 0 ||
+        c->optimizer > FGD_ADAMW || c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
         return -1;
     for (i = 0; i < n; i++) {
         const double yi = y[order ? order[i] : i];
         if (!(yi >= 0.0 && yi < (double)K && yi == floor(yi))) return -1;
     }
-    if (nthreads < 1) nthreads = 1;
-    if (nthreads > FGD_MN_MAX_THREADS) nthreads = FGD_MN_MAX_THREADS;
-    for (k = 0; k < FGD_MN_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-#endif
-    {
-        const int tid = fgd_thread_num(), nt = fgd_num_threads();
-        REAL *gb = gbuf + tid * P;
-        double *p = pbuf + tid * K;
-        const int64_t c_lo = P * tid / nt, c_hi = P * (tid + 1) / nt;
-        double my_loss = 0.0, my_weight = 0.0;
-        int64_t t = t0, b, r;
-        for (b = 0; b < nb; b++) {
-            const int64_t start = b * B, end = start + B < n ? start + B : n;
-            const int64_t m = end - start;
-            const int64_t r0 = start + m * tid / nt, r1 = start + m * (tid + 1) / nt;
-            double batch_weight = 0.0;
-            int stop;
-            /* every thread sums the batch's weights in the same order, so all
-             * agree on whether the step happens without another barrier */
-            if (sw) {
-                for (r = start; r < end; r++) batch_weight += sw[order ? order[r] : r];
-            } else {
-                batch_weight = (double)m;
-            }
-            for (r = r0; r < r1; r++) {
-                const int64_t row = order ? order[r] : r;
-                const double s = sw ? sw[row] : 1.0;
-                double l;
-                if (s == 0.0) continue;
-                l = FN(fgd_mn_row)(X + row * d, d, K, params, (int64_t)y[row], s, p, gb);
-                if (!isfinite(l)) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                    abort_flag = 1;
-                    break;
-                }
-                my_loss += s * l;
-                my_weight += s;
-            }
-#ifdef _OPENMP
-#pragma omp barrier
-#pragma omp atomic read
-#endif
-            stop = abort_flag;
-            if (stop) break;
-            if (batch_weight > 0.0) {
-                const double lr = fgd_lr_at(c, t);
-                double pc[2];
-                fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
-                FN(fgd_mn_update_range)(c, params, state, gbuf, nt, P, DK, c_lo, c_hi,
-                                        1.0 / (double)m, lr, pc, gsum);
-                t++;
-                if (avg && c->average_start >= 0)
-                    FN(fgd_average_range)(params, avg, c_lo, c_hi, t, c->average_start);
-                if (tid == 0) lr_last = lr;
-            }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-        }
-        tloss[tid] = my_loss;
-        tweight[tid] = my_weight;
-        if (tid == 0) t_end = t;
-    }
-
-    fgd_finish_thread_stats(stats, tloss, tweight, nthreads, t0, t_end, lr_last, abort_flag);
-    if (abort_flag) {
+    k.X = X; k.d = d; k.K = K; k.y = y; k.sw = sw; k.order = order;
+    k.params = params; k.state = state; k.gbuf = gbuf; k.avg = avg;
+    k.pbuf = pbuf; k.gsum = gsum; k.c = c;
+    ops.rows = FN(fgd_mn_rows);
+    ops.update = FN(fgd_mn_update);
+    ops.ctx = &k;
+    ops.n_coords = (d + 1) * K;
+    fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+    if (stats->nonfinite) {
         /* leave the scratch buffers zero for the caller's next call */
-        int64_t j;
-        for (j = 0; j < (int64_t)nthreads * P; j++) gbuf[j] = 0;
+        int64_t j, nt = c->n_threads < 1 ? 1 : c->n_threads;
+        if (nt > FGD_MAX_THREADS) nt = FGD_MAX_THREADS;
+        for (j = 0; j < nt * ops.n_coords; j++) gbuf[j] = 0;
     }
     return 0;
 }
