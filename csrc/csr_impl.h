@@ -93,6 +93,40 @@ static inline void FN(csr_prefetch_row)(const REAL *data, const INDEX *indices,
 }
 
 /*
+ * How plain SGD at batch_size 1 (w = scale v, scale_r = prod_{k <= r}
+ * (1 - lr_k l2) after step r) gets the epoch's summed gradient gsum without
+ * adding to it at every stored entry:
+ *   1  a constant step size and no L1: the summed gradient (loss and L2) of
+ *      every coordinate is (w_start - w_end) / lr exactly;
+ *   2  no L1, and the step on v, c_r = lr_r / scale_r, the same at every
+ *      step r of the chunk (to 1e-10) though lr is not: v_j moves by
+ *      -c dl x at each step, so the loss part of gsum_j is
+ *      (v_start - v_end) / c (*ratio = c). That is the 'optimal' schedule
+ *      1/(alpha (t0 + t)) with L2 of the same alpha: scale_r =
+ *      (t0 + t_start - 1)/(t0 + t_r) falls exactly as lr does. Needs the
+ *      scale to stay >= FGD_MIN_SCALE (no fold);
+ *   0  otherwise: per entry.
+ */
+static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2, double *ratio)
+{
+    double sc = 1.0;
+    int64_t r;
+    int same = 1;
+    if (l1 != 0.0 || n <= 0 || !(L->lr[0] > 0.0)) return 0;
+    for (r = 1; r < n && same; r++) same = L->lr[r] == L->lr[0];
+    if (same) return 1;
+    if (!(l2 > 0.0)) return 0;
+    for (r = 0; r < n; r++) {
+        double cr;
+        sc *= 1.0 - L->lr[r] * l2;
+        cr = L->lr[r] / sc;
+        if (r == 0) *ratio = cr;
+        if (!(sc >= FGD_MIN_SCALE && fabs(cr - *ratio) <= 1e-10 * *ratio)) return 0;
+    }
+    return 2;
+}
+
+/*
  * Plain SGD at batch_size 1 (lazy modes IDENTITY and SCALED): each row's
  * margin and update are fused, without the column list and the gradient
  * accumulator of the general loop. w = scale * v as above. Returns the
@@ -108,32 +142,12 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
     const int64_t D = d + 1;
     const double l1 = c->l1, l2 = c->l2;
     double scale = 1.0, U = 0.0, ratio = 0.0;
-    int64_t t = t0, r, q;
-    /* With a constant step size and no L1, the summed gradient (loss and L2)
-     * of every coordinate is (w_start - w_end) / lr exactly: no per-entry
-     * accumulation into gsum (snap, unused without L1, keeps w_start). */
-    int delta_gsum = l1 == 0.0 && n > 0 && L->lr[0] > 0.0;
-    /* Likewise where the step on v, c_r = lr_r / scale_r, is the same at
-     * every step r of the chunk (to 1e-10), though lr is not: v_j moves by
-     * -c dl x at each step, so the loss part of gsum_j is (v_start - v_end) / c.
-     * That is the 'optimal' schedule 1/(alpha (t0 + t)) with L2 of the same
-     * alpha: scale_r = prod (1 - lr_k alpha) = (t0 + t_start - 1)/(t0 + t_r),
-     * which falls exactly as lr does. (Not across a fold of the scale.) */
-    int ratio_gsum = 0;
+    int64_t t = t0, q;
+    const int gmode = FN(csr_gsum_mode)(L, n, l1, l2, &ratio);
+    const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int log_loss = c->loss == FGD_LOG_LOSS;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
-    for (r = 1; r < n && delta_gsum; r++) delta_gsum = L->lr[r] == L->lr[0];
-    if (!delta_gsum && l1 == 0.0 && l2 > 0.0 && n > 0 && L->lr[0] > 0.0) {
-        double sc = 1.0;
-        ratio_gsum = 1;
-        for (r = 0; r < n && ratio_gsum; r++) {
-            double cr;
-            sc *= 1.0 - L->lr[r] * l2;
-            cr = L->lr[r] / sc;
-            if (r == 0) ratio = cr;
-            ratio_gsum = sc >= FGD_MIN_SCALE && fabs(cr - ratio) <= 1e-10 * ratio;
-        }
-    }
+    int64_t r;
     if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
     for (r = 0; r < n; r++) {
@@ -482,6 +496,115 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
 }
 
 /*
+ * Hogwild! for plain SGD with L2 and no L1 (lazy mode SGD_CLOSED, l1 = 0):
+ * at position r of the chunk w_j = E[r] v_j, with E = L->cum the prefix
+ * product of (1 - lr_k l2) -- the serial loop's weight scale, tabulated by
+ * position, so that the threads share it without writing it. params holds v
+ * during the chunk; a touched coordinate costs one read and one write of v,
+ * with no catch-up and no step counter per coordinate (csr_hogwild_sgd's
+ * closed-form catch-up read last[j] and two tables at random for every
+ * entry: 5x the serial epoch's time on one thread). The caller checks
+ * E[n] >= FGD_MIN_SCALE. gsum as in csr_sgd_rows (csr_gsum_mode); snap is
+ * scratch for it.
+ */
+static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
+                                      const INDEX *indptr, int64_t n, int64_t d,
+                                      const double *y, const double *sw, const int64_t *order,
+                                      REAL *params, double *gsum, const fgd_config *c,
+                                      const fgd_lazy *L, int64_t t0, double *snap,
+                                      int nthreads, double *loss_sum, double *weight_sum,
+                                      double *lr_last, int *abort)
+{
+    const double *E = L->cum;
+    const double l2 = c->l2;
+    const int log_loss = c->loss == FGD_LOG_LOSS;
+    double ratio = 0.0;
+    const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    int abort_flag = 0, k;
+    int64_t q;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    if (gmode)
+        for (q = 0; q < d; q++) snap[q] = (double)params[q];
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        const int tid = fgd_thread_num(), nt = fgd_num_threads();
+        double my_loss = 0.0, my_weight = 0.0;
+        int64_t r, qq;
+        for (r = tid; r < n; r += nt) {
+            const int64_t i = order ? order[r] : r;
+            const double s = sw ? sw[i] : 1.0;
+            const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+            const double lr = L->lr[r];
+            double p = 0.0, l, dl;
+            int stop;
+            if (order && r + nt * FGD_CSR_PREFETCH < n)
+                FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+            if (s == 0.0) continue;
+            for (qq = lo; qq < hi; qq++) p += (double)data[qq] * (double)params[indices[qq]];
+            p = E[r] * p + (double)params[d];
+            if (log_loss) {
+                double sig;
+                l = fgd_logistic(y[i] * p, &sig);
+                dl = s * (-y[i] * sig);
+            } else {
+                l = fgd_loss(c->loss, c->loss_param, y[i], p);
+                dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+            }
+            if (!isfinite(l) || !isfinite(p)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                abort_flag = 1;
+            }
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+            stop = abort_flag;
+            if (stop) break;
+            my_loss += s * l;
+            my_weight += s;
+            if (dl != 0.0) {
+                const double step = lr * dl / E[r + 1];
+                for (qq = lo; qq < hi; qq++) {
+                    const int64_t j = (int64_t)indices[qq];
+                    const double x = (double)data[qq];
+                    if (!gmode) gsum[j] += dl * x;
+                    params[j] = (REAL)((double)params[j] - step * x);
+                }
+            }
+            if (c->fit_intercept) {   /* plain SGD, unpenalized (fgd_coord_step written out) */
+                gsum[d] += dl;
+                params[d] = (REAL)((double)params[d] - lr * dl);
+            }
+        }
+        tloss[tid] = my_loss;
+        tweight[tid] = my_weight;
+    }
+    for (k = 0; k < nthreads; k++) {
+        *loss_sum += tloss[k];
+        *weight_sum += tweight[k];
+    }
+    *abort = abort_flag;
+    if (!abort_flag) {
+        const double e = E[n];
+        if (gmode == 2)   /* loss part, from v before the fold */
+            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / ratio;
+        for (q = 0; q < d; q++) params[q] = (REAL)(e * (double)params[q]);
+        if (gmode == 1)
+            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];
+        else   /* approximate L2 part, as in the serial loops */
+            for (q = 0; q < d; q++) gsum[q] += l2 * (double)n * (double)params[q];
+    } else {   /* the model Python restores; leave w, not v */
+        for (q = 0; q < d; q++) params[q] = (REAL)(E[n] * (double)params[q]);
+    }
+    if (n > 0) *lr_last = L->lr[n - 1];
+    return t0 + n;
+}
+
+/*
  * Deterministic mini-batch parallelism (see fastgd_csr.h). Not for SCALED
  * (converted to SGD_CLOSED by the caller). Returns the step counter.
  */
@@ -670,6 +793,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
         if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
         if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
+            L.mode == FGD_LAZY_SGD_CLOSED && c->l1 == 0.0 && L.cum[nb] >= FGD_MIN_SCALE) {
+            t = FN(csr_hogwild_scaled)(data, indices, indptr, n, d, y, sw, order, params, gsum,
+                                       c, &L, t0, snap, nthreads, &loss_sum, &weight_sum,
+                                       &lr_last, &abort_flag);
+            L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
+        } else if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
             (L.mode == FGD_LAZY_IDENTITY || L.mode == FGD_LAZY_SGD_CLOSED))
             t = FN(csr_hogwild_sgd)(data, indices, indptr, n, d, y, sw, order, params, state,
                                     gsum, c, &L, t0, last, nthreads, &loss_sum, &weight_sum,

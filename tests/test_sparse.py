@@ -409,6 +409,29 @@ def test_hogwild_reaches_a_comparable_loss(opt, penalty, alpha):
     assert hog.t_ == serial.t_
 
 
+@pytest.mark.parametrize("schedule,lr", [("optimal", None), ("constant", 0.05),
+                                         ("invscaling", 0.5)])
+def test_hogwild_plain_sgd_with_disjoint_threads_equals_serial(schedule, lr):
+    """Plain SGD with L2 (csr_hogwild_scaled: w = E[r] v by position). Rows at
+    even positions use the first half of the columns, odd ones the second,
+    no intercept: each thread (positions k, k + 2, ...) owns its coordinates,
+    so no update is lost or seen half-done, and the result is the serial one
+    whatever the interleaving."""
+    rng = np.random.default_rng(0)
+    n, d = 400, 60
+    rows = [np.sort(rng.choice(30, size=5, replace=False)) + 30 * (i % 2) for i in range(n)]
+    X = sp.csr_matrix((rng.standard_normal(5 * n), np.concatenate(rows),
+                       np.arange(n + 1) * 5), shape=(n, d))
+    y = np.where(rng.standard_normal(n) > 0, 1.0, -1.0)
+    kw = dict(loss="log_loss", optimizer="sgd", lr=lr, schedule=schedule, penalty="l2",
+              alpha=0.01, batch_size=1, shuffle=False, fit_intercept=False, random_state=0)
+    serial = train(X, y, n_jobs=1, **kw)
+    hog = train(X, y, n_jobs=2, hogwild=True, **kw)
+    assert_close(hog.params, serial.params, np.float64, "hogwild vs serial")
+    np.testing.assert_allclose(hog.history.loss, serial.history.loss, rtol=1e-10)
+    np.testing.assert_allclose(hog.history.grad_norm, serial.history.grad_norm, rtol=1e-8)
+
+
 def test_hogwild_needs_batch_size_one():
     X, y = _data()
     with pytest.raises(ValueError, match="batch_size=1"):
