@@ -431,7 +431,8 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
     ``SGDClassifier`` take the same steps (up to the row order and
     scikit-learn's damped intercept on sparse data, see benchmarks/README.md):
     fastgd on one thread against scikit-learn's epoch, with the objective each
-    reaches after ``epochs`` epochs from zero; ``n_jobs`` = all threads
+    reaches after ``epochs`` epochs from zero (also with ``shuffle="block"``,
+    which reads rows in runs of 64); ``n_jobs`` = all threads
     (Hogwild! at batch 1, deterministic mini-batches of ``batch`` rows)
     against one thread. ``large`` (a dict of n, d, nnz_row) adds the first two
     on a larger problem. Epochs are timed in interleaved rounds, medians of
@@ -463,6 +464,7 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
         if n_all > 1:
             fns["hogwild"], used_hog = fastgd_epoch_runner(X, y, 1, n_all, hogwild=True, **sched)
         if full:
+            fns["block"], _ = fastgd_epoch_runner(X, y, 1, 1, shuffle="block", **sched)
             fns["batch1"] = fastgd_epoch_runner(X, y, batch, 1, **sched)[0]
             if n_all > 1:
                 fns["batchn"], used_b = fastgd_epoch_runner(X, y, batch, n_all, **sched)
@@ -473,11 +475,15 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
                          med["sklearn"], bound))
         # the same number of epochs from zero, same settings: the objectives reached
         say(f"{name}: objectives after {epochs} epoch(s) (not timed) ...")
-        tr = Trainer(loss="log_loss", optimizer="sgd", penalty="l2", alpha=ALPHA, batch_size=1,
-                     n_jobs=1, random_state=0, **sched)
-        tr.init_model(X.shape[1], X.dtype)
-        tr.run(X, y, None, epochs=epochs)
-        f_fg = objective(X, y, tr.params[:-1], tr.params[-1])
+
+        def objective_after(**kwargs):
+            tr = Trainer(loss="log_loss", optimizer="sgd", penalty="l2", alpha=ALPHA,
+                         batch_size=1, n_jobs=1, random_state=0, **sched, **kwargs)
+            tr.init_model(X.shape[1], X.dtype)
+            tr.run(X, y, None, epochs=epochs)
+            return objective(X, y, tr.params[:-1], tr.params[-1]), tr
+
+        f_fg, tr = objective_after()
         from sklearn.linear_model import SGDClassifier
 
         with warnings.catch_warnings():
@@ -498,6 +504,13 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
                              med["hogwild"], "fastgd, 1 thread", med["b1"], bound,
                              note=f"objective after {repeat + 1} epochs {fh:.6f}, "
                                   f"1 thread {f1:.6f}; not deterministic"))
+        if "block" in fns:
+            f_block, tr_block = objective_after(shuffle="block")
+            info["problems"][-1]["objective_fastgd_block"] = f_block
+            rows.append(_row(f'{tag}: SGD epoch, batch 1, 1 thread, shuffle="block" '
+                             f"({tr_block.shuffle_block} rows)", med["block"],
+                             "sklearn SGDClassifier epoch", med["sklearn"], bound,
+                             note=f"objective after {epochs} epoch(s) {f_block:.6f}"))
         if "batch1" in fns:
             rows.append(_row(f"{tag}: SGD epoch, batch {batch}, 1 thread", med["batch1"],
                              "sklearn SGDClassifier epoch", med["sklearn"], bound))

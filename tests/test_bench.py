@@ -170,6 +170,8 @@ def test_bench_sparse_cases_small_problem():
     assert first["objective_fastgd"] < np.log(2)     # better than the zero model
     assert abs(first["objective_fastgd"] / first["objective_sklearn"] - 1) < 0.1
     assert any("batch 64, 1 thread" in c for c in cases)   # mini-batches: first problem only
+    assert sum('shuffle="block"' in c for c in cases) == 1
+    assert abs(info["problems"][0]["objective_fastgd_block"] / first["objective_sklearn"] - 1) < 0.1
     if max_threads() > 1:
         assert sum("hogwild=True" in c for c in cases) == 2
         assert any("(deterministic)" in c for c in cases)
