@@ -15,7 +15,11 @@
  *
  * gsum (the epoch's summed gradient, for history.grad_norm) is exact except
  * with plain SGD and a penalty (lazy mode SCALED), where the L2 part of the
- * gradient is added once at the end as l2 * (steps) * w_end.
+ * gradient is added once at the end (of every call) as l2 * (steps) * w_end.
+ * Plain SGD at batch size 1 without L1 takes it from the change of the
+ * weights where the step allows (constant lr; or lr / scale constant, as
+ * with the 'optimal' schedule and L2 of its alpha), to rounding, instead of
+ * adding to it at every stored entry (csr_impl.h: csr_gsum_mode).
  */
 #ifndef FASTGD_CSR_H
 #define FASTGD_CSR_H
@@ -56,9 +60,11 @@ typedef struct {
  *   takes the rows at positions k, k + T, k + 2T, ... of the order, and
  *   the threads update the shared parameters and optimizer state without
  *   locks. Position r is step t0 + r (rows of weight zero count as steps).
- *   Lazy catch-up brings a column to the step of the thread that touches it.
- *   NOT deterministic: concurrent updates of one coordinate may be lost or
- *   see each other's intermediate values, which sparse rows make rare.
+ *   Lazy catch-up brings a column to the step of the thread that touches it;
+ *   plain SGD with L2 and no L1 needs none: the weights are kept as
+ *   w = E[r] v with the scale E tabulated by position r. NOT deterministic:
+ *   concurrent updates of one coordinate may be lost or see each other's
+ *   intermediate values, which sparse rows make rare.
  *   gsum is approximate.
  * Returns -2 where a mode cannot run (e.g. the closed form would
  * overflow); the caller then runs the single-threaded loop.
