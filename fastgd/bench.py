@@ -334,14 +334,25 @@ def numpy_adam_stepper(n_params, dtype=np.float32, lr=1e-3, b1=0.9, b2=0.999, ep
     return one
 
 
-def torch_adam_stepper(n_params, mode):
-    """A function that takes one ``torch.optim.Adam`` step (``mode``: foreach or fused)."""
+def torch_adam_stepper(n_params, mode, n_threads=None):
+    """A function that takes one ``torch.optim.Adam`` step (``mode``: foreach or fused).
+
+    With ``n_threads``, torch's intra-op thread count is set to it before each
+    step, so that it is compared with fastgd on as many threads.
+    """
     import torch
 
     p = torch.nn.Parameter(torch.randn(n_params, dtype=torch.float32))
     p.grad = torch.randn(n_params, dtype=torch.float32)
     opt = torch.optim.Adam([p], lr=1e-3, **{mode: True})
-    return opt.step
+    if n_threads is None:
+        return opt.step
+
+    def step():
+        torch.set_num_threads(n_threads)
+        opt.step()
+
+    return step
 
 
 # ---- memory -----------------------------------------------------------------
@@ -658,24 +669,29 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
     except ImportError:
         have_torch = False
     if have_torch:
+        import torch
+
+        torch_threads = torch.get_num_threads()
         for mode in ("foreach", "fused"):
-            steps[mode] = torch_adam_stepper(adam_params, mode)
+            for threads in sorted({1, n_all}):
+                steps[(mode, threads)] = torch_adam_stepper(adam_params, mode, threads)
     for fn in steps.values():
         fn()
     med = interleaved_medians(steps, max(repeat, 5))
+    if have_torch:
+        torch.set_num_threads(torch_threads)
     for threads in sorted({1, n_all}):
         bw = bw1 if threads == 1 else bwn
         rows.append(_row(f"Adam step, {adam_params:,} float32 params, {threads} thread(s)",
                          med[threads], "NumPy in-place Adam", med["numpy"], nb / bw,
                          note="bound: 7 x 4 bytes per parameter at the read bandwidth"))
-    if have_torch:
-        import torch
-
-        for mode in ("foreach", "fused"):
-            rows.append(_row(f"Adam step, {adam_params:,} float32 params, vs torch {mode}",
-                             med[n_all], f"torch.optim.Adam({mode}=True)", med[mode],
-                             nb / bwn, note=f"torch {torch.__version__}, "
-                             f"{torch.get_num_threads()} threads"))
+        if have_torch:
+            for mode in ("foreach", "fused"):
+                rows.append(_row(
+                    f"Adam step, {adam_params:,} float32 params, {threads} thread(s), "
+                    f"vs torch {mode}", med[threads], f"torch.optim.Adam({mode}=True)",
+                    med[(mode, threads)], nb / bw,
+                    note=f"torch {torch.__version__} on {threads} thread(s)"))
     info["torch"] = have_torch
     del steps
 
