@@ -166,6 +166,11 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
 #if defined(__GNUC__)
         if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
             __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
+        if (r + FGD_CSR_WAHEAD < n) {   /* the weights a row visited soon reads and writes */
+            const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
+            const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
+            for (q = la; q < ha; q++) __builtin_prefetch(params + indices[q], 1, FGD_CSR_WLOC);
+        }
 #endif
         if (s == 0.0) continue;   /* a batch of weight zero: no step */
         if (l1 > 0.0) {
@@ -542,6 +547,15 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             int stop;
             if (order && r + nt * FGD_CSR_PREFETCH < n)
                 FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+#if defined(__GNUC__)
+            if (r + nt * FGD_CSR_WAHEAD < n) {   /* as in csr_sgd_rows */
+                const int64_t ia = order ? order[r + nt * FGD_CSR_WAHEAD]
+                                         : r + nt * FGD_CSR_WAHEAD;
+                const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
+                for (qq = la; qq < ha; qq++)
+                    __builtin_prefetch(params + indices[qq], 1, FGD_CSR_WLOC);
+            }
+#endif
             if (s == 0.0) continue;
             for (qq = lo; qq < hi; qq++) p += (double)data[qq] * (double)params[indices[qq]];
             p = E[r] * p + (double)params[d];
