@@ -162,25 +162,13 @@ FGD_CLONES static void FN(fgd_update_range)(const fgd_config *c, int ns, REAL *w
     for (j0 = lo; j0 < pen_hi; j0 += FGD_CHUNK) {
         const int64_t j1 = j0 + FGD_CHUNK < pen_hi ? j0 + FGD_CHUNK : pen_hi;
         FN(fgd_gather)(gbuf, nt, D, j0, j1, inv_m, g);
-        FN(fgd_rule_chunk)(c, ns, w, state, D, j0, j1, g, lr, pc, l2g, decay, gsum);
+        FN(fgd_rule_chunk)(c, ns, w, state, D, j0, j1, g, NULL, 0, lr, pc, l2g, decay,
+                           gsum);
     }
     if (hi > d) {
         FN(fgd_gather)(gbuf, nt, D, d, D, inv_m, g);
         FN(fgd_update_intercept)(c, w, state, D, d, g[0], lr, pc, gsum);
     }
-}
-
-/* g[k] = the gradient of one row of batch size 1, as the general loop forms
- * it: (REAL)0 + dl x[k] accumulated in REAL (the zero keeps the sign of zero
- * identical), then widened; zero when dl is zero (the axpy is skipped). */
-FGD_INLINE void FN(fgd_row_grad)(const REAL *x, REAL dl, int nonzero,
-                                        int64_t len, double *g)
-{
-    int64_t k;
-    if (nonzero)
-        for (k = 0; k < len; k++) g[k] = (double)((REAL)0 + dl * x[k]);
-    else
-        for (k = 0; k < len; k++) g[k] = 0.0;
 }
 
 /* Pure SGD-style epoch on one thread, batch size 1 (see the file comment). */
@@ -192,9 +180,8 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
 {
     const int64_t D = d + 1;
     const int64_t rowbytes = d * (int64_t)sizeof(REAL);
-    double g[FGD_CHUNK];
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
-    int64_t t = t0, r, j0;
+    int64_t t = t0, r;
     int nonfinite = 0;
 
     if (order)
@@ -227,12 +214,10 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
         fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
         l2g = c->l2_decoupled ? 0.0 : c->l2;
         decay = c->l2_decoupled ? 1.0 - lr * c->l2 : 1.0;
-        for (j0 = 0; j0 < d; j0 += FGD_CHUNK) {
-            const int64_t j1 = j0 + FGD_CHUNK < d ? j0 + FGD_CHUNK : d;
-            FN(fgd_row_grad)(x + j0, dlr, dl != 0.0, j1 - j0, g);
-            FN(fgd_rule_chunk)(c, ns, params, state, D, j0, j1, g, lr, pc, l2g, decay,
-                               gsum);
-        }
+        /* the row's gradient dl x is formed inside the rule's loop (dl = 0:
+         * exact zeros, as when the mini-batch loop skips the row's axpy) */
+        FN(fgd_rule_chunk)(c, ns, params, state, D, 0, d, NULL, x, dl != 0.0 ? dlr : 0,
+                           lr, pc, l2g, decay, gsum);
         FN(fgd_update_intercept)(c, params, state, D, d,
                                  dl != 0.0 ? (double)((REAL)0 + dlr) : 0.0, lr, pc, gsum);
         t++;
@@ -415,8 +400,8 @@ FGD_CLONES static void FN(fgd_step_range)(REAL *params, const REAL *grad, REAL *
                                           const fgd_config *c, int ns, double lr,
                                           const double *pc, double l2g, double decay)
 {
-    FGD_STEP_CHUNK(c, ns, params, state, stride, lo, hi, grad + lo, lr, pc, l2g, decay,
-                   NULL);
+    FGD_STEP_CHUNK(c, ns, params, state, stride, lo, hi, grad + lo, NULL, 0, lr, pc, l2g,
+                   decay, NULL);
 }
 
 /* One optimizer step over a flat parameter vector (see fastgd.h). */

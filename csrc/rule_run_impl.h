@@ -9,18 +9,22 @@
 /* One optimizer rule over the penalized coordinates [lo, hi).
  *
  * g holds the loss gradient of those coordinates (RT, already divided by the
- * batch size). Per coordinate, in this order: record g + l2 w in gsum, add
+ * batch size); or, with ROWX, the gradient is that of one row of batch size
+ * 1, dl x[j - lo] formed in REAL as the mini-batch loop forms it ((REAL)0 +
+ * dl x, then widened; the zero keeps the sign of zero identical), read from
+ * the row itself rather than from a scratch buffer. Per coordinate, in this order: record g + l2 w in gsum, add
  * l2g * w to g (l2g = l2, or 0 for decoupled decay), multiply w by decay (1,
  * or 1 - lr l2 for decoupled decay), apply the rule, then the L1
  * soft-threshold by l1 * eta.
  *
- * OPT, NS (state rows the rule reads and writes), L1 and GS (accumulate
- * gsum) are constants at every call site, so each combination compiles to
+ * OPT, NS (state rows the rule reads and writes), L1, GS (accumulate gsum)
+ * and ROWX are constants at every call site, so each combination compiles to
  * its own branch-free, vectorizable loop. */
 FGD_INLINE void FGD_RUN_NAME(fgd_rule_run)(
-    const int OPT, const int NS, const int L1, const int GS, const fgd_config *c,
-    REAL *w, REAL *state, int64_t D, int64_t lo, int64_t hi, const RT *g,
-    double lr, const double *pc, double l2g, double decay, double *gsum)
+    const int OPT, const int NS, const int L1, const int GS, const int ROWX,
+    const fgd_config *c, REAL *w, REAL *state, int64_t D, int64_t lo, int64_t hi,
+    const RT *g, const REAL *x, REAL dlr, double lr, const double *pc, double l2g,
+    double decay, double *gsum)
 {
     /* local copies: the compiler can then keep the per-step factors that the
      * rules derive from them out of the loop (w and state could alias the
@@ -34,7 +38,8 @@ FGD_INLINE void FGD_RUN_NAME(fgd_rule_run)(
     pcl[1] = pc[1];
     pc = pcl;
     for (j = lo; j < hi; j++) {
-        RT gj = g[j - lo], wj = (RT)w[j], eta, s[3];
+        RT gj = ROWX ? (RT)((REAL)0 + dlr * x[j - lo]) : g[j - lo];
+        RT wj = (RT)w[j], eta, s[3];
         s[0] = NS > 0 ? (RT)state[j] : 0;
         s[1] = NS > 1 ? (RT)state[D + j] : 0;
         s[2] = NS > 2 ? (RT)state[2 * D + j] : 0;
@@ -67,28 +72,30 @@ FGD_INLINE void FGD_RUN_NAME(fgd_rule_run)(
     }
 }
 
-/* Pick the specialized loop of fgd_rule_run for this configuration. */
+/* Pick the specialized loop of fgd_rule_run for this configuration. The
+ * gradient is g, or (x != NULL) dl x of one row (see fgd_rule_run). */
 FGD_INLINE void FGD_RUN_NAME(fgd_rule_chunk)(const fgd_config *c, int ns, REAL *w,
                                              REAL *state, int64_t D, int64_t lo,
-                                             int64_t hi, const RT *g, double lr,
-                                             const double *pc, double l2g, double decay,
-                                             double *gsum)
+                                             int64_t hi, const RT *g, const REAL *x,
+                                             REAL dlr, double lr, const double *pc,
+                                             double l2g, double decay, double *gsum)
 {
-    const int l1 = c->l1 > 0.0, gs = gsum != NULL;
+    const int l1 = c->l1 > 0.0, gs = gsum != NULL, rowx = x != NULL;
+#define FGD_RUN3(OPT, NS, L1, GS)                                                      \
+    do {                                                                               \
+        if (rowx)                                                                      \
+            FGD_RUN_NAME(fgd_rule_run)(OPT, NS, L1, GS, 1, c, w, state, D, lo, hi, g,  \
+                                       x, dlr, lr, pc, l2g, decay, gsum);              \
+        else                                                                           \
+            FGD_RUN_NAME(fgd_rule_run)(OPT, NS, L1, GS, 0, c, w, state, D, lo, hi, g,  \
+                                       x, dlr, lr, pc, l2g, decay, gsum);              \
+    } while (0)
 #define FGD_RUN(OPT, NS)                                                               \
     do {                                                                               \
-        if (l1 && gs)                                                                  \
-            FGD_RUN_NAME(fgd_rule_run)(OPT, NS, 1, 1, c, w, state, D, lo, hi, g, lr,  \
-                                       pc, l2g, decay, gsum);                          \
-        else if (l1)                                                                   \
-            FGD_RUN_NAME(fgd_rule_run)(OPT, NS, 1, 0, c, w, state, D, lo, hi, g, lr,  \
-                                       pc, l2g, decay, gsum);                          \
-        else if (gs)                                                                   \
-            FGD_RUN_NAME(fgd_rule_run)(OPT, NS, 0, 1, c, w, state, D, lo, hi, g, lr,  \
-                                       pc, l2g, decay, gsum);                          \
-        else                                                                           \
-            FGD_RUN_NAME(fgd_rule_run)(OPT, NS, 0, 0, c, w, state, D, lo, hi, g, lr,  \
-                                       pc, l2g, decay, gsum);                          \
+        if (l1 && gs) FGD_RUN3(OPT, NS, 1, 1);                                         \
+        else if (l1) FGD_RUN3(OPT, NS, 1, 0);                                          \
+        else if (gs) FGD_RUN3(OPT, NS, 0, 1);                                          \
+        else FGD_RUN3(OPT, NS, 0, 0);                                                  \
     } while (0)
     switch (c->optimizer) {
     case FGD_SGD:
@@ -115,4 +122,5 @@ FGD_INLINE void FGD_RUN_NAME(fgd_rule_chunk)(const fgd_config *c, int ns, REAL *
         break;
     }
 #undef FGD_RUN
+#undef FGD_RUN3
 }
