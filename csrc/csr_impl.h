@@ -147,6 +147,7 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int log_loss = c->loss == FGD_LOG_LOSS;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
+    const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
     int64_t r;
     if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
@@ -166,7 +167,7 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
 #if defined(__GNUC__)
         if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
             __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
-        if (r + FGD_CSR_WAHEAD < n) {   /* the weights a row visited soon reads and writes */
+        if (pf_w && r + FGD_CSR_WAHEAD < n) {   /* the weights a row visited soon uses */
             const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
             const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
             for (q = la; q < ha; q++) __builtin_prefetch(params + indices[q], 1, FGD_CSR_WLOC);
@@ -523,6 +524,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     const double *E = L->cum;
     const double l2 = c->l2;
     const int log_loss = c->loss == FGD_LOG_LOSS;
+    const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
@@ -548,7 +550,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             if (order && r + nt * FGD_CSR_PREFETCH < n)
                 FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
 #if defined(__GNUC__)
-            if (r + nt * FGD_CSR_WAHEAD < n) {   /* as in csr_sgd_rows */
+            if (pf_w && r + nt * FGD_CSR_WAHEAD < n) {   /* as in csr_sgd_rows */
                 const int64_t ia = order ? order[r + nt * FGD_CSR_WAHEAD]
                                          : r + nt * FGD_CSR_WAHEAD;
                 const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
