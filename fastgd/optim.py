@@ -92,6 +92,72 @@ class Optimizer:
         """Fresh state: a zero ``(3, n_params)`` array of ``dtype``."""
         return np.zeros((N_STATE_ROWS, n_params), dtype=dtype)
 
+    def step(self, params, grad, state, t, n_jobs=None, check_finite=True):
+        """One update of ``params`` and ``state``, in place, by the compiled kernel.
+
+        The optimizer's step as ``torch.optim``'s ``step()`` takes it, for a
+        parameter array and its gradient computed elsewhere (a small neural
+        net in NumPy, say): ``weight_decay`` is added to the gradient (or
+        decays the weights first, for :class:`AdamW`), then the rule is
+        applied at the constant step size ``lr``. float32 parameters are
+        updated in float32 arithmetic, as torch does.
+
+        Parameters
+        ----------
+        params : ndarray of float32 or float64
+            Writeable and C-contiguous, any shape; updated in place.
+        grad : array-like of the same shape
+            The gradient of the objective at ``params``; converted to
+            ``params``' dtype if needed (never modified).
+        state : ndarray of shape (3, params.size)
+            The optimizer's state, from :meth:`init_state` with
+            ``params.size`` and ``params.dtype``; updated in place.
+        t : int
+            Steps taken before this one (0 for the first): sets the bias
+            corrections of Adam and the first-step momentum of SGD.
+        n_jobs : int or None, default=None
+            Threads (None: one; -1: all that OpenMP allows). Vectors under
+            65,536 parameters always use one.
+        check_finite : bool, default=True
+            Refuse a gradient with NaN or infinity (costs one read of it).
+
+        Returns
+        -------
+        params : ndarray
+            The same array, updated.
+        """
+        from fastgd.backends.cpu import _core
+        from fastgd.solver import effective_n_threads
+
+        if (not isinstance(params, np.ndarray) or params.dtype not in (np.float32, np.float64)
+                or not params.flags.c_contiguous or not params.flags.writeable):
+            raise TypeError("params must be a writeable C-contiguous float32 or float64 "
+                            "ndarray (it is updated in place)")
+        grad = np.asarray(grad)
+        if grad.shape != params.shape:
+            raise ValueError(f"grad has shape {grad.shape}, params {params.shape}")
+        if grad.dtype.kind not in "fiu":
+            raise TypeError(f"grad must be real numbers, got dtype {grad.dtype}")
+        grad = np.ascontiguousarray(grad, dtype=params.dtype)
+        if check_finite and not np.isfinite(grad).all():
+            raise ValueError("grad contains NaN or infinity")
+        n = params.size
+        if (not isinstance(state, np.ndarray) or state.shape != (N_STATE_ROWS, n)
+                or state.dtype != params.dtype or not state.flags.c_contiguous
+                or not state.flags.writeable):
+            raise ValueError(f"state must be a writeable C-contiguous ({N_STATE_ROWS}, {n}) "
+                             f"array of {params.dtype} (see init_state)")
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+            raise ValueError(f"t must be an integer >= 0 (steps taken before), got {t!r}")
+        cfg = dict(loss=0, loss_param=0.0, optimizer=self.code, hyper=self.c_params(),
+                   schedule=0, lr=self.lr, sched=[], warmup_steps=0.0,
+                   l2=self.weight_decay, l1=0.0,
+                   l2_decoupled=int(self.decoupled_weight_decay), fit_intercept=0,
+                   batch_size=1, n_threads=1)
+        _core.optimizer_step(params.reshape(-1), grad.reshape(-1), state, cfg, int(t),
+                             effective_n_threads(n_jobs))
+        return params
+
     def rule(self, w, g, s, lr, k):
         """Reference update of parameters ``w`` with gradient ``g``.
 
