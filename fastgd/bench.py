@@ -276,29 +276,23 @@ def fastgd_to_target(X, y, f_star, kwargs, max_epochs, repeat):
 
 # ---- optimizer update kernels ----------------------------------------------
 
-def adam_config(lr=1e-3):
-    """The compiled core's config dict for torch-default Adam (no penalty)."""
-    from fastgd.optim import Adam
-
-    opt = Adam(lr=lr)
-    return dict(loss=0, loss_param=0.0, optimizer=opt.code, hyper=opt.c_params(),
-                schedule=0, lr=opt.lr, sched=[], warmup_steps=0.0, l2=0.0, l1=0.0,
-                l2_decoupled=0, fit_intercept=0, batch_size=1, n_threads=1)
-
-
 def fastgd_adam_stepper(n_params, n_threads, dtype=np.float32):
-    """A function that takes one compiled Adam step over ``n_params`` parameters."""
-    from fastgd.backends.cpu import _core
+    """A function that takes one ``fastgd.optim.Adam().step`` over ``n_params`` parameters.
+
+    The public step, as a user calls it (without the finiteness check of the
+    gradient, which torch does not make either).
+    """
+    from fastgd.optim import Adam
 
     rng = np.random.default_rng(0)
     w = rng.standard_normal(n_params).astype(dtype)
     g = rng.standard_normal(n_params).astype(dtype)
-    state = np.zeros((3, n_params), dtype=dtype)
-    cfg = adam_config()
+    opt = Adam(lr=1e-3)
+    state = opt.init_state(n_params, dtype)
     step = [0]
 
     def one():
-        _core.optimizer_step(w, g, state, cfg, step[0], n_threads)
+        opt.step(w, g, state, step[0], n_jobs=n_threads, check_finite=False)
         step[0] += 1
 
     return one
