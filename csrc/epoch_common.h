@@ -7,7 +7,9 @@
 #ifndef FASTGD_EPOCH_COMMON_H
 #define FASTGD_EPOCH_COMMON_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "fastgd.h"
 #include "omp_shim.h"
 #include "optim.h"
@@ -82,6 +84,11 @@ typedef struct fgd_batch_ops {
                    const double *pc, int64_t t);
     void *ctx;
     int64_t n_coords;
+    /* the per-thread gradient buffers (scratch_bytes each, one after the
+     * other), zeroed again when an epoch stops on a non-finite loss so that
+     * the caller's next call starts from zero */
+    void *scratch;
+    size_t scratch_bytes;
 } fgd_batch_ops;
 
 /*
@@ -91,7 +98,8 @@ typedef struct fgd_batch_ops {
  * per epoch, not once per batch) each batch takes the two phases of `ops`,
  * each followed by a barrier: rows split into one contiguous slice per
  * thread, then coordinates split the same way. A batch whose sample weights
- * sum to zero takes no step. Loss and weight sums are added in thread order,
+ * sum to zero takes no step; a non-finite loss or margin stops the epoch
+ * (stats->nonfinite) with the scratch buffers zeroed. Loss and weight sums are added in thread order,
  * so the same thread count gives the same bits. Nothing here allocates.
  */
 static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t *order,
@@ -159,6 +167,7 @@ static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t
         if (tid == 0) t_end = t;
     }
     fgd_finish_thread_stats(stats, tloss, tweight, nthreads, t0, t_end, lr_last, abort_flag);
+    if (abort_flag) memset(ops->scratch, 0, (size_t)nthreads * ops->scratch_bytes);
 }
 
 #endif /* FASTGD_EPOCH_COMMON_H */

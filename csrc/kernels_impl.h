@@ -383,13 +383,9 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
     ops.update = FN(fgd_dense_update);
     ops.ctx = &k;
     ops.n_coords = d + 1;
+    ops.scratch = gbuf;
+    ops.scratch_bytes = (size_t)(d + 1) * sizeof(REAL);
     fgd_run_batches(c, n, order, sw, t0, &ops, stats);
-    if (stats->nonfinite) {
-        /* leave the scratch buffers zero for the caller's next call */
-        int64_t j, nt = c->n_threads < 1 ? 1 : c->n_threads;
-        if (nt > FGD_MAX_THREADS) nt = FGD_MAX_THREADS;
-        for (j = 0; j < nt * (d + 1); j++) gbuf[j] = 0;
-    }
     return 0;
 }
 

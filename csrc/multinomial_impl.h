@@ -218,13 +218,9 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
     ops.update = FN(fgd_mn_update);
     ops.ctx = &k;
     ops.n_coords = (d + 1) * K;
+    ops.scratch = gbuf;
+    ops.scratch_bytes = (size_t)ops.n_coords * sizeof(REAL);
     fgd_run_batches(c, n, order, sw, t0, &ops, stats);
-    if (stats->nonfinite) {
-        /* leave the scratch buffers zero for the caller's next call */
-        int64_t j, nt = c->n_threads < 1 ? 1 : c->n_threads;
-        if (nt > FGD_MAX_THREADS) nt = FGD_MAX_THREADS;
-        for (j = 0; j < nt * ops.n_coords; j++) gbuf[j] = 0;
-    }
     return 0;
 }
 
