@@ -231,7 +231,7 @@ class MultinomialTrainer(Trainer):
 
     def penalty_value(self, coef):
         coef = np.asarray(coef, dtype=np.float64)
-        return 0.5 * self.l2 * float(np.vdot(coef, coef)) \
+        return 0.5 * self.l2 * float(np.einsum("i,i->", coef.ravel(), coef.ravel())) \
             + self.penalty.l1 * float(np.abs(coef).sum())
 
     def _problem(self, X, y, sw, epochs, n_rows=None):

@@ -449,7 +449,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         Threads: one-vs-rest problems run in parallel Python threads (at most
         ``n_jobs``); inside a problem the compiled core splits a mini-batch
         over OpenMP threads when it is large enough (``batch_size * n_features``
-        of at least 16384 multiply-adds per thread), so ``n_jobs`` can also
+        of at least 8192 multiply-adds per thread), so ``n_jobs`` can also
         speed up a single binary fit with large batches on free cores. None:
         1 thread, as in scikit-learn; -1: every CPU OpenMP allows.
     random_state : int, RandomState or None, default=None

@@ -68,8 +68,10 @@ class Penalty:
 
     def value(self, coef):
         """``alpha * R(coef)`` in float64."""
-        coef = np.asarray(coef, dtype=np.float64)
-        return 0.5 * self.l2 * float(coef @ coef) + self.l1 * float(np.abs(coef).sum())
+        coef = np.asarray(coef, dtype=np.float64).ravel()
+        # einsum, not a BLAS dot: see fastgd.solver._sum_squares
+        return 0.5 * self.l2 * float(np.einsum("i,i->", coef, coef)) \
+            + self.l1 * float(np.abs(coef).sum())
 
 
 def soft_threshold(w, threshold):
