@@ -581,13 +581,23 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
             if batch in batches:
                 fns[(dt, batch, "block")] = fastgd_epoch_runner(X, y, batch, 1,
                                                                 shuffle="block")[0]
+        if 256 in batches and n_all > 1:
+            fn, used = fastgd_epoch_runner(X, y, 256, n_all, shuffle="block")
+            fns[(dt, 256, "block", n_all)] = fn
+            cases.append((dt, 256, ("block", n_all), used))
     # rows in order: what the random row access of a shuffled epoch costs
     fns[("sklearn", "in order")] = sklearn_epoch_runner(X64, y, shuffle=False)
     for batch in (1, 256):
         if batch in batches:
             fns[("in order", batch)] = fastgd_epoch_runner(X64, y, batch, 1, shuffle=False)[0]
+    if 256 in batches and n_all > 1:
+        fn, used = fastgd_epoch_runner(X64, y, 256, n_all, shuffle=False)
+        fns[("in order", 256, n_all)] = fn
+        cases.append(("float64", 256, ("in order", n_all), used))
     say(f"timing {len(fns)} cases in {repeat} interleaved rounds ...")
-    med = interleaved_medians(fns, repeat)
+    # BLAS held to one thread: its spinning workers would slow the next case
+    with _blas_one_thread():
+        med = interleaved_medians(fns, repeat)
     bw1, bwn = X64.nbytes / med["read1"], X64.nbytes / med["readn"]
     info.update(bandwidth_1_thread=bw1, bandwidth_all_threads=bwn)
     say(f"streaming read: {bw1 / 1e9:.1f} GB/s on 1 thread, {bwn / 1e9:.1f} GB/s on {n_all}")
@@ -598,10 +608,19 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
                          note="" if dt == "float64" else "converts X to float64"))
     for dt, batch, n_jobs, used in cases:
         bw = bw1 if used == 1 else bwn
-        rows.append(_row(f"SGD epoch, {dt}, batch {batch}, {used} thread(s)",
-                         med[(dt, batch, n_jobs)], "sklearn SGDClassifier epoch",
-                         med[("sklearn", dt)], data[dt].nbytes / bw,
-                         note="" if used == n_jobs else f"asked {n_jobs} threads"))
+        if isinstance(n_jobs, tuple):     # (row order, threads asked)
+            order, n_jobs = n_jobs
+            key = (dt, batch, order, n_jobs) if order == "block" else (order, batch, n_jobs)
+            what = 'shuffle="block"' if order == "block" else "rows in order"
+            peer = ("sklearn SGDClassifier epoch", med[("sklearn", dt)]) if order == "block" \
+                else ("sklearn SGDClassifier, shuffle=False", med[("sklearn", "in order")])
+        else:
+            key, what = (dt, batch, n_jobs), ""
+            peer = ("sklearn SGDClassifier epoch", med[("sklearn", dt)])
+        rows.append(_row(f"SGD epoch, {dt}, batch {batch}, n_jobs={n_jobs} ({used} thread(s))"
+                         + (f", {what}" if what else ""),
+                         med[key], peer[0], peer[1], data[dt].nbytes / bw,
+                         note="" if used == n_jobs else "batch too small to split"))
         if n_jobs == 1 and (dt, batch, "block") in fns:
             # same seed, settings and number of epochs: compare the objectives reached
             full_tr, block_tr = fns[(dt, batch, 1)].trainer, fns[(dt, batch, "block")].trainer
