@@ -145,7 +145,6 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
     int64_t t = t0, q;
     const int gmode = FN(csr_gsum_mode)(L, n, l1, l2, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
-    const int log_loss = c->loss == FGD_LOG_LOSS;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
     int64_t r;
@@ -195,14 +194,8 @@ static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const IN
             for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
         }
         p = scale * p + (double)params[d];
-        if (log_loss) {   /* value and derivative from one exponential (same bits) */
-            double sig;
-            l = fgd_logistic(y[i] * p, &sig);
-            dl = s * (-y[i] * sig);
-        } else {
-            l = fgd_loss(c->loss, c->loss_param, y[i], p);
-            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
-        }
+        l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
+        dl *= s;
         if (!isfinite(l) || !isfinite(p)) {
             *abort = 1;
             break;
@@ -309,14 +302,14 @@ static int64_t FN(csr_ftrl_rows)(const REAL *data, const INDEX *indices, const I
         }
         for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
         p += (double)params[d];
-        l = fgd_loss(c->loss, c->loss_param, y[i], p);
+        l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
         if (!isfinite(l) || !isfinite(p)) {
             *abort = 1;
             break;
         }
         *loss_sum += s * l;
         *weight_sum += s;
-        dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+        dl *= s;
         for (q = lo; q < hi; q++)
             FN(csr_step_coord)(c, 2, params, state, D, (int64_t)indices[q],
                                dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
@@ -375,7 +368,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
                 p += (double)data[q] * (double)params[j];
             }
             p += (double)params[d];
-            l = fgd_loss(c->loss, c->loss_param, y[i], p);
+            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
             if (!isfinite(l) || !isfinite(p)) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -385,7 +378,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             }
             my_loss += s * l;
             my_weight += s;
-            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+            dl *= s;
             for (q = lo; q < hi; q++)
                 FN(csr_step_coord)(c, L->ns, params, state, D, (int64_t)indices[q],
                                    dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
@@ -454,7 +447,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
                 p += (double)data[q] * (double)params[j];
             }
             p += (double)params[d];
-            l = fgd_loss(c->loss, c->loss_param, y[i], p);
+            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
             if (!isfinite(l) || !isfinite(p)) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -471,7 +464,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
             }
             my_loss += s * l;
             my_weight += s;
-            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+            dl *= s;
             for (q = lo; q < hi; q++) {
                 const int64_t j = (int64_t)indices[q];
                 const double g = dl * (double)data[q];
@@ -523,7 +516,6 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
 {
     const double *E = L->cum;
     const double l2 = c->l2;
-    const int log_loss = c->loss == FGD_LOG_LOSS;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
@@ -561,14 +553,8 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             if (s == 0.0) continue;
             for (qq = lo; qq < hi; qq++) p += (double)data[qq] * (double)params[indices[qq]];
             p = E[r] * p + (double)params[d];
-            if (log_loss) {
-                double sig;
-                l = fgd_logistic(y[i] * p, &sig);
-                dl = s * (-y[i] * sig);
-            } else {
-                l = fgd_loss(c->loss, c->loss_param, y[i], p);
-                dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
-            }
+            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
+            dl *= s;
             if (!isfinite(l) || !isfinite(p)) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -697,7 +683,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                 if (s == 0.0) continue;
                 for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
                 p += (double)params[d];
-                l = fgd_loss(c->loss, c->loss_param, y[i], p);
+                l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
                 if (!isfinite(l) || !isfinite(p)) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -707,7 +693,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                 }
                 my_loss += s * l;
                 my_weight += s;
-                dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+                dl *= s;
                 if (dl != 0.0) {
                     for (q = lo; q < hi; q++) tb[indices[q]] += dl * (double)data[q];
                     tgb[tid] += dl;
@@ -868,14 +854,14 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             }
             if (scaled) p *= scale;
             p += (double)params[d];
-            l = fgd_loss(c->loss, c->loss_param, y[i], p);
+            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
             if (!isfinite(l) || !isfinite(p)) {
                 abort_flag = 1;
                 break;
             }
             loss_sum += s * l;
             weight_sum += s;
-            dl = s * fgd_dloss(c->loss, c->loss_param, y[i], p);
+            dl *= s;
             if (dl != 0.0) {
                 for (q = lo; q < hi; q++) gacc[indices[q]] += dl * (double)data[q];
                 gb += dl;

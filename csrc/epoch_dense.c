@@ -73,22 +73,6 @@ static inline int fgd_n_state(int optimizer, const double *h)
     }
 }
 
-/* Loss value, and its derivative in *dl: fgd_loss() and fgd_dloss() of
- * losses.h, sharing the one exp() of the logistic loss (same formulas, same
- * bits). */
-FGD_INLINE double fgd_loss_and_deriv(int loss, double eps, double y, double p,
-                                        double *dl)
-{
-    if (loss == FGD_LOG_LOSS) {
-        double sig;
-        const double l = fgd_logistic(y * p, &sig);
-        *dl = -y * sig;
-        return l;
-    }
-    *dl = fgd_dloss(loss, eps, y, p);
-    return fgd_loss(loss, eps, y, p);
-}
-
 /* fgd_loss_and_deriv over a group of FGD_GROUP margins (slots beyond the
  * group's rows hold y = p = 0): for the log-loss a loop the compiler turns
  * into SIMD code (same bits as one row at a time). */

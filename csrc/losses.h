@@ -169,4 +169,19 @@ static inline double fgd_dloss(int loss, double eps, double y, double p)
     return NAN;
 }
 
+/* Loss value, and its derivative in *dl: fgd_loss() and fgd_dloss(), sharing
+ * the one exponential of the logistic loss (same bits as calling both). */
+static inline double fgd_loss_and_deriv(int loss, double eps, double y, double p,
+                                        double *dl)
+{
+    if (loss == FGD_LOG_LOSS) {
+        double sig;
+        const double l = fgd_logistic(y * p, &sig);
+        *dl = -y * sig;
+        return l;
+    }
+    *dl = fgd_dloss(loss, eps, y, p);
+    return fgd_loss(loss, eps, y, p);
+}
+
 #endif /* FASTGD_LOSSES_H */
