@@ -29,17 +29,19 @@
 #define FGD_CAT(a, b) FGD_CAT_(a, b)
 #define FN(name) FGD_CAT(name, SFX)
 
-/* Bring column j from step last[j] to step t, in the lazy mode of L. */
+/* Bring column j from step last[j] to step t, in the lazy mode of L; with
+ * asum (averaged SGD), add the iterates of the averaged skipped steps to
+ * asum[j]. */
 static inline void FN(csr_catch_up)(const fgd_lazy *L, REAL *params, REAL *state,
-                                    int64_t D, double *gsum, int64_t j, int64_t ta,
-                                    int64_t tb)
+                                    int64_t D, double *gsum, double *asum, int64_t j,
+                                    int64_t ta, int64_t tb)
 {
     double w, s[3] = {0.0, 0.0, 0.0};
     int k;
-    if (ta >= tb || L->mode == FGD_LAZY_IDENTITY) return;
+    if (ta >= tb || (L->mode == FGD_LAZY_IDENTITY && !asum)) return;
     w = (double)params[j];
     for (k = 0; k < L->ns; k++) s[k] = (double)state[k * D + j];
-    fgd_lazy_catch_up(L, &w, s, &gsum[j], ta, tb);
+    fgd_lazy_catch_up(L, &w, s, &gsum[j], ta, tb, asum ? &asum[j] : NULL);
     params[j] = (REAL)w;
     for (k = 0; k < L->ns; k++) state[k * D + j] = (REAL)s[k];
 }
@@ -362,7 +364,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             for (q = lo; q < hi; q++) {
                 const int64_t j = (int64_t)indices[q], ta = last[j];
                 if (ta <= t) {   /* another thread may be ahead: then nothing to do */
-                    FN(csr_catch_up)(L, params, state, D, gsum, j, ta, t);
+                    FN(csr_catch_up)(L, params, state, D, gsum, NULL, j, ta, t);
                     last[j] = t + 1;
                 }
                 p += (double)data[q] * (double)params[j];
@@ -621,7 +623,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
 {
     const int64_t D = d + 1, B = c->batch_size, nb = (n + B - 1) / B;
     int64_t *last = scr->last, *cols = scr->cols, *prev = scr->prev;
-    double *tbuf = scr->tbuf;
+    double *tbuf = scr->tbuf, *asum = scr->asum;
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     int64_t nc = 0, t_end = t0;
     int abort_flag = 0, k;
@@ -669,7 +671,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
             {
                 const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
                 for (kk = k0; kk < k1; kk++)
-                    FN(csr_catch_up)(L, params, state, D, gsum, cols[kk], prev[kk], t);
+                    FN(csr_catch_up)(L, params, state, D, gsum, scr->asum, cols[kk], prev[kk], t);
             }
 #ifdef _OPENMP
 #pragma omp barrier
@@ -726,12 +728,14 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                         tbuf[(int64_t)u * d + j] = 0.0;
                     }
                     FN(csr_step_coord)(c, L->ns, params, state, D, j, g * inv_m, lr, pc, 1, &gsum[j]);
+                    if (asum && it >= L->astart) asum[j] += (double)params[j];
                 }
                 if (tid == 0 && c->fit_intercept) {
                     double gb = 0.0;
                     for (u = 0; u < nt; u++) gb += tgb[u];
                     FN(csr_step_coord)(c, L->ns, params, state, D, d, gb * inv_m, lr, pc, 0, &gsum[d]);
                 }
+                if (tid == 0 && asum && it >= L->astart) asum[d] += (double)params[d];
                 t++;
                 if (tid == 0) lr_out = lr;
             } else {
@@ -767,14 +771,16 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
 int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                       int64_t n, int64_t d, const double *y, const double *sw,
                       const int64_t *order, REAL *params, REAL *state, double *gsum,
-                      const fgd_config *c, int64_t t0, const fgd_csr_scratch *scr,
-                      fgd_stats *stats)
+                      REAL *avg, const fgd_config *c, int64_t t0,
+                      const fgd_csr_scratch *scr, fgd_stats *stats)
 {
     const int64_t D = d + 1;
     const int64_t B = c->batch_size;
     int64_t nb = B > 0 ? (n + B - 1) / B : 0;
     int64_t *last = scr->last, *cols = scr->cols;
     double *gacc = scr->gacc, *snap = scr->snap;
+    /* averaged SGD: the running sums of the iterates (see lazy.h) */
+    double *asum = avg && c->average_start >= 0 ? scr->asum : NULL;
     fgd_lazy L;
     int64_t t = t0, b, r, j, q;
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
@@ -783,7 +789,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
 
     if (n < 0 || d < 0 || B <= 0 || c->loss < 0 || c->loss >= FGD_N_LOSSES ||
         c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
-        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || scr->nsteps < nb)
+        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || scr->nsteps < nb ||
+        (avg && c->average_start >= 0 && !scr->asum))
         return -1;
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
     scaled = L.mode == FGD_LAZY_SCALED;
@@ -791,7 +798,16 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         last[j] = t0;
         snap[j] = 0.0;
     }
-    if (c->n_threads > 1 && (B > 1 || scr->hogwild) && scr->tbuf && scr->prev) {
+    if (asum) {
+        /* the mean of the t0 - average_start iterates so far, as a sum */
+        const double m0 = t0 > c->average_start ? (double)(t0 - c->average_start) : 0.0;
+        for (j = 0; j < D; j++) asum[j] = m0 * (double)avg[j];
+        /* one global scale cannot give each column's sum of iterates: the
+         * per-coordinate closed form can (or, out of its range, the replay) */
+        if (scaled && !fgd_lazy_closed_sgd(&L, scr->tables)) L.mode = FGD_LAZY_LOOP;
+        scaled = 0;
+    }
+    if (c->n_threads > 1 && (B > 1 || (scr->hogwild && !asum)) && scr->tbuf && scr->prev) {
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
         if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
         if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
@@ -815,13 +831,13 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                                          &weight_sum, &lr_last, &abort_flag);
         scaled = 0;
         nb = 0;   /* done: skip the serial loops, catch up below */
-    } else if (B == 1 && c->optimizer == FGD_FTRL && L.mode == FGD_LAZY_LAST &&
-               L.lrmax[0] == L.lr[0] && fgd_lazy_constant_lr(&L)) {
+    } else if (!asum && B == 1 && c->optimizer == FGD_FTRL && L.mode == FGD_LAZY_LAST &&
+               L.lrmax[0] == L.lr[0] && L.const_lr) {
         t = FN(csr_ftrl_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
                               c, &L, t0, &loss_sum, &weight_sum, &lr_last, &abort_flag);
         nb = 0;
         L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
-    } else if (B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
+    } else if (!asum && B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
                c->optimizer == FGD_SGD) {
         t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
                              c, &L, t0, snap, &loss_sum, &weight_sum, &lr_last, &abort_flag);
@@ -846,7 +862,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                     if (scaled)
                         FN(csr_catch_up_scaled)(c, params, snap, j, U);
                     else
-                        FN(csr_catch_up)(&L, params, state, D, gsum, j, last[j], t);
+                        FN(csr_catch_up)(&L, params, state, D, gsum, asum, j, last[j], t);
                     last[j] = t + 1;
                     cols[nc++] = j;
                 }
@@ -903,6 +919,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                     j = cols[k];
                     gacc[j] = 0.0;
                     FN(csr_step_coord)(c, L.ns, params, state, D, j, g, lr, pc, 1, &gsum[j]);
+                    if (asum && it >= L.astart) asum[j] += (double)params[j];
                 }
             }
             if (c->fit_intercept) {
@@ -916,6 +933,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                 state[D + d] = (REAL)st[1];
                 state[2 * D + d] = (REAL)st[2];
             }
+            if (asum && it >= L.astart) asum[d] += (double)params[d];
             t++;
             lr_last = lr;
             if (scaled && scale < FGD_MIN_SCALE) {
@@ -939,9 +957,13 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             FN(csr_fold_scale)(c, params, snap, d, scale, U);
         else if (!scaled)
             for (j = 0; j < d; j++)
-                FN(csr_catch_up)(&L, params, state, D, gsum, j, last[j], t);
+                FN(csr_catch_up)(&L, params, state, D, gsum, asum, j, last[j], t);
         if (scaled && nb > 0 && c->l2 > 0.0)
             for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
+        if (asum && t > c->average_start) {
+            const double inv = 1.0 / (double)(t - c->average_start);
+            for (j = 0; j < D; j++) avg[j] = (REAL)(asum[j] * inv);
+        }
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
     return 0;

@@ -34,7 +34,7 @@ extern "C" {
 
 /* Scratch owned by the caller, reused across epochs. */
 typedef struct {
-    double *tables;     /* FGD_LAZY_TABLES (5) x (nsteps + 1) doubles */
+    double *tables;     /* FGD_LAZY_TABLES (7) x (nsteps + 1) doubles */
     int64_t nsteps;     /* >= number of batches of the epoch */
     int64_t *last;      /* d: step up to which each coordinate is up to date */
     int64_t *cols;      /* d: the columns touched by the current batch */
@@ -44,6 +44,7 @@ typedef struct {
     double *tbuf;       /* n_threads x d: per-thread gradients, zero on entry (left zero) */
     int64_t *prev;      /* d: step of the listed columns before this batch */
     int hogwild;        /* 1: lock-free asynchronous steps (see below) */
+    double *asum;       /* d + 1: averaged SGD's running sums (needed when avg is given) */
 } fgd_csr_scratch;
 
 /*
@@ -66,6 +67,12 @@ typedef struct {
  *   concurrent updates of one coordinate may be lost or see each other's
  *   intermediate values, which sparse rows make rare.
  *   gsum is approximate.
+ * Averaged SGD (avg not NULL, cfg->average_start >= 0): avg holds the mean
+ * of the iterates after step number average_start on entry and on return,
+ * as in the dense loop; the epoch keeps their sums in scratch->asum and
+ * the catch-up adds the skipped steps' iterates in closed form where one
+ * exists (lazy.h). It runs the general loops only: serial, or the
+ * deterministic mini-batch parallelism; never Hogwild!.
  * Returns -2 where a mode cannot run (e.g. the closed form would
  * overflow); the caller then runs the single-threaded loop.
  */
@@ -73,7 +80,7 @@ typedef struct {
     int fgd_epoch_csr_##SFX(const REAL *data, const INDEX *indices, const INDEX *indptr, \
                             int64_t n, int64_t d, const double *y, const double *sw,   \
                             const int64_t *order, REAL *params, REAL *state,           \
-                            double *gsum, const fgd_config *cfg, int64_t t0,           \
+                            double *gsum, REAL *avg, const fgd_config *cfg, int64_t t0, \
                             const fgd_csr_scratch *scratch, fgd_stats *stats);
 
 FGD_CSR_DECL(f64_i32, double, int32_t)

@@ -59,6 +59,18 @@
 #include "fastgd.h"
 #include "optim.h"
 
+/*
+ * Averaged SGD (c->average_start >= 0): the catch-up also adds to *as the
+ * iterate after each skipped step that is averaged (table index >= astart),
+ * so that the running sum of the iterates stays exact without a step per
+ * coordinate: w itself where the skipped steps do not move it (IDENTITY,
+ * DECAY, LAST at one step size), the closed form of SGD_CLOSED summed
+ * through prefix tables of prod a_k and prod a_k * q_k (O(log J)), and the
+ * replay, step by step, in LOOP, ADAGRAD_L1 and LAST with a varying step
+ * size (exact, O(J)). SCALED's global scale is not used when averaging:
+ * the epoch switches to SGD_CLOSED.
+ */
+
 /* Relative bound on what a truncated catch-up may leave out. */
 #define FGD_LAZY_RTOL 1e-12
 
@@ -73,7 +85,7 @@ enum fgd_lazy_mode {
 };
 
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
-#define FGD_LAZY_TABLES 5
+#define FGD_LAZY_TABLES 7
 
 typedef struct {
     const fgd_config *c;
@@ -90,6 +102,10 @@ typedef struct {
     double trunc_factor;    /* mu / (1 - mu) or r / (1 - r) */
     int single;             /* float32 storage: round after each replayed step */
     int ns;                 /* state rows the rule reads and writes (of 3) */
+    int const_lr;           /* every step of the tables has the same step size */
+    int64_t astart;         /* averaged SGD: first averaged table index (or INT64_MAX) */
+    const double *asum1;    /* SGD_CLOSED, averaging: asum1[i] = sum_{1 <= k <= i} prodp[k] */
+    const double *asum2;    /*   and asum2[i] = sum_{1 <= k <= i} prodp[k] q[k] */
 } fgd_lazy;
 
 static inline double fgd_soft(double w, double thr)
@@ -171,6 +187,13 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->trunc_factor = 0.0;
     L->rate[0] = L->rate[1] = L->rate[2] = 1.0;
     L->mode = FGD_LAZY_LOOP;
+    L->const_lr = 1;
+    for (i = 1; i < nsteps; i++)
+        if (lr[i] != lr[0]) L->const_lr = 0;
+    L->astart = c->average_start < 0 ? INT64_MAX
+              : (c->average_start > t0 ? c->average_start - t0 : 0);
+    L->asum1 = tables + 5 * N;
+    L->asum2 = tables + 6 * N;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
     case FGD_ADAGRAD:  L->ns = 1; break;
@@ -252,18 +275,17 @@ static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
     for (i = 0; i < L->nsteps; i++) prodp[i + 1] = prodp[i] * (1.0 - L->lr[i] * c->l2);
     q[0] = 0.0;
     for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
+    if (L->astart != INT64_MAX) {
+        double *a1 = tables + 5 * N, *a2 = tables + 6 * N;
+        a1[0] = a2[0] = 0.0;
+        for (i = 1; i < N; i++) {
+            a1[i] = a1[i - 1] + prodp[i];
+            a2[i] = a2[i - 1] + prodp[i] * q[i];
+        }
+    }
     L->cum = prodp;
     L->lrmax = q;
     L->mode = FGD_LAZY_SGD_CLOSED;
-    return 1;
-}
-
-/* 1 if every step of the tables has the same step size. */
-static inline int fgd_lazy_constant_lr(const fgd_lazy *L)
-{
-    int64_t i;
-    for (i = 1; i < L->nsteps; i++)
-        if (L->lr[i] != L->lr[0]) return 0;
     return 1;
 }
 
@@ -290,13 +312,59 @@ static inline double fgd_lazy_bound(const fgd_lazy *L, const double *s, int64_t 
 
 static inline double fgd_round_single(double v) { return (double)(float)v; }
 
+/* Averaged SGD, SGD_CLOSED: ranges up to this many steps are summed directly. */
+#ifndef FGD_AVG_DIRECT_MAX
+#define FGD_AVG_DIRECT_MAX 16
+#endif
+
+/* Averaged SGD: how many of the table indices [ia, ib) are averaged. */
+static inline int64_t fgd_lazy_n_averaged(const fgd_lazy *L, int64_t ia, int64_t ib)
+{
+    const int64_t lo = ia > L->astart ? ia : L->astart;
+    return ib > lo ? ib - lo : 0;
+}
+
+/*
+ * SGD_CLOSED, averaged: the sum of the iterates after the steps at table
+ * indices [lo, ib), starting from w at index ia <= lo. After step i,
+ * |w_i| = prodp[i+1] max(0, |w| / prodp[ia] - (q[i+1] - q[ia])), positive
+ * while q[i+1] < Q = |w| / prodp[ia] + q[ia] (q is nondecreasing): up to that
+ * step the sum is Q (asum1[e] - asum1[lo]) - (asum2[e] - asum2[lo]). Short
+ * ranges are summed directly, which is exact to rounding; the prefix
+ * differences lose about eps * asum1[e] in absolute terms.
+ */
+static inline double fgd_lazy_closed_sgd_sum(const fgd_lazy *L, double w, int64_t ia,
+                                             int64_t lo, int64_t ib)
+{
+    const double *prodp = L->cum, *q = L->lrmax;
+    const double Q = fabs(w) / prodp[ia] + q[ia];
+    double sum = 0.0;
+    int64_t e, hi;
+    if (ib - lo <= FGD_AVG_DIRECT_MAX) {
+        for (e = lo; e < ib && q[e + 1] < Q; e++) sum += prodp[e + 1] * (Q - q[e + 1]);
+    } else {
+        /* e: the first step in [lo, ib) after which w is zero (ib if none) */
+        e = lo;
+        hi = ib;
+        while (e < hi) {
+            const int64_t mid = e + (hi - e) / 2;
+            if (q[mid + 1] < Q) e = mid + 1;
+            else hi = mid;
+        }
+        sum = Q * (L->asum1[e] - L->asum1[lo]) - (L->asum2[e] - L->asum2[lo]);
+        if (sum < 0.0) sum = 0.0;
+    }
+    return w < 0.0 ? -sum : sum;
+}
+
 /*
  * Bring one coordinate (w, state s[0..2]) from step ta to step tb: apply
  * the steps ta .. tb-1 in which its loss gradient was zero. The smooth part
- * of the gradient of those steps is added to *gs.
+ * of the gradient of those steps is added to *gs, and, when as is not NULL
+ * (averaged SGD), the iterate after each averaged one of those steps to *as.
  */
 static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, double *gs,
-                                     int64_t ta, int64_t tb)
+                                     int64_t ta, int64_t tb, double *as)
 {
     const fgd_config *c = L->c;
     const int64_t ia = ta - L->t0, ib = tb - L->t0;
@@ -305,48 +373,59 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
     if (ib <= ia) return;
     switch (L->mode) {
     case FGD_LAZY_IDENTITY:
+        if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
         return;
     case FGD_LAZY_DECAY:
         for (k = 0; k < 3; k++)
             if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], (double)(ib - ia));
-        break;
+        if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
+        return;
     case FGD_LAZY_ADAGRAD_L1:
+        if (as) break;   /* the replay below adds every step's iterate */
         *w = fgd_soft(*w, c->l1 * (L->cum[ib] - L->cum[ia]) / (sqrt(s[0]) + c->hyper[1]));
-        break;
+        return;
     case FGD_LAZY_LAST: {
         const double pc[2] = {L->pc0[ib - 1], L->pc1[ib - 1]};
+        if (as && !L->const_lr) break;   /* w differs step by step: replay below */
         /* w was computed at step ia - 1 (this chunk): same step size, same w */
-        if (ia > 0 && L->lr[ia - 1] == L->lr[ib - 1]) return;
-        *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
-        break;
+        if (!(ia > 0 && L->lr[ia - 1] == L->lr[ib - 1]))
+            *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
+        if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
+        return;
     }
     case FGD_LAZY_SGD_CLOSED: {
         const double R = L->cum[ib] / L->cum[ia];
         const double C = L->cum[ib] * (L->lrmax[ib] - L->lrmax[ia]);
         const double a = R * fabs(*w) - C;
+        const int64_t na = fgd_lazy_n_averaged(L, ia, ib);
+        if (as && na > 0) *as += fgd_lazy_closed_sgd_sum(L, *w, ia, ib - na, ib);
         *gs += c->l2 * *w * (double)(ib - ia);   /* approximate: w at the catch-up */
         *w = a > 0.0 ? (*w > 0.0 ? a : -a) : 0.0;
-        break;
+        return;
     }
     default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */
-        for (i = ia; i < ib; i++) {
-            const double pc[2] = {L->pc0[i], L->pc1[i]};
-            if (*w == 0.0 && s[0] == 0.0 && s[1] == 0.0 && s[2] == 0.0)
-                return; /* a fixed point of every rule under g = 0 */
-            *w = fgd_coord_step(c, *w, 0.0, s, L->lr[i], pc, 1, gs);
-            if (L->single) {
-                *w = fgd_round_single(*w);
-                for (k = 0; k < 3; k++) s[k] = fgd_round_single(s[k]);
-            }
-            if (L->trunc && i + 1 < ib &&
-                fgd_lazy_bound(L, s, i + 1) <= FGD_LAZY_RTOL * fabs(*w)) {
-                const double rem = (double)(ib - i - 1);
-                for (k = 0; k < 3; k++)
-                    if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], rem);
-                break;
-            }
+        break;
+    }
+    /* the replay: every skipped step with fgd_coord_step (g = 0) */
+    for (i = ia; i < ib; i++) {
+        const double pc[2] = {L->pc0[i], L->pc1[i]};
+        if (*w == 0.0 && s[0] == 0.0 && s[1] == 0.0 && s[2] == 0.0)
+            return; /* a fixed point of every rule under g = 0 (and adds 0 to *as) */
+        *w = fgd_coord_step(c, *w, 0.0, s, L->lr[i], pc, 1, gs);
+        if (L->single) {
+            *w = fgd_round_single(*w);
+            for (k = 0; k < 3; k++) s[k] = fgd_round_single(s[k]);
         }
-        return;
+        if (as && i >= L->astart) *as += *w;
+        if (L->trunc && i + 1 < ib &&
+            fgd_lazy_bound(L, s, i + 1) <= FGD_LAZY_RTOL * fabs(*w)) {
+            const double rem = (double)(ib - i - 1);
+            for (k = 0; k < 3; k++)
+                if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], rem);
+            /* w stays within the truncation bound of its value here */
+            if (as) *as += *w * (double)fgd_lazy_n_averaged(L, i + 1, ib);
+            break;
+        }
     }
 }
 

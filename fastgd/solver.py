@@ -247,6 +247,10 @@ class Trainer:
             self.average_start = -1
         else:
             self.average_start = _check_int("average", average, low=0)
+        if self.hogwild and self.average_start >= 0:
+            raise ValueError("hogwild=True cannot keep an averaged iterate (average=...): the "
+                             "lock-free threads have no common step order to average over; "
+                             "use hogwild=False (a batch_size > 1 still runs on n_jobs threads)")
         self.lr = self.optimizer.lr
         self.avg = None
         self.params = None

@@ -284,10 +284,66 @@ def test_invalid_structure_is_refused():
         _sparse.check_structure(bad.indices, bad.indptr, X.shape[1])
 
 
-def test_averaged_sgd_on_csr_is_refused_clearly():
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 6])
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_averaged_csr_equals_dense(opt, penalty, batch_size, dtype):
+    """The averaged iterate: the lazy sums of lazy.h against the dense mean, step by step."""
+    X, y = make_sparse(dtype=dtype)
+    kind, alpha = PENALTIES[penalty]
+    kw = dict(loss="log_loss", optimizer=OPTIMIZERS[opt][0], penalty=kind, alpha=alpha,
+              batch_size=batch_size, random_state=3, schedule="invscaling",
+              average=True if batch_size == 1 else 37)   # from the start, or mid-run
+    sparse = train(X, y, **kw)
+    dense = train(X.toarray(), y, **kw)
+    assert not np.array_equal(dense.avg, dense.params)   # averaging did something
+    assert_close(sparse.avg, dense.avg, dtype, "avg")
+    assert_close(sparse.params, dense.params, dtype, "params")
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_averaged_plain_sgd_long_gaps_and_chunks(monkeypatch, penalty, direct):
+    """Plain SGD's closed-form sums over long gaps (2% density: most columns
+    skip dozens of steps, past the direct-summing cut-off), over chunked epochs
+    and the 'optimal' schedule; short gaps (direct) against the dense loop too."""
+    X, y = _data(n=600, d=300) if not direct else make_sparse()
+    kw = dict(loss="hinge", optimizer=SGD(lr=0.1), penalty=penalty, alpha=1e-3,
+              batch_size=1, random_state=0, schedule="optimal", average=50)
+    dense = train(X.toarray(), y, **kw)
+    whole = train(X, y, **kw)
+    monkeypatch.setattr(Trainer, "chunk_rows", 70)
+    chunked = train(X, y, **kw)
+    assert_close(whole.avg, dense.avg, np.float64, "avg")
+    assert_close(chunked.avg, dense.avg, np.float64, "avg, chunked")
+
+
+def test_averaged_sgd_when_the_closed_form_is_out_of_range():
+    # prod(1 - lr l2) = 0.5^n is out of the per-coordinate closed form's range:
+    # the averaged epoch replays skipped steps instead, still exact
+    X, y = make_sparse(n=1500)
+    kw = dict(loss="squared_error", optimizer=SGD(lr=0.5), penalty="l2", alpha=1.0,
+              batch_size=1, random_state=0, average=True)
+    sparse = train(X, y * 0.1, **kw)
+    dense = train(X.toarray(), y * 0.1, **kw)
+    assert_close(sparse.avg, dense.avg, np.float64, "avg")
+
+
+def test_averaged_sgd_on_csr_through_the_estimator():
+    X, y = make_sparse(n=200)
+    kw = dict(loss="log_loss", average=True, random_state=0, max_iter=5, tol=None)
+    sparse = fastgd.SGDClassifier(**kw).fit(X, y)
+    dense = fastgd.SGDClassifier(**kw).fit(X.toarray(), y)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sparse.predict(X), dense.predict(X.toarray()))
+
+
+def test_averaging_with_hogwild_is_refused():
     X, y = make_sparse()
-    with pytest.raises(NotImplementedError, match="average"):
-        fastgd.fit(X, y, average=True, epochs=1)
+    with pytest.raises(ValueError, match="hogwild=True cannot keep an averaged iterate"):
+        fastgd.fit(X, y, average=True, hogwild=True, batch_size=1, n_jobs=2, epochs=1)
 
 
 # ---- FTRL-Proximal -----------------------------------------------------------
@@ -383,6 +439,13 @@ def test_parallel_minibatches_are_deterministic_and_equal_serial(parallel_batche
     assert_close(two.params, one.params, np.float64, "2 threads vs 1")
     assert_close(two.params, dense.params, np.float64, "2 threads vs dense")
     assert_close(two.state, dense.state, np.float64, "state")
+    # averaged SGD keeps its sums in the same two threads
+    kw["average"] = 20
+    two = train(X, y, n_jobs=2, **kw)
+    again = train(X, y, n_jobs=2, **kw)
+    dense = train(X.toarray(), y, n_jobs=1, **kw)
+    np.testing.assert_array_equal(two.avg, again.avg)
+    assert_close(two.avg, dense.avg, np.float64, "avg, 2 threads vs dense")
 
 
 def test_parallel_closed_form_out_of_range_falls_back_to_serial(parallel_batches):

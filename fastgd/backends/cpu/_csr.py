@@ -44,10 +44,6 @@ def replays_skipped_steps(problem, t):
 
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
     """One epoch (or chunk of one) over CSR rows in the compiled core."""
-    if avg is not None:
-        raise NotImplementedError(
-            "averaged SGD (average=...) is not implemented for sparse input in the compiled "
-            "core; use backend='reference' or densify X")
     X = problem.X
     _check_structure(X)
     cfg = problem.c_config()
@@ -60,11 +56,11 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
             RuntimeWarning, stacklevel=4)
     hogwild = bool(getattr(problem, "hogwild", False))
     stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
-                              order, params, state, gsum, cfg, t, hogwild)
+                              order, params, state, gsum, cfg, t, hogwild, avg)
     if stats is None:   # the threaded mode cannot run this configuration
         cfg["n_threads"] = 1
         stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y,
-                                  problem.sw, order, params, state, gsum, cfg, t, False)
+                                  problem.sw, order, params, state, gsum, cfg, t, False, avg)
     return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],
                       lr_last=stats["lr_last"], t=stats["t"], n_steps=stats["n_steps"],
                       nonfinite=bool(stats["nonfinite"]))

@@ -14,30 +14,31 @@ cdef extern from "fastgd_csr.h" nogil:
         double *tbuf
         int64_t *prev
         int hogwild
+        double *asum
 
     int fgd_epoch_csr_f64_i32(const double *data, const int32_t *indices,
                               const int32_t *indptr, int64_t n, int64_t d,
                               const double *y, const double *sw, const int64_t *order,
                               double *params, double *state, double *gsum,
-                              const fgd_config *cfg, int64_t t0,
+                              double *avg, const fgd_config *cfg, int64_t t0,
                               const fgd_csr_scratch *scratch, fgd_stats *stats)
     int fgd_epoch_csr_f64_i64(const double *data, const int64_t *indices,
                               const int64_t *indptr, int64_t n, int64_t d,
                               const double *y, const double *sw, const int64_t *order,
                               double *params, double *state, double *gsum,
-                              const fgd_config *cfg, int64_t t0,
+                              double *avg, const fgd_config *cfg, int64_t t0,
                               const fgd_csr_scratch *scratch, fgd_stats *stats)
     int fgd_epoch_csr_f32_i32(const float *data, const int32_t *indices,
                               const int32_t *indptr, int64_t n, int64_t d,
                               const double *y, const double *sw, const int64_t *order,
                               float *params, float *state, double *gsum,
-                              const fgd_config *cfg, int64_t t0,
+                              float *avg, const fgd_config *cfg, int64_t t0,
                               const fgd_csr_scratch *scratch, fgd_stats *stats)
     int fgd_epoch_csr_f32_i64(const float *data, const int64_t *indices,
                               const int64_t *indptr, int64_t n, int64_t d,
                               const double *y, const double *sw, const int64_t *order,
                               float *params, float *state, double *gsum,
-                              const fgd_config *cfg, int64_t t0,
+                              float *avg, const fgd_config *cfg, int64_t t0,
                               const fgd_csr_scratch *scratch, fgd_stats *stats)
     int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                           double *tables)

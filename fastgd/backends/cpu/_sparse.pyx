@@ -18,7 +18,7 @@ ctypedef fused index_t:
     int64_t
 
 # Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES).
-cdef int N_TABLES = 5
+cdef int N_TABLES = 7
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
 
@@ -34,7 +34,7 @@ def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
 def epoch_csr(const floating[::1] data, const index_t[::1] indices,
               const index_t[::1] indptr, int64_t n_features, const double[::1] y, sw,
               order, floating[::1] params, floating[:, ::1] state, double[::1] gsum,
-              dict cfg, int64_t t0, bint hogwild=False):
+              dict cfg, int64_t t0, bint hogwild=False, avg=None):
     """Run one epoch over CSR rows; update params, state and gsum in place.
 
     The structure (indptr monotone, indices in range) must have been checked
@@ -44,6 +44,9 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     With ``cfg["n_threads"] > 1``: deterministic mini-batch parallelism for
     batch_size > 1, or Hogwild! (lock-free, not deterministic) for
     batch_size 1 with ``hogwild=True`` (see csrc/fastgd_csr.h).
+
+    ``avg`` (averaged SGD, with ``cfg["average_start"] >= 0``) holds the mean
+    of the iterates after step ``average_start`` and is updated in place.
 
     Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite,
     or None when the threaded mode cannot run this configuration (the
@@ -59,7 +62,9 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef const double *sw_ptr = NULL
     cdef const int64_t *order_ptr = NULL
     cdef int64_t B = c.batch_size, nb
-    cdef double[::1] tables, gacc, snap, tbuf
+    cdef double[::1] tables, gacc, snap, tbuf, asum
+    cdef floating[::1] avg_view
+    cdef floating *avg_ptr = NULL
     cdef int64_t[::1] last, cols, prev
     cdef int rc
 
@@ -75,6 +80,11 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         raise ValueError("state must have shape (3, n_features + 1)")
     if B <= 0:
         raise ValueError("batch_size must be positive")
+    if avg is not None:
+        avg_view = avg   # same dtype as params, or a ValueError
+        if avg_view.shape[0] != d + 1:
+            raise ValueError("avg needs n_features + 1 entries")
+        avg_ptr = &avg_view[0]
     if sw is not None:
         sw_view = sw
         if sw_view.shape[0] != n_rows:
@@ -106,6 +116,10 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     scr.tbuf = NULL
     scr.prev = NULL
     scr.hogwild = hogwild
+    scr.asum = NULL
+    if avg is not None:
+        asum = np.empty(d + 1)
+        scr.asum = &asum[0]
     if c.n_threads > 1 and (B > 1 or hogwild):
         tbuf = np.zeros(max(d, 1) * c.n_threads)
         prev = np.empty(max(d, 1), dtype=np.int64)
@@ -117,23 +131,23 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
             if index_t is int32_t:
                 rc = fgd_epoch_csr_f64_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
                                            &scr, &st)
             else:
                 rc = fgd_epoch_csr_f64_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
                                            &scr, &st)
         else:
             if index_t is int32_t:
                 rc = fgd_epoch_csr_f32_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
                                            &scr, &st)
             else:
                 rc = fgd_epoch_csr_f32_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], &c, t0,
+                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
                                            &scr, &st)
     if rc == -2:
         return None
