@@ -2,7 +2,8 @@
  * epoch_csr.c -- the CSR (sparse rows) training epoch: instantiates the loop
  * of csr_impl.h for float/double values x int32/int64 indices. The loss,
  * optimizer and schedule math is that of losses.h, optim.h and schedules.h;
- * the lazy catch-up of features absent from a step is lazy.h.
+ * the lazy catch-up of features absent from a step is lazy.h. The
+ * multinomial (softmax) model's CSR epoch is csr_multinomial_impl.h.
  */
 #include <math.h>
 #include <stddef.h>
@@ -47,11 +48,13 @@
 #define INDEX int32_t
 #define SFX f64_i32
 #include "csr_impl.h"
+#include "csr_multinomial_impl.h"
 #undef INDEX
 #undef SFX
 #define INDEX int64_t
 #define SFX f64_i64
 #include "csr_impl.h"
+#include "csr_multinomial_impl.h"
 #undef INDEX
 #undef SFX
 #undef REAL
@@ -60,11 +63,13 @@
 #define INDEX int32_t
 #define SFX f32_i32
 #include "csr_impl.h"
+#include "csr_multinomial_impl.h"
 #undef INDEX
 #undef SFX
 #define INDEX int64_t
 #define SFX f32_i64
 #include "csr_impl.h"
+#include "csr_multinomial_impl.h"
 #undef INDEX
 #undef SFX
 #undef REAL

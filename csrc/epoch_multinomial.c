@@ -9,6 +9,7 @@
 
 #include "fastgd.h"
 #include "epoch_multinomial.h"
+#include "losses.h"
 #include "optim.h"
 #include "schedules.h"
 #include "omp_shim.h"

@@ -89,6 +89,27 @@ FGD_CSR_DECL(f32_i32, float, int32_t)
 FGD_CSR_DECL(f32_i64, float, int64_t)
 #undef FGD_CSR_DECL
 
+/*
+ * The multinomial (softmax cross-entropy) epoch over CSR rows: the model
+ * layout and step of epoch_multinomial.h (params (d+1) x K, state 3 x
+ * (d+1) K, gsum and avg (d+1) K), the lazy updates above; y holds class
+ * indices 0..K-1 (as doubles), scratch->gacc d K doubles (zero on entry,
+ * left zero), pbuf 2 K doubles; one thread. Returns -1 on an invalid
+ * configuration or label (before any step), else 0.
+ */
+#define FGD_CSR_MN_DECL(SFX, REAL, INDEX)                                              \
+    int fgd_epoch_csr_multinomial_##SFX(                                               \
+        const REAL *data, const INDEX *indices, const INDEX *indptr, int64_t n,        \
+        int64_t d, int64_t K, const double *y, const double *sw, const int64_t *order, \
+        REAL *params, REAL *state, double *gsum, REAL *avg, const fgd_config *cfg,     \
+        int64_t t0, const fgd_csr_scratch *scratch, double *pbuf, fgd_stats *stats);
+
+FGD_CSR_MN_DECL(f64_i32, double, int32_t)
+FGD_CSR_MN_DECL(f64_i64, double, int64_t)
+FGD_CSR_MN_DECL(f32_i32, float, int32_t)
+FGD_CSR_MN_DECL(f32_i64, float, int64_t)
+#undef FGD_CSR_MN_DECL
+
 /* Which catch-up mode an epoch with this configuration uses over nsteps
  * steps from t0, for tests and docs: 2 * (enum fgd_lazy_mode of lazy.h)
  * + (1 if the replay may be truncated). */

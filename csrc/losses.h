@@ -184,4 +184,22 @@ static inline double fgd_loss_and_deriv(int loss, double eps, double y, double p
     return fgd_loss(loss, eps, y, p);
 }
 
+/* Softmax cross-entropy of the K margins p for class `label`: returns
+ * logsumexp(p) - p[label] and overwrites p with s (softmax(p) - onehot),
+ * the weighted derivative in each margin. Where the loss or the largest
+ * margin is not finite, returns a non-finite value and leaves p alone. */
+static inline double fgd_softmax_loss_and_deriv(double *p, int64_t K, int64_t label,
+                                                double s)
+{
+    double mx = p[0], sum = 0.0, lse, l;
+    int64_t k;
+    for (k = 1; k < K; k++) mx = p[k] > mx ? p[k] : mx;
+    for (k = 0; k < K; k++) sum += exp(p[k] - mx);
+    lse = mx + log(sum);
+    l = lse - p[label];
+    if (!isfinite(l) || !isfinite(mx)) return l + mx;
+    for (k = 0; k < K; k++) p[k] = s * (exp(p[k] - lse) - (k == label ? 1.0 : 0.0));
+    return l;
+}
+
 #endif /* FASTGD_LOSSES_H */

@@ -19,7 +19,7 @@ FGD_MN_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, 
                              int64_t label, double s, double *p, REAL *gb)
 {
     const int64_t DK = d * K;
-    double mx, sum = 0.0, lse, l;
+    double l;
     int64_t j, k;
     for (k = 0; k < K; k++) p[k] = (double)W[DK + k];
     for (j = 0; j < d; j++) {
@@ -28,13 +28,8 @@ FGD_MN_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, 
         if (xj == 0.0) continue;  /* adds exact zeros: skipping is free accuracy-wise */
         for (k = 0; k < K; k++) p[k] += xj * (double)wr[k];
     }
-    mx = p[0];
-    for (k = 1; k < K; k++) mx = p[k] > mx ? p[k] : mx;
-    for (k = 0; k < K; k++) sum += exp(p[k] - mx);
-    lse = mx + log(sum);
-    l = lse - p[label];
-    if (!isfinite(l) || !isfinite(mx)) return l + mx;
-    for (k = 0; k < K; k++) p[k] = s * (exp(p[k] - lse) - (k == label ? 1.0 : 0.0));
+    l = fgd_softmax_loss_and_deriv(p, K, label, s);
+    if (!isfinite(l)) return l;
     for (j = 0; j < d; j++) {
         const REAL xj = x[j];
         REAL *g = gb + j * K;

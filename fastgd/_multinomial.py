@@ -10,8 +10,10 @@ The model is held as one ``(n_features + 1, K)`` array (coefficients, then
 the intercepts in the last row) and the optimizer state as ``(3, (d+1) K)``
 over the same flat layout, so the per-coordinate optimizer rules, schedules,
 penalties, averaging and the epoch bookkeeping of :class:`Trainer` apply
-unchanged. Two backends: the compiled one (``csrc/epoch_multinomial.c``)
-and :func:`reference_epoch`, plain NumPy, its specification and test oracle.
+unchanged. Two backends: the compiled one (``csrc/epoch_multinomial.c``;
+CSR rows with lazy updates: ``csrc/csr_multinomial_impl.h``) and
+:func:`reference_epoch`, plain NumPy (dense or CSR), its specification and
+test oracle.
 """
 from __future__ import annotations
 
@@ -133,9 +135,24 @@ class _CompiledBackend:
     def epoch_order(self, n, seed, out=None, block=None):
         return self._base.epoch_order(n, seed, out=out, block=block)
 
+    def sparse_step_is_dense(self, problem, t):
+        base = getattr(self._base, "sparse_step_is_dense", None)
+        return bool(base and base(problem, t))
+
     def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None):
         from fastgd.backends.cpu import _multinomial
 
+        if hasattr(problem.X, "indptr"):   # CSR rows: lazy updates (_sparse.pyx)
+            from fastgd.backends.cpu import _csr, _sparse
+
+            X = problem.X
+            _csr.check_structure(X)
+            st = _sparse.epoch_csr_multinomial(
+                X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw, order,
+                params, state, gsum, problem.c_config(), t, avg)
+            return EpochStats(loss_sum=st["loss_sum"], weight_sum=st["weight_sum"],
+                              lr_last=st["lr_last"], t=st["t"], n_steps=st["n_steps"],
+                              nonfinite=bool(st["nonfinite"]))
         K = params.shape[1]
         pbuf = np.zeros((problem.n_threads, K))
         st = _multinomial.epoch_multinomial(
@@ -244,6 +261,8 @@ class MultinomialTrainer(Trainer):
             self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss, steps)
         work = batch * max(d, 1) * K
         threads = max(1, min(self.n_threads, batch, work // MIN_WORK_PER_THREAD))
+        if hasattr(X, "nnz"):
+            threads = 1   # the CSR multinomial epoch runs on one thread
         return EpochProblem(
             X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,
             schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,

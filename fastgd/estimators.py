@@ -243,9 +243,6 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if sp.issparse(X) and not sparse_ok:
             raise TypeError(f"{type(self).__name__} does not take sparse input yet: pass a "
                             "dense array (e.g. X.toarray())")
-        if sp.issparse(X) and getattr(self, "multi_class", "ovr") == "multinomial":
-            raise TypeError("multi_class='multinomial' does not take sparse input yet: pass "
-                            "a dense array, or use multi_class='ovr'")
         # fastgd's dtype policy, as in fastgd.fit: bool, string, complex and
         # datetime input is refused rather than guessed at (check_numeric_dtype).
         check_numeric_dtype(X, "X")
@@ -403,8 +400,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return hasattr(self, "coef_")
 
     def _more_tags_sparse(self, tags):
-        tags.input_tags.sparse = _trainer_accepts_sparse() and \
-            getattr(self, "multi_class", "ovr") != "multinomial"
+        tags.input_tags.sparse = _trainer_accepts_sparse()
         return tags
 
 

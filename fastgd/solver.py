@@ -706,7 +706,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         (replay of the skipped steps, whose cost grows with the gaps);
         momentum, RMSprop with momentum and Adam/AdamW without penalty stop
         the replay once the rest provably moves a weight by at most 1e-12
-        of its size. Averaged SGD is not available for sparse input.
+        of its size. Averaged SGD keeps its sums lazily too (exactly).
     y : array-like of shape (n_samples,)
         Targets, or two class labels for a classification loss.
     loss : str, default="squared_error"

@@ -7,7 +7,7 @@ import weakref
 from fastgd.backends import EpochStats
 from fastgd.backends.cpu import _sparse
 
-__all__ = ["run_epoch_csr"]
+__all__ = ["run_epoch_csr", "check_structure"]
 
 # Index arrays whose structure was checked (O(nnz)) once, so that chunks and
 # later epochs do not pay for it again: id -> (weak reference, signature).
@@ -18,7 +18,8 @@ def _signature(X):
     return (X.shape, X.nnz, X.indptr.ctypes.data, X.indices.ctypes.data)
 
 
-def _check_structure(X):
+def check_structure(X):
+    """Check X's CSR structure once (O(nnz)); later calls on the same arrays are free."""
     key = id(X.indices)
     entry = _checked.get(key)
     if entry is not None and entry[0]() is X.indices and entry[1] == _signature(X):
@@ -45,7 +46,7 @@ def replays_skipped_steps(problem, t):
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
     """One epoch (or chunk of one) over CSR rows in the compiled core."""
     X = problem.X
-    _check_structure(X)
+    check_structure(X)
     cfg = problem.c_config()
     if X.shape[1] > 10_000 and _sparse.lazy_mode(cfg, t, 1) == ("loop", False):
         warnings.warn(

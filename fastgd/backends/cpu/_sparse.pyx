@@ -31,6 +31,62 @@ def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
     return LAZY_MODES[code // 2], bool(code % 2)
 
 
+cdef class _Scratch:
+    """The epoch's scratch of fastgd_csr.h, owned by Python (freed with it)."""
+    cdef fgd_csr_scratch s
+    cdef object _keep
+
+    def __cinit__(self, int64_t nb, int64_t d, int64_t per_feature, bint averaged,
+                  int64_t n_coords, int n_threads, bint hogwild):
+        cdef double[::1] tables = np.empty(N_TABLES * (nb + 1))
+        cdef int64_t[::1] last = np.empty(max(d, 1), dtype=np.int64)
+        cdef int64_t[::1] cols = np.empty(max(d, 1), dtype=np.int64)
+        cdef double[::1] gacc = np.zeros(max(d * per_feature, 1))
+        cdef double[::1] snap = np.empty(max(d, 1))
+        cdef double[::1] asum, tbuf
+        cdef int64_t[::1] prev
+        self._keep = [tables, last, cols, gacc, snap]
+        self.s.tables = &tables[0]
+        self.s.nsteps = nb
+        self.s.last = &last[0]
+        self.s.cols = &cols[0]
+        self.s.gacc = &gacc[0]
+        self.s.snap = &snap[0]
+        self.s.tbuf = NULL
+        self.s.prev = NULL
+        self.s.hogwild = hogwild
+        self.s.asum = NULL
+        if averaged:
+            asum = np.empty(n_coords)
+            self._keep.append(asum)
+            self.s.asum = &asum[0]
+        if n_threads > 1:
+            tbuf = np.zeros(max(d, 1) * n_threads)
+            prev = np.empty(max(d, 1), dtype=np.int64)
+            self._keep += [tbuf, prev]
+            self.s.tbuf = &tbuf[0]
+            self.s.prev = &prev[0]
+
+
+def _check_rows(int64_t n_rows, int64_t nnz, n_indices, indptr0, indptr_last, n_y, sw, order):
+    """Check the CSR arrays' lengths, y, sw and order; return the rows to visit."""
+    if n_rows < 0:
+        raise ValueError("indptr must have n_samples + 1 entries")
+    if n_indices != nnz or indptr0 != 0 or indptr_last != nnz:
+        raise ValueError("data, indices and indptr are not a valid CSR matrix")
+    if n_y != n_rows:
+        raise ValueError("y has %d rows, X has %d" % (n_y, n_rows))
+    if sw is not None and len(sw) != n_rows:
+        raise ValueError("sample_weight has the wrong length")
+    if order is None:
+        return n_rows
+    # the rows to visit; may be a chunk of the epoch (whole mini-batches)
+    n = len(order)
+    if n and (np.asarray(order).min() < 0 or np.asarray(order).max() >= n_rows):
+        raise ValueError("order lists a row that is not in X")
+    return n
+
+
 def epoch_csr(const floating[::1] data, const index_t[::1] indices,
               const index_t[::1] indptr, int64_t n_features, const double[::1] y, sw,
               order, floating[::1] params, floating[:, ::1] state, double[::1] gsum,
@@ -53,27 +109,21 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     caller then runs it single-threaded; nothing was changed).
     """
     cdef int64_t n_rows = indptr.shape[0] - 1, d = n_features, nnz = data.shape[0]
-    cdef int64_t n = n_rows
+    cdef int64_t n
     cdef fgd_config c = _make_config(cfg)
     cdef fgd_stats st
-    cdef fgd_csr_scratch scr
     cdef const double[::1] sw_view
     cdef const int64_t[::1] order_view
     cdef const double *sw_ptr = NULL
     cdef const int64_t *order_ptr = NULL
-    cdef int64_t B = c.batch_size, nb
-    cdef double[::1] tables, gacc, snap, tbuf, asum
+    cdef int64_t B = c.batch_size
     cdef floating[::1] avg_view
     cdef floating *avg_ptr = NULL
-    cdef int64_t[::1] last, cols, prev
+    cdef _Scratch scratch
     cdef int rc
 
-    if n_rows < 0:
-        raise ValueError("indptr must have n_samples + 1 entries")
-    if indices.shape[0] != nnz or indptr[0] != 0 or indptr[n_rows] != nnz:
-        raise ValueError("data, indices and indptr are not a valid CSR matrix")
-    if y.shape[0] != n_rows:
-        raise ValueError("y has %d rows, X has %d" % (y.shape[0], n_rows))
+    n = _check_rows(n_rows, nnz, indices.shape[0], indptr[0] if n_rows >= 0 else 0,
+                    indptr[n_rows] if n_rows >= 0 else 0, y.shape[0], sw, order)
     if params.shape[0] != d + 1 or gsum.shape[0] != d + 1:
         raise ValueError("params and gsum need n_features + 1 entries")
     if state.shape[0] != 3 or state.shape[1] != d + 1:
@@ -85,46 +135,17 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         if avg_view.shape[0] != d + 1:
             raise ValueError("avg needs n_features + 1 entries")
         avg_ptr = &avg_view[0]
-    if sw is not None:
-        sw_view = sw
-        if sw_view.shape[0] != n_rows:
-            raise ValueError("sample_weight has the wrong length")
-        sw_ptr = &sw_view[0] if n_rows > 0 else NULL
-    if order is not None:
-        # the rows to visit; may be a chunk of the epoch (whole mini-batches)
-        order_view = order
-        n = order_view.shape[0]
-        order_ptr = &order_view[0] if n > 0 else NULL
-        if n and (np.asarray(order).min() < 0 or np.asarray(order).max() >= n_rows):
-            raise ValueError("order lists a row that is not in X")
     if n == 0:
         return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0,
                     nonfinite=0)
-
-    nb = (n + B - 1) // B
-    tables = np.empty(N_TABLES * (nb + 1))
-    last = np.empty(max(d, 1), dtype=np.int64)
-    cols = np.empty(max(d, 1), dtype=np.int64)
-    gacc = np.zeros(max(d, 1))
-    snap = np.empty(max(d, 1))
-    scr.tables = &tables[0]
-    scr.nsteps = nb
-    scr.last = &last[0]
-    scr.cols = &cols[0]
-    scr.gacc = &gacc[0]
-    scr.snap = &snap[0]
-    scr.tbuf = NULL
-    scr.prev = NULL
-    scr.hogwild = hogwild
-    scr.asum = NULL
-    if avg is not None:
-        asum = np.empty(d + 1)
-        scr.asum = &asum[0]
-    if c.n_threads > 1 and (B > 1 or hogwild):
-        tbuf = np.zeros(max(d, 1) * c.n_threads)
-        prev = np.empty(max(d, 1), dtype=np.int64)
-        scr.tbuf = &tbuf[0]
-        scr.prev = &prev[0]
+    if sw is not None:
+        sw_view = sw
+        sw_ptr = &sw_view[0]
+    if order is not None:
+        order_view = order
+        order_ptr = &order_view[0]
+    scratch = _Scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
+                       c.n_threads if (B > 1 or hogwild) else 1, hogwild)
 
     with nogil:
         if floating is double:
@@ -132,23 +153,23 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 rc = fgd_epoch_csr_f64_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
                                            &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scr, &st)
+                                           &scratch.s, &st)
             else:
                 rc = fgd_epoch_csr_f64_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
                                            &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scr, &st)
+                                           &scratch.s, &st)
         else:
             if index_t is int32_t:
                 rc = fgd_epoch_csr_f32_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
                                            &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scr, &st)
+                                           &scratch.s, &st)
             else:
                 rc = fgd_epoch_csr_f32_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
                                            &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
                                            &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scr, &st)
+                                           &scratch.s, &st)
     if rc == -2:
         return None
     if rc != 0:
@@ -156,6 +177,89 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
                 lr_last=st.lr_last, t=st.t, n_steps=st.n_steps,
                 nonfinite=st.nonfinite)
+
+
+def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, int64_t n_features, const double[::1] y,
+                          sw, order, floating[:, ::1] params, floating[:, ::1] state,
+                          double[::1] gsum, dict cfg, int64_t t0, avg=None):
+    """One softmax cross-entropy epoch over CSR rows, on one thread.
+
+    ``params`` is the (n_features + 1, K) model, ``state`` (3, (n_features +
+    1) K), ``gsum`` and ``avg`` (when averaging) of the model's size; ``y``
+    holds class indices. The structure must have been checked once with
+    :func:`check_structure`. Updates its arguments in place and returns the
+    dict of :func:`epoch_csr`.
+    """
+    cdef int64_t n_rows = indptr.shape[0] - 1, d = n_features, nnz = data.shape[0]
+    cdef int64_t K = params.shape[1], P = (n_features + 1) * params.shape[1], n
+    cdef fgd_config c = _make_config(cfg)
+    cdef fgd_stats st
+    cdef const double[::1] sw_view
+    cdef const int64_t[::1] order_view
+    cdef const double *sw_ptr = NULL
+    cdef const int64_t *order_ptr = NULL
+    cdef int64_t B = c.batch_size
+    cdef floating[:, ::1] avg_view
+    cdef floating *avg_ptr = NULL
+    cdef double[::1] pbuf = np.zeros(max(2 * K, 1))
+    cdef _Scratch scratch
+    cdef int rc
+
+    n = _check_rows(n_rows, nnz, indices.shape[0], indptr[0] if n_rows >= 0 else 0,
+                    indptr[n_rows] if n_rows >= 0 else 0, y.shape[0], sw, order)
+    if params.shape[0] != d + 1 or gsum.shape[0] != P:
+        raise ValueError("params must have shape (n_features + 1, n_classes) and gsum "
+                         "(n_features + 1) * n_classes entries")
+    if state.shape[0] != 3 or state.shape[1] != P:
+        raise ValueError("state must have shape (3, (n_features + 1) * n_classes)")
+    if B <= 0:
+        raise ValueError("batch_size must be positive")
+    if avg is not None:
+        avg_view = avg   # same dtype as params, or a ValueError
+        if avg_view.shape[0] != d + 1 or avg_view.shape[1] != K:
+            raise ValueError("avg must have the shape of params")
+        avg_ptr = &avg_view[0, 0]
+    if n == 0:
+        return dict(loss_sum=0.0, weight_sum=0.0, lr_last=0.0, t=t0, n_steps=0,
+                    nonfinite=0)
+    if sw is not None:
+        sw_view = sw
+        sw_ptr = &sw_view[0]
+    if order is not None:
+        order_view = order
+        order_ptr = &order_view[0]
+    scratch = _Scratch((n + B - 1) // B, d, K, avg is not None, P, 1, False)
+
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                rc = fgd_epoch_csr_multinomial_f64_i32(
+                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
+                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
+                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
+            else:
+                rc = fgd_epoch_csr_multinomial_f64_i64(
+                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
+                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
+                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
+        else:
+            if index_t is int32_t:
+                rc = fgd_epoch_csr_multinomial_f32_i32(
+                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
+                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
+                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
+            else:
+                rc = fgd_epoch_csr_multinomial_f32_i64(
+                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
+                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
+                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
+    if rc != 0:
+        raise ValueError("invalid configuration or class label for the multinomial CSR core "
+                         "(labels must be integers in [0, n_classes); optimizers: sgd, "
+                         "adagrad, rmsprop, adadelta, adam, adamw)")
+    return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum, lr_last=st.lr_last,
+                t=st.t, n_steps=st.n_steps, nonfinite=st.nonfinite)
 
 
 def check_structure(const index_t[::1] indices, const index_t[::1] indptr, int64_t n_features):
