@@ -134,7 +134,7 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
  * accumulator of the general loop. w = scale * v as above. Returns the
  * step counter after the rows; sets *abort on a non-finite margin or loss.
  */
-static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                                 int64_t n, int64_t d, const double *y, const double *sw,
                                 const int64_t *order, REAL *params, REAL *state,
                                 double *gsum, const fgd_config *c, const fgd_lazy *L,

@@ -84,8 +84,10 @@ enum fgd_lazy_mode {
     FGD_LAZY_SGD_CLOSED = 6
 };
 
-/* Number of rows of the per-step tables (each nsteps + 1 doubles). */
+/* Number of rows of the per-step tables (each nsteps + 1 doubles): the
+ * last two only when averaging (c->average_start >= 0). */
 #define FGD_LAZY_TABLES 7
+#define FGD_LAZY_TABLES_PLAIN 5
 
 typedef struct {
     const fgd_config *c;
@@ -192,8 +194,8 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
         if (lr[i] != lr[0]) L->const_lr = 0;
     L->astart = c->average_start < 0 ? INT64_MAX
               : (c->average_start > t0 ? c->average_start - t0 : 0);
-    L->asum1 = tables + 5 * N;
-    L->asum2 = tables + 6 * N;
+    L->asum1 = L->astart == INT64_MAX ? NULL : tables + 5 * N;
+    L->asum2 = L->astart == INT64_MAX ? NULL : tables + 6 * N;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
     case FGD_ADAGRAD:  L->ns = 1; break;

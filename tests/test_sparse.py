@@ -647,3 +647,18 @@ def test_multinomial_estimator_on_csr():
     np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X.toarray()),
                                rtol=1e-9, atol=1e-12)
     assert sparse.score(X, y) > 0.6
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_backoff_after_divergence_on_csr_equals_dense(batch_size):
+    """Epochs that stop on a non-finite loss leave the reused scratch clean:
+    the backed-off fit equals the dense one."""
+    X, _ = make_sparse(n=200, d=30, density=0.2)
+    y = X @ np.arange(1.0, 31.0) / 10
+    kw = dict(lr=5.0 * batch_size, batch_size=batch_size, epochs=8, on_divergence="backoff",
+              random_state=0, loss="squared_error")
+    sparse = fastgd.fit(X, y, **kw)
+    dense = fastgd.fit(X.toarray(), y, **kw)
+    assert min(sparse.history.lr) < kw["lr"]          # it did back off
+    np.testing.assert_array_equal(sparse.history.lr, dense.history.lr)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)

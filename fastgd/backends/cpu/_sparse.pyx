@@ -8,6 +8,8 @@ one whole epoch with the GIL released.
 from libc.stdint cimport int32_t, int64_t
 from cython cimport floating
 
+import threading
+
 import numpy as np
 
 from fastgd.backends.cpu._core cimport fgd_config, fgd_stats, _make_config
@@ -17,8 +19,9 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
-# Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES).
-cdef int N_TABLES = 7
+# Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES_PLAIN, and
+# FGD_LAZY_TABLES when averaging).
+cdef int N_TABLES = 5, N_TABLES_AVG = 7
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
 
@@ -26,7 +29,7 @@ LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
 def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
     """The catch-up mode lazy.h picks for ``cfg``: (name, truncated)."""
     cdef fgd_config c = _make_config(cfg)
-    cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
+    cdef double[::1] tables = np.empty(N_TABLES_AVG * (nsteps + 1))
     cdef int code = fgd_csr_lazy_mode(&c, t0, nsteps, &tables[0])
     return LAZY_MODES[code // 2], bool(code % 2)
 
@@ -35,10 +38,11 @@ cdef class _Scratch:
     """The epoch's scratch of fastgd_csr.h, owned by Python (freed with it)."""
     cdef fgd_csr_scratch s
     cdef object _keep
+    cdef public object key
 
     def __cinit__(self, int64_t nb, int64_t d, int64_t per_feature, bint averaged,
                   int64_t n_coords, int n_threads, bint hogwild):
-        cdef double[::1] tables = np.empty(N_TABLES * (nb + 1))
+        cdef double[::1] tables = np.empty((N_TABLES_AVG if averaged else N_TABLES) * (nb + 1))
         cdef int64_t[::1] last = np.empty(max(d, 1), dtype=np.int64)
         cdef int64_t[::1] cols = np.empty(max(d, 1), dtype=np.int64)
         cdef double[::1] gacc = np.zeros(max(d * per_feature, 1))
@@ -66,6 +70,27 @@ cdef class _Scratch:
             self._keep += [tbuf, prev]
             self.s.tbuf = &tbuf[0]
             self.s.prev = &prev[0]
+
+
+# The last scratch each thread used: reused by the next epoch (or chunk) of
+# the same shape, since fresh buffers of this size cost page faults every
+# epoch (measured: ~5% of a 200k-step epoch). Per thread, as two threads may
+# train at once.
+_reuse = threading.local()
+
+
+cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged,
+                       int64_t n_coords, int n_threads, bint hogwild):
+    """A scratch for these sizes (gacc and tbuf are left zero by every epoch)."""
+    key = (nb, d, per_feature, averaged, n_coords, n_threads)
+    cdef _Scratch s = getattr(_reuse, "scratch", None)
+    if s is None or s.key != key:
+        _reuse.scratch = None   # free the old one first
+        s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild)
+        s.key = key
+        _reuse.scratch = s
+    s.s.hogwild = hogwild
+    return s
 
 
 def _check_rows(int64_t n_rows, int64_t nnz, n_indices, indptr0, indptr_last, n_y, sw, order):
@@ -144,7 +169,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     if order is not None:
         order_view = order
         order_ptr = &order_view[0]
-    scratch = _Scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
+    scratch = _scratch((n + B - 1) // B, d, 1, avg is not None or c.average_start >= 0, d + 1,
                        c.n_threads if (B > 1 or hogwild) else 1, hogwild)
 
     with nogil:
@@ -229,7 +254,8 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     if order is not None:
         order_view = order
         order_ptr = &order_view[0]
-    scratch = _Scratch((n + B - 1) // B, d, K, avg is not None, P, 1, False)
+    scratch = _scratch((n + B - 1) // B, d, K, avg is not None or c.average_start >= 0, P, 1,
+                       False)
 
     with nogil:
         if floating is double:
