@@ -18,9 +18,10 @@
 #include "omp_shim.h"
 #include "epoch_common.h"
 
-/* The fused row loops are kept out of the epoch function: inlined there,
- * they shared its registers with the general loop's and ran 15% slower
- * (200k x 100k, batch 1, measured after the general loop grew). */
+/* The fused batch-1 loop of plain SGD is kept out of the epoch function:
+ * inlined there it measured about 5% slower (200k x 100k, batch 1,
+ * interleaved runs, 0.069 vs 0.075 s per epoch), presumably as it then
+ * shares registers and layout with the general loop around it. */
 #if defined(__GNUC__)
 #define FGD_NOINLINE __attribute__((noinline))
 #else
