@@ -129,81 +129,100 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
 }
 
 /*
- * Plain SGD at batch_size 1 (lazy modes IDENTITY and SCALED): each row's
- * margin and update are fused, without the column list and the gradient
- * accumulator of the general loop. w = scale * v as above. Returns the
- * step counter after the rows; sets *abort on a non-finite margin or loss.
+ * Plain SGD (lazy modes IDENTITY and SCALED; no L1 when batch_size > 1):
+ * the rows' margins and updates are fused, without the column list and the
+ * gradient accumulator of the general loop. w = scale * v as above. A
+ * mini-batch takes its rows' margins first (the weights at the start of the
+ * step), keeps their weighted loss derivatives / m in dlbuf (B doubles),
+ * then adds each row's part of the gradient to v from the row itself, still
+ * in cache: the general loop's step with the sum over rows taken in another
+ * order (to rounding); at batch_size 1 the same operations as before the
+ * batches existed. Returns the step counter after the rows; sets *abort on
+ * a non-finite margin or loss.
  */
-FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices, const INDEX *indptr,
-                                int64_t n, int64_t d, const double *y, const double *sw,
-                                const int64_t *order, REAL *params, REAL *state,
-                                double *gsum, const fgd_config *c, const fgd_lazy *L,
-                                int64_t t0, double *snap, double *loss_sum,
-                                double *weight_sum, double *lr_last, int *abort)
+FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices,
+                                             const INDEX *indptr, int64_t n, int64_t d,
+                                             const double *y, const double *sw,
+                                             const int64_t *order, REAL *params,
+                                             REAL *state, double *gsum, const fgd_config *c,
+                                             const fgd_lazy *L, int64_t t0, int64_t B,
+                                             double *dlbuf, double *snap, double *loss_sum,
+                                             double *weight_sum, double *lr_last, int *abort)
 {
-    const int64_t D = d + 1;
+    const int64_t D = d + 1, nb = (n + B - 1) / B;
     const double l1 = c->l1, l2 = c->l2;
     double scale = 1.0, U = 0.0, ratio = 0.0;
-    int64_t t = t0, q;
-    const int gmode = FN(csr_gsum_mode)(L, n, l1, l2, &ratio);
+    int64_t t = t0, q, b;
+    const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
     int64_t r;
     if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
-    for (r = 0; r < n; r++) {
-        const int64_t i = order ? order[r] : r;
-        const double s = sw ? sw[i] : 1.0;
-        const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
-        double p = 0.0, l, dl, lr, thr = 0.0;
-        if (order && r + FGD_CSR_PREFETCH < n) {
-            const int64_t ia = order[r + FGD_CSR_PREFETCH];
-            FN(csr_prefetch_row)(data, indices, indptr, ia);
+    for (b = 0; b < nb; b++) {
+        const int64_t start = b * B, end = start + B < n ? start + B : n;
+        const double inv_m = 1.0 / (double)(end - start);
+        double batch_weight = 0.0, gb = 0.0, lr, thr = 0.0;
+        /* the margins and loss derivatives of the batch's rows */
+        for (r = start; r < end; r++) {
+            const int64_t i = order ? order[r] : r;
+            const double s = sw ? sw[i] : 1.0;
+            const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+            double p = 0.0, l, dl;
+            if (order && r + FGD_CSR_PREFETCH < n) {
+                const int64_t ia = order[r + FGD_CSR_PREFETCH];
+                FN(csr_prefetch_row)(data, indices, indptr, ia);
 #if defined(__GNUC__)
-            __builtin_prefetch(y + ia, 0, 3);   /* y and sw are read at random too */
-            if (sw) __builtin_prefetch(sw + ia, 0, 3);
+                __builtin_prefetch(y + ia, 0, 3);   /* y and sw are read at random too */
+                if (sw) __builtin_prefetch(sw + ia, 0, 3);
 #endif
-        }
-#if defined(__GNUC__)
-        if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
-            __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
-        if (pf_w && r + FGD_CSR_WAHEAD < n) {   /* the weights a row visited soon uses */
-            const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
-            const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
-            for (q = la; q < ha; q++) __builtin_prefetch(params + indices[q], 1, FGD_CSR_WLOC);
-        }
-#endif
-        if (s == 0.0) continue;   /* a batch of weight zero: no step */
-        if (l1 > 0.0) {
-            for (q = lo; q < hi; q++) {
-                const int64_t j = (int64_t)indices[q];
-                FN(csr_catch_up_scaled)(c, params, snap, j, U);
-                p += (double)data[q] * (double)params[j];
             }
-        } else if (!delta_gsum && !ratio_gsum) {
-            /* gsum[j] is read and written by the update below: start loading
-             * its line now, while the margin's gathers are in flight (into
-             * L2, locality 1: measured ~10% faster per epoch than into L1) */
-            for (q = lo; q < hi; q++) {
-                const int64_t j = (int64_t)indices[q];
 #if defined(__GNUC__)
-                __builtin_prefetch(gsum + j, 1, 1);
-#endif
-                p += (double)data[q] * (double)params[j];
+            if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
+                __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
+            if (pf_w && r + FGD_CSR_WAHEAD < n) {   /* the weights a row visited soon uses */
+                const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
+                const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
+                for (q = la; q < ha; q++) __builtin_prefetch(params + indices[q], 1, FGD_CSR_WLOC);
             }
-        } else {
-            for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
+#endif
+            dlbuf[r - start] = 0.0;
+            batch_weight += s;
+            if (s == 0.0) continue;
+            if (l1 > 0.0) {   /* batch_size 1 only */
+                for (q = lo; q < hi; q++) {
+                    const int64_t j = (int64_t)indices[q];
+                    FN(csr_catch_up_scaled)(c, params, snap, j, U);
+                    p += (double)data[q] * (double)params[j];
+                }
+            } else if (!delta_gsum && !ratio_gsum) {
+                /* gsum[j] is read and written by the update below: start loading
+                 * its line now, while the margin's gathers are in flight (into
+                 * L2, locality 1: measured ~10% faster per epoch than into L1) */
+                for (q = lo; q < hi; q++) {
+                    const int64_t j = (int64_t)indices[q];
+#if defined(__GNUC__)
+                    __builtin_prefetch(gsum + j, 1, 1);
+#endif
+                    p += (double)data[q] * (double)params[j];
+                }
+            } else {
+                for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
+            }
+            p = scale * p + (double)params[d];
+            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
+            dl *= s;
+            if (!isfinite(l) || !isfinite(p)) {
+                *abort = 1;
+                break;
+            }
+            *loss_sum += s * l;
+            *weight_sum += s;
+            dlbuf[r - start] = dl * inv_m;
         }
-        p = scale * p + (double)params[d];
-        l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
-        dl *= s;
-        if (!isfinite(l) || !isfinite(p)) {
-            *abort = 1;
-            break;
-        }
-        *loss_sum += s * l;
-        *weight_sum += s;
+        if (*abort) break;
+        if (!(batch_weight > 0.0)) continue;   /* a batch of weight zero: no step */
         lr = L->lr[t - t0];
         /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
         scale *= 1.0 - lr * l2;
@@ -211,8 +230,17 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             thr = l1 * lr / scale;
             U += thr;
         }
-        if (dl != 0.0) {
-            const double step = lr * dl / scale;
+        /* the step: each row's part of the gradient, from the row */
+        for (r = start; r < end; r++) {
+            const double dl = dlbuf[r - start];
+            int64_t i, lo, hi;
+            double step;
+            if (dl == 0.0) continue;
+            i = order ? order[r] : r;
+            lo = (int64_t)indptr[i];
+            hi = (int64_t)indptr[i + 1];
+            step = lr * dl / scale;
+            gb += dl;
             for (q = lo; q < hi; q++) {
                 const int64_t j = (int64_t)indices[q];
                 const double x = (double)data[q];
@@ -226,12 +254,12 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             }
         }
         if (plain_intercept) {   /* fgd_coord_step of plain SGD, unpenalized, written out */
-            gsum[d] += dl;
-            params[d] = (REAL)((double)params[d] - lr * dl);
+            gsum[d] += gb;
+            params[d] = (REAL)((double)params[d] - lr * gb);
         } else if (c->fit_intercept) {
             const double pc[2] = {L->pc0[t - t0], L->pc1[t - t0]};
             double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
-            params[d] = (REAL)fgd_coord_step(c, (double)params[d], dl, st, lr, pc, 0, &gsum[d]);
+            params[d] = (REAL)fgd_coord_step(c, (double)params[d], gb, st, lr, pc, 0, &gsum[d]);
         }
         t++;
         *lr_last = lr;
@@ -837,10 +865,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                               c, &L, t0, &loss_sum, &weight_sum, &lr_last, &abort_flag);
         nb = 0;
         L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
-    } else if (!asum && B == 1 && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
-               c->optimizer == FGD_SGD) {
+    } else if (!asum && (scaled || L.mode == FGD_LAZY_IDENTITY) && c->optimizer == FGD_SGD &&
+               (B == 1 || (c->l1 == 0.0 && scr->rowbuf))) {
+        double dl1;
         t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
-                             c, &L, t0, snap, &loss_sum, &weight_sum, &lr_last, &abort_flag);
+                             c, &L, t0, B, B == 1 ? &dl1 : scr->rowbuf, snap, &loss_sum,
+                             &weight_sum, &lr_last, &abort_flag);
         nb = 0;   /* done: skip the general loop */
     }
 

@@ -662,3 +662,14 @@ def test_backoff_after_divergence_on_csr_equals_dense(batch_size):
     assert min(sparse.history.lr) < kw["lr"]          # it did back off
     np.testing.assert_array_equal(sparse.history.lr, dense.history.lr)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_plain_sgd_minibatches_take_the_fused_loop_on_one_thread(parallel_batches):
+    """Plain SGD without L1 on CSR mini-batches runs the fused serial loop
+    (faster than the general loop on two threads); with L1 the threads split."""
+    X, y = _data()
+    for penalty, threads in (("l2", 1), (None, 1), ("elasticnet", 2)):
+        tr = Trainer(loss="log_loss", optimizer="sgd", penalty=penalty, alpha=1e-3,
+                     batch_size=16, n_jobs=2)
+        tr.init_model(X.shape[1], np.float64)
+        assert tr._problem(X, y, None, 1).n_threads == threads, penalty

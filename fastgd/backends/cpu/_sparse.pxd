@@ -15,6 +15,7 @@ cdef extern from "fastgd_csr.h" nogil:
         int64_t *prev
         int hogwild
         double *asum
+        double *rowbuf
 
     int fgd_epoch_csr_f64_i32(const double *data, const int32_t *indices,
                               const int32_t *indptr, int64_t n, int64_t d,

@@ -41,13 +41,13 @@ cdef class _Scratch:
     cdef public object key
 
     def __cinit__(self, int64_t nb, int64_t d, int64_t per_feature, bint averaged,
-                  int64_t n_coords, int n_threads, bint hogwild):
+                  int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size):
         cdef double[::1] tables = np.empty((N_TABLES_AVG if averaged else N_TABLES) * (nb + 1))
         cdef int64_t[::1] last = np.empty(max(d, 1), dtype=np.int64)
         cdef int64_t[::1] cols = np.empty(max(d, 1), dtype=np.int64)
         cdef double[::1] gacc = np.zeros(max(d * per_feature, 1))
         cdef double[::1] snap = np.empty(max(d, 1))
-        cdef double[::1] asum, tbuf
+        cdef double[::1] asum, tbuf, rowbuf
         cdef int64_t[::1] prev
         self._keep = [tables, last, cols, gacc, snap]
         self.s.tables = &tables[0]
@@ -60,6 +60,11 @@ cdef class _Scratch:
         self.s.prev = NULL
         self.s.hogwild = hogwild
         self.s.asum = NULL
+        self.s.rowbuf = NULL
+        if batch_size > 1:
+            rowbuf = np.empty(batch_size)
+            self._keep.append(rowbuf)
+            self.s.rowbuf = &rowbuf[0]
         if averaged:
             asum = np.empty(n_coords)
             self._keep.append(asum)
@@ -80,13 +85,13 @@ _reuse = threading.local()
 
 
 cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged,
-                       int64_t n_coords, int n_threads, bint hogwild):
+                       int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size):
     """A scratch for these sizes (gacc and tbuf are left zero by every epoch)."""
-    key = (nb, d, per_feature, averaged, n_coords, n_threads)
+    key = (nb, d, per_feature, averaged, n_coords, n_threads, batch_size)
     cdef _Scratch s = getattr(_reuse, "scratch", None)
     if s is None or s.key != key:
         _reuse.scratch = None   # free the old one first
-        s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild)
+        s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild, batch_size)
         s.key = key
         _reuse.scratch = s
     s.s.hogwild = hogwild
@@ -170,7 +175,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         order_view = order
         order_ptr = &order_view[0]
     scratch = _scratch((n + B - 1) // B, d, 1, avg is not None or c.average_start >= 0, d + 1,
-                       c.n_threads if (B > 1 or hogwild) else 1, hogwild)
+                       c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n))
 
     with nogil:
         if floating is double:
@@ -255,7 +260,7 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
         order_view = order
         order_ptr = &order_view[0]
     scratch = _scratch((n + B - 1) // B, d, K, avg is not None or c.average_start >= 0, P, 1,
-                       False)
+                       False, 1)
 
     with nogil:
         if floating is double:
