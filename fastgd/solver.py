@@ -320,11 +320,12 @@ class Trainer:
         return 0.5 * self.l2 * _sum_squares(coef) + self.penalty.l1 * float(np.abs(coef).sum())
 
     # -- training -------------------------------------------------------
-    def _fused_sparse_sgd(self):
-        """Whether CSR mini-batches take the core's fused plain-SGD loop (no L1)."""
+    def _sparse_sgd_serial(self):
+        """Whether CSR mini-batches are plain SGD (no momentum, no averaging),
+        which the core runs fastest on one thread (see :meth:`_problem`)."""
         opt = self.optimizer
-        return (opt.name == "sgd" and opt.momentum == 0 and self.penalty.l1 == 0
-                and not opt.decoupled_weight_decay and self.average_start < 0)
+        return (opt.name == "sgd" and opt.momentum == 0 and not opt.decoupled_weight_decay
+                and self.average_start < 0)
 
     def _problem(self, X, y, sw, epochs, n_rows=None):
         n, d = X.shape
@@ -340,11 +341,12 @@ class Trainer:
             threads = max(1, min(self.n_threads, batch, work // MIN_WORK_PER_THREAD))
             if self.hogwild:
                 threads = self.n_threads
-            elif batch > 1 and self._fused_sparse_sgd():
-                # the compiled core's fused loop for plain SGD (margins, then each
-                # row's update from the row, csr_impl.h) runs on one thread; on
-                # 200k x 100k CSR at batch 256 it took 0.09 s per epoch against
-                # 0.5 s for the general loop split over two threads
+            elif batch > 1 and self._sparse_sgd_serial():
+                # plain SGD on CSR mini-batches is fastest on one thread: the fused
+                # loop without L1 (margins, then each row's update from the row,
+                # csr_impl.h) took 0.09 s per epoch on 200k x 100k at batch 256
+                # against 0.5 s for the general loop split over two threads, and
+                # with L1 the serial weight-scale loop 0.72 s against 1.04 s
                 threads = 1
         return EpochProblem(
             X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,

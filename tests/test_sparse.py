@@ -452,12 +452,26 @@ def test_parallel_minibatches_are_deterministic_and_equal_serial(parallel_batche
 def test_parallel_closed_form_out_of_range_falls_back_to_serial(parallel_batches):
     # prod(1 - lr l2) = 0.5^1000 over the epoch is out of the closed form's range
     # (lazy.h: log-prefix below -600): the epoch runs on one thread instead
+    # (the Trainer keeps plain SGD mini-batches on one thread: the core is
+    # asked for two threads directly)
+    import dataclasses
+
+    from fastgd.backends.cpu._csr import run_epoch_csr
+
     X, y = _data(n=2000)
-    kw = dict(loss="squared_error", optimizer=SGD(lr=0.5), penalty="l2", alpha=1.0,
-              batch_size=2, random_state=0)
-    one = train(X, y * 0.1, n_jobs=1, **kw)
-    two = train(X, y * 0.1, n_jobs=2, **kw)
-    np.testing.assert_array_equal(one.params, two.params)
+    tr = Trainer(loss="squared_error", optimizer=SGD(lr=0.5), penalty="l2", alpha=1.0,
+                 batch_size=2)
+    tr.init_model(X.shape[1], np.float64)
+    problem = tr._problem(X, y * 0.1, None, 1)
+    results = []
+    for threads in (1, 2):
+        params, state = tr.params.copy(), tr.state.copy()
+        gsum = np.zeros_like(params)
+        stats = run_epoch_csr(dataclasses.replace(problem, n_threads=threads), params, state,
+                              None, 0, gsum)
+        assert stats.n_steps == 1000
+        results.append(params)
+    np.testing.assert_array_equal(results[0], results[1])
 
 
 @pytest.mark.parametrize("opt,penalty,alpha", PARALLEL_CASES + [
@@ -664,12 +678,13 @@ def test_backoff_after_divergence_on_csr_equals_dense(batch_size):
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
 
 
-def test_plain_sgd_minibatches_take_the_fused_loop_on_one_thread(parallel_batches):
-    """Plain SGD without L1 on CSR mini-batches runs the fused serial loop
-    (faster than the general loop on two threads); with L1 the threads split."""
+def test_plain_sgd_minibatches_run_on_one_thread(parallel_batches):
+    """Plain SGD on CSR mini-batches runs the serial loops (faster than the
+    general loop on two threads); other optimizers split across threads."""
     X, y = _data()
-    for penalty, threads in (("l2", 1), (None, 1), ("elasticnet", 2)):
-        tr = Trainer(loss="log_loss", optimizer="sgd", penalty=penalty, alpha=1e-3,
+    for opt, penalty, threads in (("sgd", "l2", 1), ("sgd", None, 1), ("sgd", "elasticnet", 1),
+                                  (SGD(lr=0.1, momentum=0.5), "l2", 2), ("adam", None, 2)):
+        tr = Trainer(loss="log_loss", optimizer=opt, penalty=penalty, alpha=1e-3,
                      batch_size=16, n_jobs=2)
         tr.init_model(X.shape[1], np.float64)
         assert tr._problem(X, y, None, 1).n_threads == threads, penalty
