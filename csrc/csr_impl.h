@@ -95,6 +95,40 @@ static inline void FN(csr_prefetch_row)(const REAL *data, const INDEX *indices,
 }
 
 /*
+ * The general loop's prefetches at position r of the order: the stored
+ * entries (and y, sw) of the row FGD_CSR_PREFETCH positions ahead, and
+ * with pf_cols the weights and step counters of the columns of the row
+ * FGD_CSR_WAHEAD ahead (its entries are in cache by then).
+ */
+static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices,
+                                          const INDEX *indptr, const double *y,
+                                          const double *sw, const int64_t *order, int64_t n,
+                                          int64_t r, const REAL *params, const int64_t *last,
+                                          int pf_cols)
+{
+#if defined(__GNUC__)
+    int64_t q;
+    if (order && r + FGD_CSR_PREFETCH < n) {
+        const int64_t ia = order[r + FGD_CSR_PREFETCH];
+        FN(csr_prefetch_row)(data, indices, indptr, ia);
+        __builtin_prefetch(y + ia, 0, 3);
+        if (sw) __builtin_prefetch(sw + ia, 0, 3);
+    }
+    if (pf_cols && r + FGD_CSR_WAHEAD < n) {
+        const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
+        const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
+        for (q = la; q < ha; q++) {
+            __builtin_prefetch(params + indices[q], 1, FGD_CSR_WLOC);
+            __builtin_prefetch(last + indices[q], 1, FGD_CSR_WLOC);
+        }
+    }
+#else
+    (void)data; (void)indices; (void)indptr; (void)y; (void)sw; (void)order; (void)n;
+    (void)r; (void)params; (void)last; (void)pf_cols;
+#endif
+}
+
+/*
  * How plain SGD at batch_size 1 (w = scale v, scale_r = prod_{k <= r}
  * (1 - lr_k l2) after step r) gets the epoch's summed gradient gsum without
  * adding to it at every stored entry:
@@ -710,6 +744,8 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                 const double s = sw ? sw[i] : 1.0;
                 const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
                 double p = 0.0, l, dl;
+                FN(csr_prefetch_ahead)(data, indices, indptr, y, sw, order, r1, r, params,
+                                       last, 0);
                 if (s == 0.0) continue;
                 for (q = lo; q < hi; q++) p += (double)data[q] * (double)params[indices[q]];
                 p += (double)params[d];
@@ -814,6 +850,10 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
     double scale = 1.0, U = 0.0;
     int scaled, abort_flag = 0;
+    /* the per-column arrays a step reads at random (weights, step counters,
+     * gradient accumulators, gsum and the state rows) outgrow L2 */
+    const int pf_cols = (double)d * (double)(3 * sizeof(double) + 2 * sizeof(REAL)) >
+                        FGD_CSR_WPF_BYTES;
 
     if (n < 0 || d < 0 || B <= 0 || c->loss < 0 || c->loss >= FGD_N_LOSSES ||
         c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
@@ -884,6 +924,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
             double p = 0.0, l, dl;
+            FN(csr_prefetch_ahead)(data, indices, indptr, y, sw, order, n, r, params, last,
+                                   pf_cols);
             batch_weight += s;
             if (s == 0.0) continue;
             for (q = lo; q < hi; q++) {

@@ -70,6 +70,7 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
             double l;
+            FN(csr_prefetch_ahead)(data, indices, indptr, y, sw, order, n, r, params, last, 0);
             batch_weight += s;
             if (s == 0.0) continue;
             /* the row's features up to date (first time in this step: list them) */
