@@ -29,11 +29,12 @@ def make_sparse(n=N, d=D, nnz_row=NNZ_ROW, dtype=np.float64, seed=0):
 
 
 def _trainer(X, optimizer="sgd", lr=0.01, batch=1, n_jobs=1, penalty="l2", alpha=ALPHA,
-             hogwild=False):
+             hogwild=False, average=False):
     from fastgd.solver import Trainer
 
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty=penalty, alpha=alpha,
-                 batch_size=batch, n_jobs=n_jobs, random_state=0, hogwild=hogwild)
+                 batch_size=batch, n_jobs=n_jobs, random_state=0, hogwild=hogwild,
+                 average=average)
     tr.init_model(X.shape[1], X.dtype)
     return tr
 
@@ -76,7 +77,7 @@ class SparseEpoch:
 class SparseOptimizers:
     """One epoch per optimizer at batch 1 (their lazy catch-up modes differ)."""
 
-    params = (["sgd", "sgd-l1", "adagrad", "ftrl", "adam-b256"],)
+    params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "ftrl", "adam-b256"],)
     param_names = ["optimizer"]
     timeout = 300
 
@@ -86,6 +87,7 @@ class SparseOptimizers:
         self.X, self.y = make_sparse()
         kw = {"sgd": dict(optimizer="sgd", lr=0.01),
               "sgd-l1": dict(optimizer="sgd", lr=0.01, penalty="elasticnet"),
+              "sgd-averaged": dict(optimizer="sgd", lr=0.01, average=True),
               "adagrad": dict(optimizer="adagrad", lr=0.05, alpha=0.0),
               "ftrl": dict(optimizer=FTRL(lr=0.1, l1=1.0), lr=None, penalty=None, alpha=0.0),
               "adam-b256": dict(optimizer="adam", lr=0.001, alpha=0.0, batch=256)}[name]
@@ -93,6 +95,28 @@ class SparseOptimizers:
         self.tr.run(self.X, self.y, None, epochs=1)
 
     def time_epoch(self, name):
+        self.tr.run(self.X, self.y, None, epochs=1)
+
+
+class SparseMultinomial:
+    """One softmax epoch over the CSR data, 10 classes (K weights per feature)."""
+
+    params = ([1, 256],)
+    param_names = ["batch"]
+    timeout = 300
+
+    def setup(self, batch):
+        from fastgd._multinomial import MultinomialTrainer
+
+        self.X, _ = make_sparse()
+        rng = np.random.default_rng(0)
+        self.y = rng.integers(0, 10, self.X.shape[0]).astype(float)
+        self.tr = MultinomialTrainer(10, optimizer="sgd", lr=0.01, penalty="l2", alpha=ALPHA,
+                                     batch_size=batch, random_state=0)
+        self.tr.init_model(self.X.shape[1], self.X.dtype)
+        self.tr.run(self.X, self.y, None, epochs=1)
+
+    def time_epoch(self, batch):
         self.tr.run(self.X, self.y, None, epochs=1)
 
 

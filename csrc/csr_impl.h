@@ -173,6 +173,13 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
  * order (to rounding); at batch_size 1 the same operations as before the
  * batches existed. Returns the step counter after the rows; sets *abort on
  * a non-finite margin or loss.
+ *
+ * Averaged SGD (asum not NULL; no L1): the sum of the iterates w_k = s_k v_k
+ * over the averaged steps is v_j S - u_j with S the sum of their scales s_k
+ * and u_j += dv_j S_before at each change of v_j (Xu 2011's trick, as in
+ * scikit-learn's sparse averaged SGD): O(1) per stored entry, no catch-up.
+ * On entry asum holds the sums so far (the epoch function's m0 avg), on
+ * return the sums to this step; the intercept's are added step by step.
  */
 FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indices,
                                              const INDEX *indptr, int64_t n, int64_t d,
@@ -180,12 +187,13 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
                                              const int64_t *order, REAL *params,
                                              REAL *state, double *gsum, const fgd_config *c,
                                              const fgd_lazy *L, int64_t t0, int64_t B,
-                                             double *dlbuf, double *snap, double *loss_sum,
-                                             double *weight_sum, double *lr_last, int *abort)
+                                             double *dlbuf, double *snap, double *asum,
+                                             double *loss_sum, double *weight_sum,
+                                             double *lr_last, int *abort)
 {
     const int64_t D = d + 1, nb = (n + B - 1) / B;
     const double l1 = c->l1, l2 = c->l2;
-    double scale = 1.0, U = 0.0, ratio = 0.0;
+    double scale = 1.0, U = 0.0, ratio = 0.0, S = 0.0;
     int64_t t = t0, q, b;
     const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
@@ -194,6 +202,8 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     int64_t r;
     if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
+    if (asum)   /* u = -(the sums so far), S = 0 */
+        for (q = 0; q < d; q++) asum[q] = -asum[q];
     for (b = 0; b < nb; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const double inv_m = 1.0 / (double)(end - start);
@@ -284,6 +294,10 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
                     v = fgd_soft(v, thr);
                     snap[j] = U;
                 }
+                if (asum && S != 0.0) {
+                    const REAL stored = (REAL)v;
+                    asum[j] += ((double)stored - (double)params[j]) * S;
+                }
                 params[j] = (REAL)v;
             }
         }
@@ -295,15 +309,25 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
             params[d] = (REAL)fgd_coord_step(c, (double)params[d], gb, st, lr, pc, 0, &gsum[d]);
         }
+        if (asum && t - t0 >= L->astart) {
+            S += scale;
+            asum[d] += (double)params[d];
+        }
         t++;
         *lr_last = lr;
-        if (scale < FGD_MIN_SCALE) {
+        if (scale < (asum ? FGD_MIN_SCALE_AVG : FGD_MIN_SCALE)) {
+            if (asum) {   /* u in the units of v after the fold (scale 1) */
+                for (q = 0; q < d; q++) asum[q] -= (double)params[q] * S;
+                S = 0.0;
+            }
             FN(csr_fold_scale)(c, params, snap, d, scale, U);
             scale = 1.0;
             U = 0.0;
         }
     }
     if (!*abort) {
+        if (asum)   /* the sums of the iterates: v S - u */
+            for (q = 0; q < d; q++) asum[q] = (double)params[q] * S - asum[q];
         if (ratio_gsum)   /* loss part, from v before the fold */
             for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / ratio;
         FN(csr_fold_scale)(c, params, snap, d, scale, U);
@@ -849,7 +873,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     int64_t t = t0, b, r, j, q;
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
     double scale = 1.0, U = 0.0;
-    int scaled, abort_flag = 0;
+    double *end_asum;
+    int scaled, fused_sgd, abort_flag = 0;
     /* the per-column arrays a step reads at random (weights, step counters,
      * gradient accumulators, gsum and the state rows) outgrow L2 */
     const int pf_cols = (double)d * (double)(3 * sizeof(double) + 2 * sizeof(REAL)) >
@@ -860,22 +885,30 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || scr->nsteps < nb ||
         (avg && c->average_start >= 0 && !scr->asum))
         return -1;
+    end_asum = asum;
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
     scaled = L.mode == FGD_LAZY_SCALED;
     for (j = 0; j < d; j++) {
         last[j] = t0;
         snap[j] = 0.0;
     }
+    /* plain SGD's fused loop (csr_sgd_rows) runs this epoch on one thread */
+    fused_sgd = c->optimizer == FGD_SGD && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
+                (c->n_threads <= 1 || (B == 1 && !scr->hogwild)) &&
+                (B == 1 ? (!asum || c->l1 == 0.0) : (c->l1 == 0.0 && scr->rowbuf != NULL));
     if (asum) {
         /* the mean of the t0 - average_start iterates so far, as a sum */
         const double m0 = t0 > c->average_start ? (double)(t0 - c->average_start) : 0.0;
         for (j = 0; j < D; j++) asum[j] = m0 * (double)avg[j];
-        /* one global scale cannot give each column's sum of iterates: the
-         * per-coordinate closed form can (or, out of its range, the replay) */
-        if (scaled && !fgd_lazy_closed_sgd(&L, scr->tables)) L.mode = FGD_LAZY_LOOP;
-        scaled = 0;
+        /* elsewhere one global scale cannot give each column's sum of iterates:
+         * the per-coordinate closed form can (or, out of its range, the replay) */
+        if (scaled && !fused_sgd) {
+            if (!fgd_lazy_closed_sgd(&L, scr->tables)) L.mode = FGD_LAZY_LOOP;
+            scaled = 0;
+        }
     }
-    if (c->n_threads > 1 && (B > 1 || (scr->hogwild && !asum)) && scr->tbuf && scr->prev) {
+    if (!fused_sgd && c->n_threads > 1 && (B > 1 || (scr->hogwild && !asum)) && scr->tbuf &&
+        scr->prev) {
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
         if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
         if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
@@ -905,13 +938,14 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                               c, &L, t0, &loss_sum, &weight_sum, &lr_last, &abort_flag);
         nb = 0;
         L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
-    } else if (!asum && (scaled || L.mode == FGD_LAZY_IDENTITY) && c->optimizer == FGD_SGD &&
-               (B == 1 || (c->l1 == 0.0 && scr->rowbuf))) {
+    } else if (fused_sgd) {
         double dl1;
         t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
-                             c, &L, t0, B, B == 1 ? &dl1 : scr->rowbuf, snap, &loss_sum,
+                             c, &L, t0, B, B == 1 ? &dl1 : scr->rowbuf, snap, asum, &loss_sum,
                              &weight_sum, &lr_last, &abort_flag);
         nb = 0;   /* done: skip the general loop */
+        if (!scaled) L.mode = FGD_LAZY_IDENTITY;
+        end_asum = NULL;   /* the sums are complete */
     }
 
     for (b = 0; b < nb && !abort_flag; b++) {
@@ -1029,7 +1063,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             FN(csr_fold_scale)(c, params, snap, d, scale, U);
         else if (!scaled)
             for (j = 0; j < d; j++)
-                FN(csr_catch_up)(&L, params, state, D, gsum, asum, j, last[j], t);
+                FN(csr_catch_up)(&L, params, state, D, gsum, end_asum, j, last[j], t);
         if (scaled && nb > 0 && c->l2 > 0.0)
             for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
         if (asum && t > c->average_start) {

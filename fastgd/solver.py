@@ -321,11 +321,10 @@ class Trainer:
 
     # -- training -------------------------------------------------------
     def _sparse_sgd_serial(self):
-        """Whether CSR mini-batches are plain SGD (no momentum, no averaging),
-        which the core runs fastest on one thread (see :meth:`_problem`)."""
+        """Whether CSR mini-batches are plain SGD (no momentum), which the
+        core runs fastest on one thread (see :meth:`_problem`)."""
         opt = self.optimizer
-        return (opt.name == "sgd" and opt.momentum == 0 and not opt.decoupled_weight_decay
-                and self.average_start < 0)
+        return opt.name == "sgd" and opt.momentum == 0 and not opt.decoupled_weight_decay
 
     def _problem(self, X, y, sw, epochs, n_rows=None):
         n, d = X.shape

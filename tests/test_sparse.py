@@ -320,12 +320,15 @@ def test_averaged_plain_sgd_long_gaps_and_chunks(monkeypatch, penalty, direct):
     assert_close(chunked.avg, dense.avg, np.float64, "avg, chunked")
 
 
-def test_averaged_sgd_when_the_closed_form_is_out_of_range():
-    # prod(1 - lr l2) = 0.5^n is out of the per-coordinate closed form's range:
-    # the averaged epoch replays skipped steps instead, still exact
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_averaged_sgd_when_the_scale_collapses(penalty):
+    # prod(1 - lr l2) = 0.5^n: with L2 the fused loop folds its weight scale
+    # (and the sums of Xu's trick) again and again; with L1 too the general
+    # loop's per-coordinate closed form is out of range and it replays the
+    # skipped steps instead. Both exact.
     X, y = make_sparse(n=1500)
-    kw = dict(loss="squared_error", optimizer=SGD(lr=0.5), penalty="l2", alpha=1.0,
-              batch_size=1, random_state=0, average=True)
+    kw = dict(loss="squared_error", optimizer=SGD(lr=0.5), penalty=penalty, alpha=1.0,
+              l1_ratio=0.01, batch_size=1, random_state=0, average=True)
     sparse = train(X, y * 0.1, **kw)
     dense = train(X.toarray(), y * 0.1, **kw)
     assert_close(sparse.avg, dense.avg, np.float64, "avg")
