@@ -13,13 +13,104 @@
  * the epoch every feature is. Work per step: K times the batch's non-zeros,
  * plus the catch-up (O(1) per coordinate except in LOOP mode).
  *
- * Plain SGD with a penalty (lazy mode SCALED) uses the per-coordinate
- * closed form SGD_CLOSED, or the replay where that leaves its range: one
- * global weight scale would serve too, but the multinomial loop is kept to
- * the general catch-up. One thread.
+ * Plain SGD without L1 (lazy modes IDENTITY and SCALED, no averaging) takes
+ * a fused loop (csr_mn_sgd_rows): w = scale * v over all
+ * (d+1) K weights, as in the binary csr_sgd_rows, so a row costs its K
+ * margins and K updates per stored value and nothing else. Otherwise plain
+ * SGD with a penalty uses the per-coordinate closed form SGD_CLOSED, or the
+ * replay where that leaves its range. One thread.
  */
 
 #define FN(name) FGD_CAT(name, SFX)   /* as in csr_impl.h, included just before */
+
+/* The fused loop for plain SGD without L1 (see above): a mini-batch takes
+ * its rows' margins first (the weights at the start of the step), keeps
+ * each row's K weighted loss derivatives / m in dlbuf (B K doubles; at
+ * batch_size 1 the margins' own buffer), then updates from the rows. gsum
+ * gets the loss part per stored value and the L2 part at the end, as
+ * l2 (steps) w_end (as the binary SCALED loop). Returns the step counter. */
+static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
+                                   const INDEX *indptr, int64_t n, int64_t d, int64_t K,
+                                   const double *y, const double *sw, const int64_t *order,
+                                   REAL *params, double *gsum, const fgd_config *c,
+                                   const fgd_lazy *L, int64_t t0, int64_t B, double *dlbuf,
+                                   double *p, double *gb, double *loss_sum,
+                                   double *weight_sum, double *lr_last, int *abort)
+{
+    const int64_t DK = d * K, nb = (n + B - 1) / B;
+    double scale = 1.0;
+    int64_t t = t0, r, q, k, b;
+    for (b = 0; b < nb; b++) {
+        const int64_t start = b * B, end = start + B < n ? start + B : n;
+        const double inv_m = 1.0 / (double)(end - start);
+        double batch_weight = 0.0, lr;
+        for (k = 0; k < K; k++) gb[k] = 0.0;
+        /* the margins and loss derivatives of the batch's rows */
+        for (r = start; r < end; r++) {
+            const int64_t i = order ? order[r] : r;
+            const double s = sw ? sw[i] : 1.0;
+            const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+            double *dl = B == 1 ? p : dlbuf + (r - start) * K, l;
+            FN(csr_prefetch_ahead)(data, indices, indptr, y, sw, order, n, r, params, NULL, 0);
+            batch_weight += s;
+            for (k = 0; k < K; k++) dl[k] = 0.0;
+            if (s == 0.0) continue;
+            for (q = lo; q < hi; q++) {
+                const double x = (double)data[q];
+                const REAL *vr = params + (int64_t)indices[q] * K;
+                for (k = 0; k < K; k++) dl[k] += x * (double)vr[k];
+            }
+            for (k = 0; k < K; k++) dl[k] = scale * dl[k] + (double)params[DK + k];
+            l = fgd_softmax_loss_and_deriv(dl, K, (int64_t)y[i], s);
+            if (!isfinite(l)) {
+                *abort = 1;
+                break;
+            }
+            *loss_sum += s * l;
+            *weight_sum += s;
+            for (k = 0; k < K; k++) {
+                dl[k] *= inv_m;
+                gb[k] += dl[k];
+            }
+        }
+        if (*abort) break;
+        if (!(batch_weight > 0.0)) continue;   /* a batch of weight zero: no step */
+        lr = L->lr[t - t0];
+        /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
+        scale *= 1.0 - lr * c->l2;
+        for (r = start; r < end; r++) {
+            const int64_t i = order ? order[r] : r;
+            const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
+            const double *dl = B == 1 ? p : dlbuf + (r - start) * K;
+            for (q = lo; q < hi; q++) {
+                const double x = (double)data[q];
+                const int64_t j0 = (int64_t)indices[q] * K;
+                const double step = lr * x / scale;
+                for (k = 0; k < K; k++) {
+                    params[j0 + k] = (REAL)((double)params[j0 + k] - step * dl[k]);
+                    gsum[j0 + k] += dl[k] * x;
+                }
+            }
+        }
+        if (c->fit_intercept)
+            for (k = 0; k < K; k++) {
+                gsum[DK + k] += gb[k];
+                params[DK + k] = (REAL)((double)params[DK + k] - lr * gb[k]);
+            }
+        t++;
+        *lr_last = lr;
+        if (scale < FGD_MIN_SCALE) {
+            FN(csr_fold_scale)(c, params, NULL, DK, scale, 0.0);
+            scale = 1.0;
+        }
+    }
+    if (!*abort) {
+        FN(csr_fold_scale)(c, params, NULL, DK, scale, 0.0);
+        if (c->l2 > 0.0)
+            for (q = 0; q < DK; q++) gsum[q] += c->l2 * (double)(t - t0) * (double)params[q];
+    }
+    return t;
+}
 
 int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
                                    const INDEX *indptr, int64_t n, int64_t d, int64_t K,
@@ -51,6 +142,14 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
         if (!(yi >= 0.0 && yi < (double)K && yi == (double)(int64_t)yi)) return -1;
     }
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
+    if ((B == 1 || scr->rowbuf) && !asum && c->l1 == 0.0 && c->optimizer == FGD_SGD &&
+        c->hyper[0] == 0.0 && (L.mode == FGD_LAZY_SCALED || L.mode == FGD_LAZY_IDENTITY)) {
+        t = FN(csr_mn_sgd_rows)(data, indices, indptr, n, d, K, y, sw, order, params, gsum, c,
+                                &L, t0, B, scr->rowbuf, p, gb, &loss_sum, &weight_sum,
+                                &lr_last, &abort_flag);
+        fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
+        return 0;
+    }
     if (L.mode == FGD_LAZY_SCALED && !fgd_lazy_closed_sgd(&L, scr->tables))
         L.mode = FGD_LAZY_LOOP;
     for (j = 0; j < d; j++) last[j] = t0;

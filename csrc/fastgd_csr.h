@@ -45,7 +45,8 @@ typedef struct {
     int64_t *prev;      /* d: step of the listed columns before this batch */
     int hogwild;        /* 1: lock-free asynchronous steps (see below) */
     double *asum;       /* d + 1: averaged SGD's running sums (needed when avg is given) */
-    double *rowbuf;     /* batch_size doubles (plain SGD's fused mini-batches), or NULL */
+    double *rowbuf;     /* batch_size (x K, softmax) doubles for plain SGD's fused
+                           mini-batches, or NULL */
 } fgd_csr_scratch;
 
 /*

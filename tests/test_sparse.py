@@ -618,6 +618,25 @@ def test_multinomial_csr_equals_dense(opt, penalty, batch_size, dtype):
     np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 6])
+@pytest.mark.parametrize("penalty", ["none", "l2"])
+def test_multinomial_csr_fused_plain_sgd_equals_dense(penalty, batch_size, dtype):
+    """Plain SGD without L1 or averaging takes the fused softmax loop (weight
+    scale, no catch-up); with sample weights, some zero."""
+    X, y = make_sparse_multiclass(dtype=dtype)
+    sw = np.linspace(0, 2, X.shape[0])
+    sw[:12] = 0.0
+    kind, alpha = PENALTIES[penalty]
+    kw = dict(optimizer=SGD(lr=0.1), penalty=kind, alpha=alpha, batch_size=batch_size,
+              random_state=3, schedule="invscaling")
+    sparse = train_multinomial(X, y, sample_weight=sw, **kw)
+    dense = train_multinomial(X.toarray(), y, sample_weight=sw, **kw)
+    assert sparse.t == dense.t
+    assert_close(sparse.params, dense.params, dtype, "params")
+    np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
+
+
 def test_multinomial_csr_weights_chunks_and_reference(monkeypatch):
     """Sample weights (some zero), an epoch in chunks, and the NumPy reference on CSR."""
     X, y = make_sparse_multiclass(n=150)

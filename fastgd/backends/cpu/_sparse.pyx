@@ -62,7 +62,7 @@ cdef class _Scratch:
         self.s.asum = NULL
         self.s.rowbuf = NULL
         if batch_size > 1:
-            rowbuf = np.empty(batch_size)
+            rowbuf = np.empty(batch_size * per_feature)
             self._keep.append(rowbuf)
             self.s.rowbuf = &rowbuf[0]
         if averaged:
@@ -260,7 +260,7 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
         order_view = order
         order_ptr = &order_view[0]
     scratch = _scratch((n + B - 1) // B, d, K, avg is not None or c.average_start >= 0, P, 1,
-                       False, 1)
+                       False, min(B, n))
 
     with nogil:
         if floating is double:
