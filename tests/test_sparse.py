@@ -710,3 +710,19 @@ def test_plain_sgd_minibatches_run_on_one_thread(parallel_batches):
                      batch_size=16, n_jobs=2)
         tr.init_model(X.shape[1], np.float64)
         assert tr._problem(X, y, None, 1).n_threads == threads, penalty
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multinomial_csr_int64_indices_give_the_same_model(dtype):
+    X, y = make_sparse_multiclass(dtype=dtype)
+    X64 = X.copy()
+    # set after construction: scipy's constructor would choose the index dtype itself
+    X64.indices = X64.indices.astype(np.int64)
+    X64.indptr = X64.indptr.astype(np.int64)
+    assert X64.indices.dtype == np.int64
+    for opt in ("sgd", "adam"):                    # the fused loop and the general one
+        kw = dict(optimizer=opt, lr=0.05, penalty="l2", alpha=1e-3, batch_size=4,
+                  random_state=0)
+        a = train_multinomial(X, y, **kw)
+        b = train_multinomial(X64, y, **kw)
+        np.testing.assert_array_equal(a.params, b.params)
