@@ -528,6 +528,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
                     if (ia < r) {   /* catch up the steps ia .. r-1 */
                         const double w = (double)params[j];
                         const double a = E[r] / E[ia] * fabs(w) - E[r] * (Q[r] - Q[ia]);
+                        gsum[j] += l2 * (w + fgd_lazy_closed_sgd_sum(L, w, ia, ia, r - 1));
                         params[j] = (REAL)(a > 0.0 ? (w > 0.0 ? a : -a) : 0.0);
                         last[j] = t;
                     }

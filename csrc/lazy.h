@@ -60,6 +60,9 @@
 #include "optim.h"
 
 /*
+ * The smooth part of the skipped steps' gradients (l2 w for each) goes to
+ * gsum exactly in every mode, SGD_CLOSED through the same sums of iterates.
+ *
  * Averaged SGD (c->average_start >= 0): the catch-up also adds to *as the
  * iterate after each skipped step that is averaged (table index >= astart),
  * so that the running sum of the iterates stays exact without a step per
@@ -84,10 +87,8 @@ enum fgd_lazy_mode {
     FGD_LAZY_SGD_CLOSED = 6
 };
 
-/* Number of rows of the per-step tables (each nsteps + 1 doubles): the
- * last two only when averaging (c->average_start >= 0). */
+/* Number of rows of the per-step tables (each nsteps + 1 doubles). */
 #define FGD_LAZY_TABLES 7
-#define FGD_LAZY_TABLES_PLAIN 5
 
 typedef struct {
     const fgd_config *c;
@@ -106,7 +107,7 @@ typedef struct {
     int ns;                 /* state rows the rule reads and writes (of 3) */
     int const_lr;           /* every step of the tables has the same step size */
     int64_t astart;         /* averaged SGD: first averaged table index (or INT64_MAX) */
-    const double *asum1;    /* SGD_CLOSED, averaging: asum1[i] = sum_{1 <= k <= i} prodp[k] */
+    const double *asum1;    /* SGD_CLOSED: asum1[i] = sum_{1 <= k <= i} prodp[k] */
     const double *asum2;    /*   and asum2[i] = sum_{1 <= k <= i} prodp[k] q[k] */
 } fgd_lazy;
 
@@ -194,8 +195,8 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
         if (lr[i] != lr[0]) L->const_lr = 0;
     L->astart = c->average_start < 0 ? INT64_MAX
               : (c->average_start > t0 ? c->average_start - t0 : 0);
-    L->asum1 = L->astart == INT64_MAX ? NULL : tables + 5 * N;
-    L->asum2 = L->astart == INT64_MAX ? NULL : tables + 6 * N;
+    L->asum1 = tables + 5 * N;
+    L->asum2 = tables + 6 * N;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
     case FGD_ADAGRAD:  L->ns = 1; break;
@@ -277,7 +278,7 @@ static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
     for (i = 0; i < L->nsteps; i++) prodp[i + 1] = prodp[i] * (1.0 - L->lr[i] * c->l2);
     q[0] = 0.0;
     for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
-    if (L->astart != INT64_MAX) {
+    {   /* the sums of the iterates over a gap (gsum's L2 part, averaging) */
         double *a1 = tables + 5 * N, *a2 = tables + 6 * N;
         a1[0] = a2[0] = 0.0;
         for (i = 1; i < N; i++) {
@@ -401,7 +402,8 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
         const double a = R * fabs(*w) - C;
         const int64_t na = fgd_lazy_n_averaged(L, ia, ib);
         if (as && na > 0) *as += fgd_lazy_closed_sgd_sum(L, *w, ia, ib - na, ib);
-        *gs += c->l2 * *w * (double)(ib - ia);   /* approximate: w at the catch-up */
+        /* the L2 part of the skipped steps' gradients: l2 times w before each */
+        *gs += c->l2 * (*w + fgd_lazy_closed_sgd_sum(L, *w, ia, ia, ib - 1));
         *w = a > 0.0 ? (*w > 0.0 ? a : -a) : 0.0;
         return;
     }

@@ -726,3 +726,22 @@ def test_multinomial_csr_int64_indices_give_the_same_model(dtype):
         a = train_multinomial(X, y, **kw)
         b = train_multinomial(X64, y, **kw)
         np.testing.assert_array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_grad_norm_is_exact_under_the_per_coordinate_closed_form(batch_size):
+    """Plain SGD with L1 where the per-coordinate closed form (SGD_CLOSED)
+    catches up: the skipped steps' L2 gradients are summed exactly (through
+    the sums of iterates), so history.grad_norm equals the dense one."""
+    X, y = make_sparse_multiclass()
+    kw = dict(optimizer=SGD(lr=0.1), penalty="elasticnet", alpha=0.05, batch_size=batch_size,
+              random_state=3)
+    sparse = train_multinomial(X, y, **kw)
+    dense = train_multinomial(X.toarray(), y, **kw)
+    np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
+    X, y = _data()   # binary, averaged: the general loop in the same mode
+    kw = dict(loss="log_loss", optimizer=SGD(lr=0.1), penalty="elasticnet", alpha=0.01,
+              batch_size=batch_size, random_state=3, average=5)
+    sparse = train(X, y, **kw)
+    dense = train(X.toarray(), y, **kw)
+    np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)

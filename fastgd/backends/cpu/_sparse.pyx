@@ -19,9 +19,8 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
-# Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES_PLAIN, and
-# FGD_LAZY_TABLES when averaging).
-cdef int N_TABLES = 5, N_TABLES_AVG = 7
+# Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES).
+cdef int N_TABLES = 7
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
 
@@ -29,7 +28,7 @@ LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
 def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
     """The catch-up mode lazy.h picks for ``cfg``: (name, truncated)."""
     cdef fgd_config c = _make_config(cfg)
-    cdef double[::1] tables = np.empty(N_TABLES_AVG * (nsteps + 1))
+    cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
     cdef int code = fgd_csr_lazy_mode(&c, t0, nsteps, &tables[0])
     return LAZY_MODES[code // 2], bool(code % 2)
 
@@ -42,7 +41,7 @@ cdef class _Scratch:
 
     def __cinit__(self, int64_t nb, int64_t d, int64_t per_feature, bint averaged,
                   int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size):
-        cdef double[::1] tables = np.empty((N_TABLES_AVG if averaged else N_TABLES) * (nb + 1))
+        cdef double[::1] tables = np.empty(N_TABLES * (nb + 1))
         cdef int64_t[::1] last = np.empty(max(d, 1), dtype=np.int64)
         cdef int64_t[::1] cols = np.empty(max(d, 1), dtype=np.int64)
         cdef double[::1] gacc = np.zeros(max(d * per_feature, 1))
@@ -87,9 +86,9 @@ _reuse = threading.local()
 cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged,
                        int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size):
     """A scratch for these sizes (gacc and tbuf are left zero by every epoch)."""
-    key = (nb, d, per_feature, averaged, n_coords, n_threads, batch_size)
+    key = (d, per_feature, averaged, n_coords, n_threads, batch_size)
     cdef _Scratch s = getattr(_reuse, "scratch", None)
-    if s is None or s.key != key:
+    if s is None or s.key != key or s.s.nsteps < nb:   # fewer steps fit (a last chunk)
         _reuse.scratch = None   # free the old one first
         s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild, batch_size)
         s.key = key
