@@ -77,10 +77,13 @@ cdef class _Scratch:
 
 
 # The last scratch each thread used: reused by the next epoch (or chunk) of
-# the same shape, since fresh buffers of this size cost page faults every
-# epoch (measured: ~5% of a 200k-step epoch). Per thread, as two threads may
-# train at once.
+# the same shape, since fresh buffers cost page faults every epoch (measured:
+# 4-7% of a 200k-step batch-1 epoch on 100k features). Per thread, as two
+# threads may train at once. Only scratch up to REUSE_BYTES is kept between
+# calls, so that what stays allocated after a fit is bounded; above that the
+# faults are a small part of an epoch over that much data.
 _reuse = threading.local()
+REUSE_BYTES = 32 << 20
 
 
 cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged,
@@ -92,7 +95,8 @@ cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged
         _reuse.scratch = None   # free the old one first
         s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild, batch_size)
         s.key = key
-        _reuse.scratch = s
+        if sum(a.nbytes for a in s._keep) <= REUSE_BYTES:
+            _reuse.scratch = s
     s.s.hogwild = hogwild
     return s
 
