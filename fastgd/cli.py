@@ -93,7 +93,7 @@ def _fit(args):
               batch_size=args.batch_size, epochs=args.epochs, penalty=args.penalty,
               alpha=args.alpha, l1_ratio=args.l1_ratio, schedule=args.schedule,
               random_state=args.seed, n_jobs=args.n_jobs, tol=args.tol,
-              verbose=args.verbose)
+              average=args.average, hogwild=args.hogwild, verbose=args.verbose)
     seconds = time.perf_counter() - start
     print(f"fitted {X.shape[0]} x {X.shape[1]} ({type(X).__name__}, {X.dtype}) in "
           f"{seconds:.3f} s: {res.n_iter_} epochs, {res.t_} steps, final loss "
@@ -155,6 +155,12 @@ def build_parser():
     p.add_argument("--schedule", default=None)
     p.add_argument("--tol", type=float, default=None)
     p.add_argument("--n-jobs", type=int, default=None)
+    p.add_argument("--average", nargs="?", type=int, const=True, default=False,
+                   metavar="START", help="averaged SGD: report the average of the iterates "
+                   "(after step START when given)")
+    p.add_argument("--hogwild", action="store_true",
+                   help="lock-free asynchronous steps on --n-jobs threads (CSR data, "
+                   "--batch-size 1; not deterministic)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--label-column", type=int, default=0)
     p.add_argument("--float32", action="store_true", help="train in float32")

@@ -72,6 +72,28 @@ def test_svmlight_file_trains_on_csr_without_densifying(tmp_path, binary_data, c
     assert np.loadtxt(preds).shape == (X.shape[0],)
 
 
+def test_averaged_and_hogwild_fits_from_the_command(tmp_path, binary_data, capsys):
+    from sklearn.datasets import dump_svmlight_file
+
+    import fastgd
+
+    X, y = binary_data
+    data = tmp_path / "train.svm"
+    dump_svmlight_file(X, y, str(data))
+    X_loaded, y_loaded = load_data(str(data))
+    model = tmp_path / "model.npz"
+    args = ["fit", str(data), "--loss", "log_loss", "--lr", "0.05", "--batch-size", "1",
+            "--seed", "0", "--epochs", "3", "-o", str(model)]
+    assert main(args + ["--average", "10"]) == 0
+    ref = fastgd.fit(X_loaded, y_loaded, loss="log_loss", lr=0.05, batch_size=1, epochs=3,
+                     random_state=0, penalty="l2", average=10)
+    np.testing.assert_allclose(load_model(str(model)).coef_, ref.coef_, rtol=1e-12)
+    assert main(args + ["--hogwild", "--n-jobs", "2"]) == 0
+    assert np.mean(load_model(str(model)).predict(X_loaded) == y_loaded) > 0.9
+    assert main(args + ["--hogwild", "--average"]) == 2
+    assert "hogwild=True cannot keep an averaged iterate" in capsys.readouterr().err
+
+
 def test_bad_file_is_a_clear_error(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "missing.csv")]) == 2
     assert "no such data file" in capsys.readouterr().err
