@@ -71,6 +71,28 @@ static void FN(csr_fold_scale)(const fgd_config *c, REAL *params, double *snap, 
     }
 }
 
+/* Averaged SGD, epoch start: avg (n coordinates) holds the mean of the
+ * t0 - start iterates so far; asum gets their sum. */
+static inline void FN(csr_average_begin)(const REAL *avg, double *asum, int64_t n, int64_t t0,
+                                         int64_t start)
+{
+    const double m0 = t0 > start ? (double)(t0 - start) : 0.0;
+    int64_t j;
+    for (j = 0; j < n; j++) asum[j] = m0 * (double)avg[j];
+}
+
+/* Averaged SGD, epoch end at step t: the mean back into avg (unchanged
+ * while no step after `start` was taken). */
+static inline void FN(csr_average_end)(REAL *avg, const double *asum, int64_t n, int64_t t,
+                                       int64_t start)
+{
+    int64_t j;
+    if (t > start) {
+        const double inv = 1.0 / (double)(t - start);
+        for (j = 0; j < n; j++) avg[j] = (REAL)(asum[j] * inv);
+    }
+}
+
 /* Prefetch the stored entries of a row visited soon (shuffled order). */
 static inline void FN(csr_prefetch_row)(const REAL *data, const INDEX *indices,
                                         const INDEX *indptr, int64_t i)
@@ -214,14 +236,8 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
             double p = 0.0, l, dl;
-            if (order && r + FGD_CSR_PREFETCH < n) {
-                const int64_t ia = order[r + FGD_CSR_PREFETCH];
-                FN(csr_prefetch_row)(data, indices, indptr, ia);
-#if defined(__GNUC__)
-                __builtin_prefetch(y + ia, 0, 3);   /* y and sw are read at random too */
-                if (sw) __builtin_prefetch(sw + ia, 0, 3);
-#endif
-            }
+            /* the row FGD_CSR_PREFETCH ahead (with its y and sw) */
+            FN(csr_prefetch_ahead)(data, indices, indptr, y, sw, order, n, r, params, NULL, 0);
 #if defined(__GNUC__)
             if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
                 __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
@@ -703,14 +719,15 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                                         const INDEX *indptr, int64_t n, int64_t d,
                                         const double *y, const double *sw,
                                         const int64_t *order, REAL *params, REAL *state,
-                                        double *gsum, const fgd_config *c, const fgd_lazy *L,
-                                        int64_t t0, const fgd_csr_scratch *scr, int nthreads,
+                                        double *gsum, double *asum, const fgd_config *c,
+                                        const fgd_lazy *L, int64_t t0,
+                                        const fgd_csr_scratch *scr, int nthreads,
                                         double *loss_sum, double *weight_sum,
                                         double *lr_last, int *abort)
 {
     const int64_t D = d + 1, B = c->batch_size, nb = (n + B - 1) / B;
     int64_t *last = scr->last, *cols = scr->cols, *prev = scr->prev;
-    double *tbuf = scr->tbuf, *asum = scr->asum;
+    double *tbuf = scr->tbuf;
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     int64_t nc = 0, t_end = t0;
     int abort_flag = 0, k;
@@ -758,7 +775,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
             {
                 const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
                 for (kk = k0; kk < k1; kk++)
-                    FN(csr_catch_up)(L, params, state, D, gsum, scr->asum, cols[kk], prev[kk], t);
+                    FN(csr_catch_up)(L, params, state, D, gsum, asum, cols[kk], prev[kk], t);
             }
 #ifdef _OPENMP
 #pragma omp barrier
@@ -898,9 +915,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                 (c->n_threads <= 1 || (B == 1 && !scr->hogwild)) &&
                 (B == 1 ? (!asum || c->l1 == 0.0) : (c->l1 == 0.0 && scr->rowbuf != NULL));
     if (asum) {
-        /* the mean of the t0 - average_start iterates so far, as a sum */
-        const double m0 = t0 > c->average_start ? (double)(t0 - c->average_start) : 0.0;
-        for (j = 0; j < D; j++) asum[j] = m0 * (double)avg[j];
+        FN(csr_average_begin)(avg, asum, D, t0, c->average_start);
         /* elsewhere one global scale cannot give each column's sum of iterates:
          * the per-coordinate closed form can (or, out of its range, the replay) */
         if (scaled && !fused_sgd) {
@@ -929,8 +944,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                                 &lr_last, &abort_flag);
         else
             t = FN(csr_parallel_batches)(data, indices, indptr, n, d, y, sw, order, params,
-                                         state, gsum, c, &L, t0, scr, nthreads, &loss_sum,
-                                         &weight_sum, &lr_last, &abort_flag);
+                                         state, gsum, asum, c, &L, t0, scr, nthreads,
+                                         &loss_sum, &weight_sum, &lr_last, &abort_flag);
         scaled = 0;
         nb = 0;   /* done: skip the serial loops, catch up below */
     } else if (!asum && B == 1 && c->optimizer == FGD_FTRL && L.mode == FGD_LAZY_LAST &&
@@ -945,7 +960,6 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                              c, &L, t0, B, B == 1 ? &dl1 : scr->rowbuf, snap, asum, &loss_sum,
                              &weight_sum, &lr_last, &abort_flag);
         nb = 0;   /* done: skip the general loop */
-        if (!scaled) L.mode = FGD_LAZY_IDENTITY;
         end_asum = NULL;   /* the sums are complete */
     }
 
@@ -1067,10 +1081,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                 FN(csr_catch_up)(&L, params, state, D, gsum, end_asum, j, last[j], t);
         if (scaled && nb > 0 && c->l2 > 0.0)
             for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
-        if (asum && t > c->average_start) {
-            const double inv = 1.0 / (double)(t - c->average_start);
-            for (j = 0; j < D; j++) avg[j] = (REAL)(asum[j] * inv);
-        }
+        if (asum) FN(csr_average_end)(avg, asum, D, t, c->average_start);
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
     return 0;

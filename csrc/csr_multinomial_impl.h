@@ -153,10 +153,7 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
     if (L.mode == FGD_LAZY_SCALED && !fgd_lazy_closed_sgd(&L, scr->tables))
         L.mode = FGD_LAZY_LOOP;
     for (j = 0; j < d; j++) last[j] = t0;
-    if (asum) {
-        const double m0 = t0 > c->average_start ? (double)(t0 - c->average_start) : 0.0;
-        for (j = 0; j < P; j++) asum[j] = m0 * (double)avg[j];
-    }
+    if (asum) FN(csr_average_begin)(avg, asum, P, t0, c->average_start);
 
     for (b = 0; b < nb && !abort_flag; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
@@ -244,10 +241,7 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
         for (j = 0; j < d; j++)
             for (k = 0; k < K; k++)
                 FN(csr_catch_up)(&L, params, state, P, gsum, asum, j * K + k, last[j], t);
-        if (asum && t > c->average_start) {
-            const double inv = 1.0 / (double)(t - c->average_start);
-            for (j = 0; j < P; j++) avg[j] = (REAL)(asum[j] * inv);
-        }
+        if (asum) FN(csr_average_end)(avg, asum, P, t, c->average_start);
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
     return 0;

@@ -177,7 +177,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     if order is not None:
         order_view = order
         order_ptr = &order_view[0]
-    scratch = _scratch((n + B - 1) // B, d, 1, avg is not None or c.average_start >= 0, d + 1,
+    scratch = _scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
                        c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n))
 
     with nogil:
@@ -262,7 +262,7 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     if order is not None:
         order_view = order
         order_ptr = &order_view[0]
-    scratch = _scratch((n + B - 1) // B, d, K, avg is not None or c.average_start >= 0, P, 1,
+    scratch = _scratch((n + B - 1) // B, d, K, avg is not None, P, 1,
                        False, min(B, n))
 
     with nogil:
