@@ -226,7 +226,7 @@ FGD_INLINE void FN(fgd_flush_log_losses)(const double *z, const double *e, const
 {
     double l[FGD_GROUP];
     int k;
-    for (k = 0; k < FGD_GROUP; k++) l[k] = (z[k] > 0 ? 0.0 : -z[k]) + fgd_log1p_unit(e[k]);
+    for (k = 0; k < FGD_GROUP; k++) l[k] = fgd_logistic_value(z[k], e[k]);
     for (k = 0; k < m; k++) *loss_sum += s[k] * l[k];
 }
 
@@ -266,11 +266,11 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
         if (s == 0.0) continue; /* no weight: no step */
         p = FN(fgd_dot)(x, params, d) + (double)params[d];
         if (defer) {
-            /* fgd_logistic split in two: the loss is the finite log1p part
-             * plus `lin`, so the loss is finite exactly when lin is */
-            const double z = y[i] * p, e = fgd_exp_nonpos(-fabs(z));
-            const double lin = z > 0 ? 0.0 : -z;
-            dl = -y[i] * ((z > 0 ? e : 1.0) / (1.0 + e));
+            /* fgd_logistic in its two halves: the loss value is a finite
+             * log1p term plus `lin`, so it is finite exactly when lin is */
+            const double z = y[i] * p, lin = z > 0 ? 0.0 : -z;
+            double e;
+            dl = -y[i] * fgd_logistic_sig(z, &e);
             if (!isfinite(lin) || !isfinite(p)) {
                 nonfinite = 1;
                 break;

@@ -73,13 +73,28 @@ static inline double fgd_log1p_unit(double u)
     return k * ln2_hi + (t + (t * z * q + k * ln2_lo));
 }
 
+/* The two halves of fgd_logistic (below), for a loop that needs the
+ * derivative at once and the loss value later: 1 / (1 + exp(z)), with
+ * e = exp(-|z|) ... */
+static inline double fgd_logistic_sig(double z, double *e)
+{
+    *e = fgd_exp_nonpos(-fabs(z));
+    return (z > 0 ? *e : 1.0) / (1.0 + *e);
+}
+
+/* ... and log(1 + exp(-z)) from z and that e. */
+static inline double fgd_logistic_value(double z, double e)
+{
+    return (z > 0 ? 0.0 : -z) + fgd_log1p_unit(e);
+}
+
 /* log(1 + exp(-z)) without overflow for any z; *sig = 1 / (1 + exp(z)),
  * so that the log-loss derivative is -y * sig. One exponential for both. */
 static inline double fgd_logistic(double z, double *sig)
 {
-    const double e = fgd_exp_nonpos(-fabs(z));
-    *sig = (z > 0 ? e : 1.0) / (1.0 + e);
-    return (z > 0 ? 0.0 : -z) + fgd_log1p_unit(e);
+    double e;
+    *sig = fgd_logistic_sig(z, &e);
+    return fgd_logistic_value(z, e);
 }
 
 /* log(1 + exp(-z)) without overflow for any z. */
