@@ -89,6 +89,43 @@
 #undef SFX
 #undef REAL
 
+/* The typed instance of `fn` for (is_f32, is_i64), the pointer arguments
+ * cast to its types by FGD_CSR_ARGS(REAL, INDEX). */
+#define FGD_CSR_PICK(fn, ARGS)                                                  \
+    (is_f32 ? (is_i64 ? fn##_f32_i64(ARGS(float, int64_t))                      \
+                      : fn##_f32_i32(ARGS(float, int32_t)))                     \
+            : (is_i64 ? fn##_f64_i64(ARGS(double, int64_t))                     \
+                      : fn##_f64_i32(ARGS(double, int32_t))))
+
+int fgd_epoch_csr_any(int is_f32, int is_i64, const void *data, const void *indices,
+                      const void *indptr, int64_t n, int64_t d, const double *y,
+                      const double *sw, const int64_t *order, void *params, void *state,
+                      double *gsum, void *avg, const fgd_config *cfg, int64_t t0,
+                      const fgd_csr_scratch *scratch, fgd_stats *stats)
+{
+#define FGD_CSR_ARGS(R, I)                                                          \
+    (const R *)data, (const I *)indices, (const I *)indptr, n, d, y, sw, order,    \
+        (R *)params, (R *)state, gsum, (R *)avg, cfg, t0, scratch, stats
+    return FGD_CSR_PICK(fgd_epoch_csr, FGD_CSR_ARGS);
+#undef FGD_CSR_ARGS
+}
+
+int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
+                                  const void *indices, const void *indptr, int64_t n,
+                                  int64_t d, int64_t K, const double *y, const double *sw,
+                                  const int64_t *order, void *params, void *state,
+                                  double *gsum, void *avg, const fgd_config *cfg, int64_t t0,
+                                  const fgd_csr_scratch *scratch, double *pbuf,
+                                  fgd_stats *stats)
+{
+#define FGD_CSR_ARGS(R, I)                                                          \
+    (const R *)data, (const I *)indices, (const I *)indptr, n, d, K, y, sw, order, \
+        (R *)params, (R *)state, gsum, (R *)avg, cfg, t0, scratch, pbuf, stats
+    return FGD_CSR_PICK(fgd_epoch_csr_multinomial, FGD_CSR_ARGS);
+#undef FGD_CSR_ARGS
+}
+#undef FGD_CSR_PICK
+
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables)
 {
     fgd_lazy L;

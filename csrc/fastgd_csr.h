@@ -112,6 +112,23 @@ FGD_CSR_MN_DECL(f32_i32, float, int32_t)
 FGD_CSR_MN_DECL(f32_i64, float, int64_t)
 #undef FGD_CSR_MN_DECL
 
+/* The binary and multinomial epochs for any of the four instances, chosen
+ * by is_f32 (REAL float, else double) and is_i64 (INDEX int64_t, else
+ * int32_t): the one entry the Cython layer calls, so that the choice among
+ * the typed functions above is written once. Same arguments and returns. */
+int fgd_epoch_csr_any(int is_f32, int is_i64, const void *data, const void *indices,
+                      const void *indptr, int64_t n, int64_t d, const double *y,
+                      const double *sw, const int64_t *order, void *params, void *state,
+                      double *gsum, void *avg, const fgd_config *cfg, int64_t t0,
+                      const fgd_csr_scratch *scratch, fgd_stats *stats);
+int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
+                                  const void *indices, const void *indptr, int64_t n,
+                                  int64_t d, int64_t K, const double *y, const double *sw,
+                                  const int64_t *order, void *params, void *state,
+                                  double *gsum, void *avg, const fgd_config *cfg, int64_t t0,
+                                  const fgd_csr_scratch *scratch, double *pbuf,
+                                  fgd_stats *stats);
+
 /* Which catch-up mode an epoch with this configuration uses over nsteps
  * steps from t0, for tests and docs: 2 * (enum fgd_lazy_mode of lazy.h)
  * + (1 if the replay may be truncated). */

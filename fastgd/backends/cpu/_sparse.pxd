@@ -17,61 +17,18 @@ cdef extern from "fastgd_csr.h" nogil:
         double *asum
         double *rowbuf
 
-    int fgd_epoch_csr_f64_i32(const double *data, const int32_t *indices,
-                              const int32_t *indptr, int64_t n, int64_t d,
-                              const double *y, const double *sw, const int64_t *order,
-                              double *params, double *state, double *gsum,
-                              double *avg, const fgd_config *cfg, int64_t t0,
-                              const fgd_csr_scratch *scratch, fgd_stats *stats)
-    int fgd_epoch_csr_f64_i64(const double *data, const int64_t *indices,
-                              const int64_t *indptr, int64_t n, int64_t d,
-                              const double *y, const double *sw, const int64_t *order,
-                              double *params, double *state, double *gsum,
-                              double *avg, const fgd_config *cfg, int64_t t0,
-                              const fgd_csr_scratch *scratch, fgd_stats *stats)
-    int fgd_epoch_csr_f32_i32(const float *data, const int32_t *indices,
-                              const int32_t *indptr, int64_t n, int64_t d,
-                              const double *y, const double *sw, const int64_t *order,
-                              float *params, float *state, double *gsum,
-                              float *avg, const fgd_config *cfg, int64_t t0,
-                              const fgd_csr_scratch *scratch, fgd_stats *stats)
-    int fgd_epoch_csr_f32_i64(const float *data, const int64_t *indices,
-                              const int64_t *indptr, int64_t n, int64_t d,
-                              const double *y, const double *sw, const int64_t *order,
-                              float *params, float *state, double *gsum,
-                              float *avg, const fgd_config *cfg, int64_t t0,
-                              const fgd_csr_scratch *scratch, fgd_stats *stats)
-    int fgd_epoch_csr_multinomial_f64_i32(const double *data, const int32_t *indices,
-                                          const int32_t *indptr, int64_t n, int64_t d,
-                                          int64_t K, const double *y, const double *sw,
-                                          const int64_t *order, double *params,
-                                          double *state, double *gsum, double *avg,
-                                          const fgd_config *cfg, int64_t t0,
-                                          const fgd_csr_scratch *scratch, double *pbuf,
-                                          fgd_stats *stats)
-    int fgd_epoch_csr_multinomial_f64_i64(const double *data, const int64_t *indices,
-                                          const int64_t *indptr, int64_t n, int64_t d,
-                                          int64_t K, const double *y, const double *sw,
-                                          const int64_t *order, double *params,
-                                          double *state, double *gsum, double *avg,
-                                          const fgd_config *cfg, int64_t t0,
-                                          const fgd_csr_scratch *scratch, double *pbuf,
-                                          fgd_stats *stats)
-    int fgd_epoch_csr_multinomial_f32_i32(const float *data, const int32_t *indices,
-                                          const int32_t *indptr, int64_t n, int64_t d,
-                                          int64_t K, const double *y, const double *sw,
-                                          const int64_t *order, float *params,
-                                          float *state, double *gsum, float *avg,
-                                          const fgd_config *cfg, int64_t t0,
-                                          const fgd_csr_scratch *scratch, double *pbuf,
-                                          fgd_stats *stats)
-    int fgd_epoch_csr_multinomial_f32_i64(const float *data, const int64_t *indices,
-                                          const int64_t *indptr, int64_t n, int64_t d,
-                                          int64_t K, const double *y, const double *sw,
-                                          const int64_t *order, float *params,
-                                          float *state, double *gsum, float *avg,
-                                          const fgd_config *cfg, int64_t t0,
-                                          const fgd_csr_scratch *scratch, double *pbuf,
-                                          fgd_stats *stats)
+    int fgd_epoch_csr_any(int is_f32, int is_i64, const void *data, const void *indices,
+                          const void *indptr, int64_t n, int64_t d, const double *y,
+                          const double *sw, const int64_t *order, void *params,
+                          void *state, double *gsum, void *avg, const fgd_config *cfg,
+                          int64_t t0, const fgd_csr_scratch *scratch, fgd_stats *stats)
+    int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
+                                      const void *indices, const void *indptr, int64_t n,
+                                      int64_t d, int64_t K, const double *y,
+                                      const double *sw, const int64_t *order, void *params,
+                                      void *state, double *gsum, void *avg,
+                                      const fgd_config *cfg, int64_t t0,
+                                      const fgd_csr_scratch *scratch, double *pbuf,
+                                      fgd_stats *stats)
     int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                           double *tables)

@@ -153,7 +153,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef floating[::1] avg_view
     cdef floating *avg_ptr = NULL
     cdef _Scratch scratch
-    cdef int rc
+    cdef int rc, is_f32 = 0, is_i64 = 0
 
     n = _check_rows(n_rows, nnz, indices.shape[0], indptr[0] if n_rows >= 0 else 0,
                     indptr[n_rows] if n_rows >= 0 else 0, y.shape[0], sw, order)
@@ -180,29 +180,16 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     scratch = _scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
                        c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n))
 
+    if floating is float:
+        is_f32 = 1
+    if index_t is int64_t:
+        is_i64 = 1
     with nogil:
-        if floating is double:
-            if index_t is int32_t:
-                rc = fgd_epoch_csr_f64_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
-                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scratch.s, &st)
-            else:
-                rc = fgd_epoch_csr_f64_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
-                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scratch.s, &st)
-        else:
-            if index_t is int32_t:
-                rc = fgd_epoch_csr_f32_i32(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
-                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scratch.s, &st)
-            else:
-                rc = fgd_epoch_csr_f32_i64(&data[0] if nnz else NULL, &indices[0] if nnz else NULL,
-                                           &indptr[0], n, d, &y[0], sw_ptr, order_ptr,
-                                           &params[0], &state[0, 0], &gsum[0], avg_ptr, &c, t0,
-                                           &scratch.s, &st)
+        rc = fgd_epoch_csr_any(is_f32, is_i64, <const void *>&data[0] if nnz else NULL,
+                               <const void *>&indices[0] if nnz else NULL,
+                               <const void *>&indptr[0], n, d, &y[0], sw_ptr, order_ptr,
+                               <void *>&params[0], <void *>&state[0, 0], &gsum[0],
+                               <void *>avg_ptr, &c, t0, &scratch.s, &st)
     if rc == -2:
         return None
     if rc != 0:
@@ -237,7 +224,7 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     cdef floating *avg_ptr = NULL
     cdef double[::1] pbuf = np.zeros(max(2 * K, 1))
     cdef _Scratch scratch
-    cdef int rc
+    cdef int rc, is_f32 = 0, is_i64 = 0
 
     n = _check_rows(n_rows, nnz, indices.shape[0], indptr[0] if n_rows >= 0 else 0,
                     indptr[n_rows] if n_rows >= 0 else 0, y.shape[0], sw, order)
@@ -265,29 +252,16 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     scratch = _scratch((n + B - 1) // B, d, K, avg is not None, P, 1,
                        False, min(B, n))
 
+    if floating is float:
+        is_f32 = 1
+    if index_t is int64_t:
+        is_i64 = 1
     with nogil:
-        if floating is double:
-            if index_t is int32_t:
-                rc = fgd_epoch_csr_multinomial_f64_i32(
-                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
-                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
-                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
-            else:
-                rc = fgd_epoch_csr_multinomial_f64_i64(
-                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
-                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
-                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
-        else:
-            if index_t is int32_t:
-                rc = fgd_epoch_csr_multinomial_f32_i32(
-                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
-                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
-                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
-            else:
-                rc = fgd_epoch_csr_multinomial_f32_i64(
-                    &data[0] if nnz else NULL, &indices[0] if nnz else NULL, &indptr[0], n, d,
-                    K, &y[0], sw_ptr, order_ptr, &params[0, 0], &state[0, 0], &gsum[0],
-                    avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
+        rc = fgd_epoch_csr_multinomial_any(
+            is_f32, is_i64, <const void *>&data[0] if nnz else NULL,
+            <const void *>&indices[0] if nnz else NULL, <const void *>&indptr[0], n, d, K,
+            &y[0], sw_ptr, order_ptr, <void *>&params[0, 0], <void *>&state[0, 0],
+            &gsum[0], <void *>avg_ptr, &c, t0, &scratch.s, &pbuf[0], &st)
     if rc != 0:
         raise ValueError("invalid configuration or class label for the multinomial CSR core "
                          "(labels must be integers in [0, n_classes); optimizers: sgd, "
