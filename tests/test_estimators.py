@@ -429,6 +429,30 @@ def test_multinomial_kernel_matches_reference(iris, optimizer, dtype, fit_interc
         np.testing.assert_array_equal(a.params[-1], [0.0, 1.0, 2.0])
 
 
+@pytest.mark.parametrize("n_classes", [2, 7, 8, 9, 19])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_multinomial_kernel_matches_reference_for_any_class_count(n_classes, dtype):
+    # The compiled row loop takes the classes in blocks of at most 8 (a
+    # full block, then a remainder of 1..7): class counts on both sides of
+    # the block width, with exact zeros in X (skipped features).
+    rng = np.random.default_rng(n_classes)
+    X = rng.standard_normal((300, 13))
+    X[X < -0.8] = 0.0
+    y = rng.integers(0, n_classes, 300).astype(float)
+    results = []
+    for backend in ("cpu", "reference"):
+        tr = MultinomialTrainer(n_classes, optimizer="adam", lr=0.01, penalty="l2", alpha=1e-3,
+                                batch_size=5, backend=backend, random_state=0)
+        tr.init_model(13, dtype)
+        tr.run(X.astype(dtype), y, epochs=2)
+        results.append(tr)
+    a, b = results
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(a.params, b.params, **tol)
+    np.testing.assert_allclose(a.history.loss, b.history.loss, **tol)
+    assert np.all(a.params != 0)   # every class's coefficients moved
+
+
 def test_multinomial_reference_gradient_is_the_softmax_gradient():
     # One full-batch plain-SGD step of the reference equals w - lr * the
     # numerical gradient of the mean cross-entropy.
