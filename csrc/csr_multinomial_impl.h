@@ -23,6 +23,10 @@
 
 #define FN(name) FGD_CAT(name, SFX)   /* as in csr_impl.h, included just before */
 
+#define FGD_MN_IDX INDEX
+#include "mn_margins_impl.h"
+#undef FGD_MN_IDX
+
 /* The fused loop for plain SGD without L1 (see above): a mini-batch takes
  * its rows' margins first (the weights at the start of the step), keeps
  * each row's K weighted loss derivatives / m in dlbuf (B K doubles; at
@@ -55,11 +59,10 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
             batch_weight += s;
             for (k = 0; k < K; k++) dl[k] = 0.0;
             if (s == 0.0) continue;
-            for (q = lo; q < hi; q++) {
-                const double x = (double)data[q];
-                const REAL *vr = params + (int64_t)indices[q] * K;
-                for (k = 0; k < K; k++) dl[k] += x * (double)vr[k];
-            }
+#define FGD_MN_MARGINS(k0, KB) \
+    FN(fgd_mn_margin_block)(data, indices, lo, hi, 0, K, params, (const REAL *)NULL, k0, KB, dl)
+            FGD_MN_BY_BLOCKS(K, FGD_MN_MARGINS);
+#undef FGD_MN_MARGINS
             for (k = 0; k < K; k++) dl[k] = scale * dl[k] + (double)params[DK + k];
             l = fgd_softmax_loss_and_deriv(dl, K, (int64_t)y[i], s);
             if (!isfinite(l)) {
@@ -181,12 +184,10 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
                 }
             }
             /* margins in the dense loop's order: intercepts, then features */
-            for (k = 0; k < K; k++) p[k] = (double)params[DK + k];
-            for (q = lo; q < hi; q++) {
-                const double x = (double)data[q];
-                const REAL *wr = params + (int64_t)indices[q] * K;
-                for (k = 0; k < K; k++) p[k] += x * (double)wr[k];
-            }
+#define FGD_MN_MARGINS(k0, KB) \
+    FN(fgd_mn_margin_block)(data, indices, lo, hi, 0, K, params, params + DK, k0, KB, p)
+            FGD_MN_BY_BLOCKS(K, FGD_MN_MARGINS);
+#undef FGD_MN_MARGINS
             l = fgd_softmax_loss_and_deriv(p, K, (int64_t)y[i], s);
             if (!isfinite(l)) {
                 abort_flag = 1;

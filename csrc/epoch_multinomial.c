@@ -26,14 +26,6 @@
 #define FGD_MN_CLONES
 #endif
 
-/* The per-row helpers are inlined into the dispatched row function, each
- * with its class-block width a constant. */
-#if defined(__GNUC__)
-#define FGD_MN_INLINE static inline __attribute__((always_inline))
-#else
-#define FGD_MN_INLINE static inline
-#endif
-
 #define REAL double
 #define SFX f64
 #include "multinomial_impl.h"

@@ -12,30 +12,9 @@
 #define FGD_MN_CAT(a, b) FGD_MN_CAT_(a, b)
 #define FN(name) FGD_MN_CAT(name, SFX)
 
-/* Classes go in blocks of at most FGD_MN_KB, each block's width a constant
- * once inlined (fgd_mn_by_blocks), so that its running sums and loss
- * derivatives stay in registers across the features. In one loop over all
- * K classes the sums lived in p, in memory, and each feature waited for the
- * previous feature's stores to be forwarded (perf: most of a row's time).
- * Every sum still adds the features in order: the same bits. */
-#define FGD_MN_KB 8
-
-/* p[k0 + kk] = W[d K + k0 + kk] + sum_j x_j W[j K + k0 + kk], kk < KB. */
-FGD_MN_INLINE void FN(fgd_mn_margin_block)(const REAL *x, int64_t d, int64_t K, const REAL *W,
-                                           int64_t k0, int KB, double *p)
-{
-    double acc[FGD_MN_KB];
-    int64_t j;
-    int kk;
-    for (kk = 0; kk < KB; kk++) acc[kk] = (double)W[d * K + k0 + kk];
-    for (j = 0; j < d; j++) {
-        const double xj = (double)x[j];
-        const REAL *wr = W + j * K + k0;
-        if (xj == 0.0) continue;  /* adds exact zeros: skipping is free accuracy-wise */
-        for (kk = 0; kk < KB; kk++) acc[kk] += xj * (double)wr[kk];
-    }
-    for (kk = 0; kk < KB; kk++) p[k0 + kk] = acc[kk];
-}
+#define FGD_MN_IDX int64_t
+#include "mn_margins_impl.h"
+#undef FGD_MN_IDX
 
 /* gb[j K + k0 + kk] += p[k0 + kk] x_j for every feature j, and the
  * intercepts' gb[d K + k0 + kk] += p[k0 + kk], kk < KB. */
@@ -55,23 +34,6 @@ FGD_MN_INLINE void FN(fgd_mn_grad_block)(const REAL *x, int64_t d, int64_t K, co
     for (kk = 0; kk < KB; kk++) gb[d * K + k0 + kk] += pk[kk];
 }
 
-/* CALL(k0, KB) for the blocks of the K classes, KB a literal in each call. */
-#define FGD_MN_BY_BLOCKS(K, CALL)                                                \
-    do {                                                                        \
-        int64_t k0_ = 0;                                                        \
-        for (; k0_ + FGD_MN_KB <= (K); k0_ += FGD_MN_KB) CALL(k0_, FGD_MN_KB);  \
-        switch ((int)((K) - k0_)) {                                             \
-        case 1: CALL(k0_, 1); break;                                            \
-        case 2: CALL(k0_, 2); break;                                            \
-        case 3: CALL(k0_, 3); break;                                            \
-        case 4: CALL(k0_, 4); break;                                            \
-        case 5: CALL(k0_, 5); break;                                            \
-        case 6: CALL(k0_, 6); break;                                            \
-        case 7: CALL(k0_, 7); break;                                            \
-        default: break;                                                         \
-        }                                                                       \
-    } while (0)
-
 /* Phase 1 for one row: margins into p, then p <- s (softmax(p) - onehot(c)),
  * the loss derivative in each margin, accumulated into the gradient gb.
  * Returns the loss logsumexp(p) - p_c (NaN/inf when the margins are). */
@@ -79,7 +41,8 @@ FGD_MN_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, 
                              int64_t label, double s, double *p, REAL *gb)
 {
     double l;
-#define FGD_MN_MARGINS(k0, KB) FN(fgd_mn_margin_block)(x, d, K, W, k0, KB, p)
+#define FGD_MN_MARGINS(k0, KB) \
+    FN(fgd_mn_margin_block)(x, (const int64_t *)NULL, 0, d, 1, K, W, W + d * K, k0, KB, p)
 #define FGD_MN_GRAD(k0, KB) FN(fgd_mn_grad_block)(x, d, K, p, k0, KB, gb)
     FGD_MN_BY_BLOCKS(K, FGD_MN_MARGINS);
     l = fgd_softmax_loss_and_deriv(p, K, label, s);
@@ -272,5 +235,4 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
 #undef FN
 #undef FGD_MN_CAT
 #undef FGD_MN_CAT_
-#undef FGD_MN_KB
-#undef FGD_MN_BY_BLOCKS
+

@@ -637,6 +637,21 @@ def test_multinomial_csr_fused_plain_sgd_equals_dense(penalty, batch_size, dtype
     np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
 
 
+@pytest.mark.parametrize("n_classes", [2, 8, 13])
+@pytest.mark.parametrize("opt", ["sgd", "adagrad"])
+def test_multinomial_csr_equals_dense_for_any_class_count(opt, n_classes):
+    """The margins go in blocks of at most 8 classes (mn_margins_impl.h):
+    class counts below, at and across the block width, in the fused loop
+    (plain SGD) and the general one (Adagrad)."""
+    X, y = make_sparse_multiclass(K=n_classes, seed=n_classes)
+    y = np.arange(len(y)) % n_classes   # every class present
+    kw = dict(optimizer=opt, penalty="l2", alpha=1e-3, batch_size=3, random_state=3)
+    sparse = train_multinomial(X, y.astype(float), **kw)
+    dense = train_multinomial(X.toarray(), y.astype(float), **kw)
+    assert_close(sparse.params, dense.params, np.float64, "params")
+    assert np.all(sparse.params[-1] != 0)   # every class's intercept moved
+
+
 def test_multinomial_csr_weights_chunks_and_reference(monkeypatch):
     """Sample weights (some zero), an epoch in chunks, and the NumPy reference on CSR."""
     X, y = make_sparse_multiclass(n=150)
