@@ -132,3 +132,22 @@ int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double 
     fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
     return L.mode * 2 + L.trunc;
 }
+
+int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,
+                          double *w, double *s, double *gs, int64_t ta, int64_t tb,
+                          int replay)
+{
+    fgd_lazy L;
+    fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
+    if (replay) {
+        L.mode = FGD_LAZY_LOOP;
+        L.trunc = 0;
+    } else if (L.mode == FGD_LAZY_ADAGRAD_L2 && tb > ta) {
+        if (fgd_lazy_adagrad_l2(&L, w, s, gs, ta - t0, tb - t0)) return 1;
+        L.mode = FGD_LAZY_LOOP;   /* refused: the replay, as the epoch does */
+        fgd_lazy_catch_up(&L, w, s, gs, ta, tb, NULL);
+        return 0;
+    }
+    fgd_lazy_catch_up(&L, w, s, gs, ta, tb, NULL);
+    return 1;
+}

@@ -34,7 +34,7 @@ extern "C" {
 
 /* Scratch owned by the caller, reused across epochs. */
 typedef struct {
-    double *tables;     /* FGD_LAZY_TABLES (7) x (nsteps + 1) doubles (lazy.h) */
+    double *tables;     /* FGD_LAZY_TABLES (12) x (nsteps + 1) doubles (lazy.h) */
     int64_t nsteps;     /* >= number of batches of the epoch */
     int64_t *last;      /* d: step up to which each coordinate is up to date */
     int64_t *cols;      /* d: the columns touched by the current batch */
@@ -133,6 +133,16 @@ int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
  * steps from t0, for tests and docs: 2 * (enum fgd_lazy_mode of lazy.h)
  * + (1 if the replay may be truncated). */
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);
+
+/* One coordinate (w, state s[3]) brought from step ta to step tb (within
+ * the nsteps steps from t0) as the epoch would, for tests: by the mode
+ * fgd_csr_lazy_mode reports, or by replaying every step when replay != 0.
+ * The skipped steps' smooth gradient is added to *gs. Returns 0 where the
+ * approximate closed form of ADAGRAD_L2 refused and the steps were
+ * replayed, else 1. */
+int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,
+                          double *w, double *s, double *gs, int64_t ta, int64_t tb,
+                          int replay);
 
 #ifdef __cplusplus
 }

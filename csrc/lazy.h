@@ -25,10 +25,19 @@
  *               (z, n) do not change under a zero gradient: one replayed
  *               step (the last skipped one) gives the exact result, and
  *               none is needed if the step size is unchanged.          exact
+ *   ADAGRAD_L2  Adagrad with L2 (no L1): each skipped step multiplies w by
+ *               1 - clr_k l2 / (sqrt(G) + eps) and adds (l2 w)^2 to G. In
+ *               closed form by an expansion in clr l2 / sqrt(G) and in the
+ *               growth of G over the gap (fgd_lazy_adagrad_l2), from prefix
+ *               tables: O(1) per catch-up. Where a bound on what the
+ *               expansion leaves out exceeds FGD_LAZY_RTOL of w or G (or
+ *               FGD_LAZY_GTOL of the gradient sum), that catch-up is
+ *               replayed.                                          approximate
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
  *               Exact, cost proportional to the number of skipped steps.
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
- *               Adam with L2, AdamW's decoupled decay, momentum with L1).
+ *               Adam with L2, AdamW's decoupled decay, momentum with L1)
+ *               except Adagrad with L2 alone, and when averaging there.
  *     truncated When there is no penalty and the state that moves w decays
  *               geometrically (SGD momentum, RMSprop momentum, Adam/AdamW
  *               with weight_decay=0), the replay stops as soon as a bound on
@@ -76,6 +85,9 @@
 
 /* Relative bound on what a truncated catch-up may leave out. */
 #define FGD_LAZY_RTOL 1e-12
+/* ADAGRAD_L2: the same for the gradient sum of a catch-up, which only feeds
+ * the reported gradient norm (history's grad_norm). */
+#define FGD_LAZY_GTOL 1e-6
 
 enum fgd_lazy_mode {
     FGD_LAZY_IDENTITY = 0,
@@ -84,11 +96,12 @@ enum fgd_lazy_mode {
     FGD_LAZY_ADAGRAD_L1 = 3,
     FGD_LAZY_LAST = 4,
     FGD_LAZY_LOOP = 5,
-    FGD_LAZY_SGD_CLOSED = 6
+    FGD_LAZY_SGD_CLOSED = 6,
+    FGD_LAZY_ADAGRAD_L2 = 7
 };
 
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
-#define FGD_LAZY_TABLES 7
+#define FGD_LAZY_TABLES 12
 
 typedef struct {
     const fgd_config *c;
@@ -109,6 +122,9 @@ typedef struct {
     int64_t astart;         /* averaged SGD: first averaged table index (or INT64_MAX) */
     const double *asum1;    /* SGD_CLOSED: asum1[i] = sum_{1 <= k <= i} prodp[k] */
     const double *asum2;    /*   and asum2[i] = sum_{1 <= k <= i} prodp[k] q[k] */
+    /* ADAGRAD_L2: prefix sums over k < i of pc0[k]^2 (q2), of cum[k] (p1),
+     * of cum[k]^2 (p2), of q2[k] (pq2) and of pc0[k]^3 (q3) */
+    const double *q2, *p1, *p2, *pq2, *q3;
 } fgd_lazy;
 
 /* Soft threshold. Written without branches on the sign of w, which the
@@ -202,6 +218,11 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
               : (c->average_start > t0 ? c->average_start - t0 : 0);
     L->asum1 = tables + 5 * N;
     L->asum2 = tables + 6 * N;
+    L->q2 = tables + 7 * N;
+    L->p1 = tables + 8 * N;
+    L->p2 = tables + 9 * N;
+    L->pq2 = tables + 10 * N;
+    L->q3 = tables + 11 * N;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
     case FGD_ADAGRAD:  L->ns = 1; break;
@@ -223,7 +244,22 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
         }
         break;
     case FGD_ADAGRAD:
-        if (c->l2 == 0.0) L->mode = c->l1 == 0.0 ? FGD_LAZY_IDENTITY : FGD_LAZY_ADAGRAD_L1;
+        if (c->l2 == 0.0) {
+            L->mode = c->l1 == 0.0 ? FGD_LAZY_IDENTITY : FGD_LAZY_ADAGRAD_L1;
+        } else if (c->l1 == 0.0 && !c->l2_decoupled && h[0] >= 0.0 && h[1] >= 0.0) {
+            /* clr_k = pc0[k] <= lr[k] (lr_decay >= 0): lrmax bounds it */
+            double *q2 = tables + 7 * N, *p1 = tables + 8 * N;
+            double *p2 = tables + 9 * N, *pq2 = tables + 10 * N, *q3 = tables + 11 * N;
+            q2[0] = p1[0] = p2[0] = pq2[0] = q3[0] = 0.0;
+            for (i = 0; i < nsteps; i++) {
+                q2[i + 1] = q2[i] + pc0[i] * pc0[i];
+                q3[i + 1] = q3[i] + pc0[i] * pc0[i] * pc0[i];
+                p1[i + 1] = p1[i] + cum[i];
+                p2[i + 1] = p2[i] + cum[i] * cum[i];
+                pq2[i + 1] = pq2[i] + q2[i];
+            }
+            L->mode = FGD_LAZY_ADAGRAD_L2;
+        }
         break;
     case FGD_RMSPROP:
         if (nopen) {
@@ -366,6 +402,77 @@ static inline double fgd_lazy_closed_sgd_sum(const fgd_lazy *L, double w, int64_
 }
 
 /*
+ * ADAGRAD_L2: the J = ib - ia skipped steps of Adagrad with L2 (g = l2 w):
+ *   G += (l2 w)^2;  w *= 1 - clr_k c(G),  c(G) = l2 / (sqrt(G) + eps),
+ * with the smooth gradient l2 w (before each step) added to *gs. With
+ * S1_m = sum of clr over the first m steps of the gap (S2_m: of clr^2; S1,
+ * S2, S3 over the whole gap, S3 of clr^3), u = (l2 w)^2 and c0 = c(G), to
+ * third order in x = clr c for w and second order elsewhere, and to first
+ * order in the growth of G over the gap (c falls by e1 = -c'(G) u per step):
+ *   log(w_J / w) = -c0 S1 - c0^2 S2 / 2 - c0^3 S3 / 3 + e1 sum_k clr_k (k + 1)
+ *   sum_m w_m    = w (J - c0 sum_m S1_m + c0^2 sum_m (S1_m^2 - S2_m) / 2)
+ *   G_J - G      = u (J - 2 c0 sum_m S1_m + c0^2 sum_m (2 S1_m^2 - S2_m))
+ * each sum over the gap read from the prefix tables q2, p1, p2, pq2, q3. What
+ * is left out is bounded by the next terms of the expansions (and the
+ * rounding of the prefix differences); if a bound exceeds FGD_LAZY_RTOL
+ * relative to w or to G, or FGD_LAZY_GTOL relative to the gradient sum
+ * (which only feeds the reported gradient norm),
+ * nothing is changed and 0 is returned: the caller replays. Returns 1 when
+ * applied.
+ */
+static inline int fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, double *gs,
+                                      int64_t ia, int64_t ib)
+{
+    const double l2 = L->c->l2, eps = L->c->hyper[1], G = s[0], w0 = *w;
+    const double J = (double)(ib - ia), *C = L->cum;
+    const double tiny = 4.0 * 2.220446049250313e-16;
+    double sq, c0, u, a, xmax, S1, S2, S3, P1, V, V2, U2, W1, e1;
+    double cS, err_w, err_p, err_g, logP, sumP;
+    if (w0 == 0.0) return 1;   /* g = 0 at every skipped step: nothing moves */
+    if (!(G > 0.0)) return 0;
+    sq = sqrt(G);
+    c0 = l2 / (sq + eps);
+    u = l2 * l2 * w0 * w0;
+    a = J * u / G;                 /* >= the relative growth of G over the gap */
+    xmax = L->lrmax[ia] * c0;      /* >= clr_k c for every step of the gap */
+    if (!(a <= 1e-3 && xmax <= 1e-3)) return 0;
+    S1 = C[ib] - C[ia];
+    S2 = L->q2[ib] - L->q2[ia];
+    S3 = L->q3[ib] - L->q3[ia];
+    P1 = L->p1[ib] - L->p1[ia];
+    V = P1 - J * C[ia];                                           /* sum_m S1_m */
+    V2 = (L->p2[ib] - L->p2[ia]) - 2.0 * C[ia] * P1 + J * C[ia] * C[ia];  /* S1_m^2 */
+    U2 = (L->pq2[ib] - L->pq2[ia]) - J * L->q2[ia];               /* sum_m S2_m */
+    W1 = J * S1 - V;                                   /* sum_k clr_k (k + 1) */
+    e1 = c0 * u / (2.0 * sq * (sq + eps));
+    cS = c0 * S1;
+    /* left out, relative to w: x^4 terms, the curvature of c(G), u taken at
+     * w instead of w_m, G's growth in the x^2 term; and the rounding */
+    err_w = xmax * xmax * c0 * c0 * S2 + cS * a * a + 2.0 * e1 * W1 * cS + c0 * c0 * S2 * a +
+            tiny * (c0 * fabs(C[ib]) + e1 * (J * fabs(C[ib]) + fabs(L->p1[ib]) +
+                                              J * fabs(C[ia])));
+    /* relative to J (the gradient sum): the third-order term, G's growth */
+    err_p = cS * cS * cS + e1 * W1 + c0 * c0 * S2 * cS +
+            tiny * (c0 * (fabs(L->p1[ib]) + J * fabs(C[ia])) +
+                    c0 * c0 * (fabs(L->p2[ib]) + 2.0 * fabs(C[ia] * L->p1[ib]) +
+                               J * C[ia] * C[ia] + fabs(L->pq2[ib]) + J * L->q2[ia])) / J;
+    /* relative to G: the third-order terms of sum_m (w_m / w)^2, G's growth */
+    err_g = a * (2.0 * (cS * cS * cS + e1 * W1 + c0 * c0 * S2 * cS)) + a * err_p;
+    if (!(err_w <= FGD_LAZY_RTOL && err_p <= FGD_LAZY_GTOL && err_g <= FGD_LAZY_RTOL))
+        return 0;
+    logP = -cS - 0.5 * c0 * c0 * S2 - c0 * c0 * c0 * S3 / 3.0 + e1 * W1;
+    sumP = J - c0 * V + 0.5 * c0 * c0 * (V2 - U2);
+    *gs += l2 * w0 * sumP;
+    s[0] = G + u * (J - 2.0 * c0 * V + c0 * c0 * (2.0 * V2 - U2));
+    *w = w0 * exp(logP);
+    if (L->single) {
+        *w = fgd_round_single(*w);
+        s[0] = fgd_round_single(s[0]);
+    }
+    return 1;
+}
+
+/*
  * Bring one coordinate (w, state s[0..2]) from step ta to step tb: apply
  * the steps ta .. tb-1 in which its loss gradient was zero. The smooth part
  * of the gradient of those steps is added to *gs, and, when as is not NULL
@@ -412,6 +519,10 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
         *w = a > 0.0 ? (*w > 0.0 ? a : -a) : 0.0;
         return;
     }
+    case FGD_LAZY_ADAGRAD_L2:
+        /* averaging needs every step's iterate: the replay below */
+        if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return;
+        break;
     default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */
         break;
     }

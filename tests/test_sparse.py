@@ -7,6 +7,8 @@ small but really sparse (most features absent from most steps), so every
 lazy catch-up mode of ``csrc/lazy.h`` is exercised, and a test checks which
 mode each configuration takes.
 """
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -64,7 +66,7 @@ OPTIMIZERS = {
     "sgd": (SGD(lr=0.1), "identity", "scaled", "scaled"),
     "sgd-momentum": (SGD(lr=0.05, momentum=0.9), "loop+trunc", "loop", "loop"),
     "sgd-nesterov": (SGD(lr=0.05, momentum=0.8, nesterov=True), "loop+trunc", "loop", "loop"),
-    "adagrad": (Adagrad(lr=0.1, lr_decay=0.01), "identity", "loop", "adagrad_l1"),
+    "adagrad": (Adagrad(lr=0.1, lr_decay=0.01), "identity", "adagrad_l2", "adagrad_l1"),
     "rmsprop": (RMSprop(lr=0.01), "decay", "loop", "loop"),
     "rmsprop-centered": (RMSprop(lr=0.01, centered=True), "decay", "loop", "loop"),
     "rmsprop-momentum": (RMSprop(lr=0.01, momentum=0.5, centered=True), "loop+trunc", "loop",
@@ -576,6 +578,66 @@ def test_replay_without_closed_form_warns_on_wide_data():
         warnings.simplefilter("error", RuntimeWarning)
         fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.0, epochs=1)
         fastgd.fit(X, y, loss="log_loss", optimizer="sgd", alpha=0.01, epochs=1)
+        fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", alpha=0.01, epochs=1)
+    with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):   # averaging replays
+        fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", alpha=0.01, epochs=1,
+                   average=True)
+
+
+def test_adagrad_l2_catch_up_within_its_bound_of_the_replay():
+    """One coordinate's ADAGRAD_L2 catch-up against the replay of every skipped
+    step: where the closed form is taken, w and G within FGD_LAZY_RTOL (1e-12)
+    and the gradient sum within FGD_LAZY_GTOL (1e-6) relative; where its
+    bound is too large it refuses and the result is the replay's."""
+    X, y = make_sparse(n=10, d=5)
+    applied = refused = 0
+    for alpha in (1e-5, 1e-4, 1e-3, 1e-2):
+        tr = Trainer(loss="log_loss", optimizer=Adagrad(lr=0.1, lr_decay=1e-3), penalty="l2",
+                     alpha=alpha, schedule="invscaling")
+        tr.init_model(5, np.float64)
+        cfg = tr._problem(X, y, None, 1).c_config()
+        for G, w, J in itertools.product((0.05, 0.5, 5.0), (-0.7, 0.01, 0.3, 2.0),
+                                         (1, 7, 300, 3000)):
+            t0, ta = 100, 120
+            got = _sparse.lazy_catch_up(cfg, t0, J + 50, w, [G, 0, 0], ta, ta + J)
+            want = _sparse.lazy_catch_up(cfg, t0, J + 50, w, [G, 0, 0], ta, ta + J,
+                                         replay=True)
+            assert want[0] != w and want[1][0] > G   # the skipped steps did move w and G
+            if got[3]:
+                refused += 1
+                assert got[0] == want[0] and got[2] == want[2]
+            else:
+                applied += 1
+                assert abs(got[0] / want[0] - 1) <= 1e-12, (alpha, G, w, J)
+                assert abs(got[1][0] / want[1][0] - 1) <= 1e-12, (alpha, G, w, J)
+                assert abs(got[2] / want[2] - 1) <= 1e-6, (alpha, G, w, J)
+    assert applied >= 60 and refused >= 5, (applied, refused)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha, lr, batch_size", [(1e-4, 0.1, 1), (1e-3, 0.5, 1),
+                                                   (1e-5, 0.05, 4), (1e-2, 0.1, 1)])
+def test_adagrad_l2_closed_form_equals_dense(alpha, lr, batch_size, dtype):
+    """Adagrad with L2 on CSR (lazy mode ADAGRAD_L2): long gaps (1% density,
+    3,000 features), so most catch-ups take the second-order closed form, and
+    the strongest L2 here sends some back to the replay. Weights and G to the
+    stated tolerance of the dense path, the gradient norms to 1e-8 (float64)."""
+    rng = np.random.default_rng(0)
+    X = sp.random(400, 3000, density=0.01, format="csr", random_state=1,
+                  data_rvs=lambda k: rng.standard_normal(k)).astype(dtype)
+    y = np.where(rng.random(400) < 0.5, 1.0, -1.0)
+    kw = dict(loss="log_loss", optimizer=Adagrad(lr=lr, lr_decay=1e-3), penalty="l2",
+              alpha=alpha, batch_size=batch_size, random_state=0, schedule="invscaling")
+    tr = Trainer(**kw)
+    tr.init_model(X.shape[1], dtype)
+    assert _sparse.lazy_mode(tr._problem(X, y, None, 1).c_config(), 0, 10)[0] == "adagrad_l2"
+    sparse = train(X, y, **kw)
+    dense = train(X.toarray(), y, **kw)
+    assert_close(sparse.params, dense.params, dtype, "params")
+    assert_close(sparse.state, dense.state, dtype, "state")
+    np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm,
+                               rtol=1e-8 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
 
 
 # ---- multinomial (softmax) on CSR -----------------------------------------------

@@ -34,13 +34,25 @@ def check_structure(X):
     _checked[key] = (ref, _signature(X))
 
 
+def _replays(cfg, t, truncated_too=True):
+    """Whether lazy.h's catch-up for ``cfg`` replays the skipped steps one by one.
+
+    Mode "loop" does (with ``truncated_too=False``, only where the replay
+    cannot stop early); Adagrad with L2's closed form ("adagrad_l2") does when
+    averaging, which needs every iterate.
+    """
+    mode, truncated = _sparse.lazy_mode(cfg, t, 1)
+    return (mode == "loop" and (truncated_too or not truncated)) or (
+        mode == "adagrad_l2" and cfg.get("average_start", -1) >= 0)
+
+
 def replays_skipped_steps(problem, t):
     """Whether the lazy catch-up for ``problem`` replays skipped steps one by one.
 
     Then every coordinate eventually replays every step of an epoch, so a step
     costs about as much as a dense one (``Trainer`` sizes its chunks by it).
     """
-    return _sparse.lazy_mode(problem.c_config(), t, 1)[0] == "loop"
+    return _replays(problem.c_config(), t)
 
 
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
@@ -48,12 +60,13 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
     X = problem.X
     check_structure(X)
     cfg = problem.c_config()
-    if X.shape[1] > 10_000 and _sparse.lazy_mode(cfg, t, 1) == ("loop", False):
+    if X.shape[1] > 10_000 and _replays(cfg, t, truncated_too=False):
         warnings.warn(
             f"{type(problem.optimizer).__name__} with an L2/L1 penalty on sparse data has no "
-            "closed-form lazy update: every step a feature skips is replayed when it next "
-            "appears, which can cost up to n_features per step. Consider penalty=None (or "
-            "weight_decay=0), a larger batch_size, or plain SGD, Adagrad or FTRL.",
+            "closed-form lazy update here: every step a feature skips is replayed when it "
+            "next appears, which can cost up to n_features per step. Consider penalty=None "
+            "(or weight_decay=0), a larger batch_size, or plain SGD, FTRL, or Adagrad "
+            "with L2 alone and no averaging.",
             RuntimeWarning, stacklevel=4)
     hogwild = bool(getattr(problem, "hogwild", False))
     stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,

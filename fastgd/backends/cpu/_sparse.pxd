@@ -32,3 +32,6 @@ cdef extern from "fastgd_csr.h" nogil:
                                       fgd_stats *stats)
     int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                           double *tables)
+    int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps,
+                              double *tables, double *w, double *s, double *gs, int64_t ta,
+                              int64_t tb, int replay)

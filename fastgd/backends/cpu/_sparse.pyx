@@ -20,9 +20,10 @@ ctypedef fused index_t:
     int64_t
 
 # Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES).
-cdef int N_TABLES = 7
+cdef int N_TABLES = 12
 
-LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop")
+LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop", "sgd_closed",
+              "adagrad_l2")
 
 
 def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
@@ -31,6 +32,28 @@ def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
     cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
     cdef int code = fgd_csr_lazy_mode(&c, t0, nsteps, &tables[0])
     return LAZY_MODES[code // 2], bool(code % 2)
+
+
+def lazy_catch_up(dict cfg, int64_t t0, int64_t nsteps, double w, state, int64_t ta,
+                  int64_t tb, bint replay=False):
+    """One coordinate's catch-up from step ``ta`` to ``tb`` as the CSR epoch does it.
+
+    For tests. ``state`` holds the coordinate's 3 optimizer state values.
+    Returns ``(w, state, gsum, refused)``: the coordinate after the skipped
+    steps, the smooth gradient they add to the gradient sum, and whether the
+    approximate closed form of mode ``adagrad_l2`` refused (its error bound
+    too large), so that the steps were replayed. ``replay=True`` replays every
+    step whatever the mode.
+    """
+    cdef fgd_config c = _make_config(cfg)
+    cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
+    cdef double[::1] s = np.array(state, dtype=np.float64).reshape(3).copy()
+    cdef double gs = 0.0
+    if not (t0 <= ta <= tb <= t0 + nsteps):
+        raise ValueError(f"need t0 <= ta <= tb <= t0 + nsteps, got {t0}, {ta}, {tb}, {nsteps}")
+    cdef int applied = fgd_csr_lazy_catch_up(&c, t0, nsteps, &tables[0], &w, &s[0], &gs,
+                                             ta, tb, replay)
+    return w, np.asarray(s), gs, not applied
 
 
 cdef class _Scratch:
