@@ -77,7 +77,7 @@ class SparseEpoch:
 class SparseOptimizers:
     """One epoch per optimizer at batch 1 (their lazy catch-up modes differ)."""
 
-    params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "ftrl", "adam-b256"],)
+    params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "adagrad-l2", "ftrl", "adam-b256"],)
     param_names = ["optimizer"]
     timeout = 300
 
@@ -89,6 +89,8 @@ class SparseOptimizers:
               "sgd-l1": dict(optimizer="sgd", lr=0.01, penalty="elasticnet"),
               "sgd-averaged": dict(optimizer="sgd", lr=0.01, average=True),
               "adagrad": dict(optimizer="adagrad", lr=0.05, alpha=0.0),
+              # lazy mode ADAGRAD_L2: the closed-form catch-up of lazy.h
+              "adagrad-l2": dict(optimizer="adagrad", lr=0.05, alpha=1e-4),
               "ftrl": dict(optimizer=FTRL(lr=0.1, l1=1.0), lr=None, penalty=None, alpha=0.0),
               "adam-b256": dict(optimizer="adam", lr=0.001, alpha=0.0, batch=256)}[name]
         self.tr = _trainer(self.X, **kw)
