@@ -235,4 +235,3 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
 #undef FN
 #undef FGD_MN_CAT
 #undef FGD_MN_CAT_
-
