@@ -138,16 +138,12 @@ int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps, dou
                           int replay)
 {
     fgd_lazy L;
+    int closed_form;
     fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
     if (replay) {
         L.mode = FGD_LAZY_LOOP;
         L.trunc = 0;
-    } else if (L.mode == FGD_LAZY_ADAGRAD_L2 && tb > ta) {
-        if (fgd_lazy_adagrad_l2(&L, w, s, gs, ta - t0, tb - t0)) return 1;
-        L.mode = FGD_LAZY_LOOP;   /* refused: the replay, as the epoch does */
-        fgd_lazy_catch_up(&L, w, s, gs, ta, tb, NULL);
-        return 0;
     }
-    fgd_lazy_catch_up(&L, w, s, gs, ta, tb, NULL);
-    return 1;
+    closed_form = L.mode == FGD_LAZY_ADAGRAD_L2;
+    return !(fgd_lazy_catch_up(&L, w, s, gs, ta, tb, NULL) && closed_form);
 }

@@ -34,7 +34,7 @@ extern "C" {
 
 /* Scratch owned by the caller, reused across epochs. */
 typedef struct {
-    double *tables;     /* FGD_LAZY_TABLES (12) x (nsteps + 1) doubles (lazy.h) */
+    double *tables;     /* FGD_LAZY_TABLES x (nsteps + 1) doubles (lazy.h) */
     int64_t nsteps;     /* >= number of batches of the epoch */
     int64_t *last;      /* d: step up to which each coordinate is up to date */
     int64_t *cols;      /* d: the columns touched by the current batch */

@@ -67,6 +67,7 @@
 
 #include "fastgd.h"
 #include "optim.h"
+#include "schedules.h"
 
 /*
  * The smooth part of the skipped steps' gradients (l2 w for each) goes to
@@ -477,28 +478,29 @@ static inline int fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, d
  * the steps ta .. tb-1 in which its loss gradient was zero. The smooth part
  * of the gradient of those steps is added to *gs, and, when as is not NULL
  * (averaged SGD), the iterate after each averaged one of those steps to *as.
+ * Returns 1 if the steps went through the replay (step by step), else 0.
  */
-static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, double *gs,
-                                     int64_t ta, int64_t tb, double *as)
+static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, double *gs,
+                                    int64_t ta, int64_t tb, double *as)
 {
     const fgd_config *c = L->c;
     const int64_t ia = ta - L->t0, ib = tb - L->t0;
     int64_t i;
     int k;
-    if (ib <= ia) return;
+    if (ib <= ia) return 0;
     switch (L->mode) {
     case FGD_LAZY_IDENTITY:
         if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
-        return;
+        return 0;
     case FGD_LAZY_DECAY:
         for (k = 0; k < 3; k++)
             if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], (double)(ib - ia));
         if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
-        return;
+        return 0;
     case FGD_LAZY_ADAGRAD_L1:
         if (as) break;   /* the replay below adds every step's iterate */
         *w = fgd_soft(*w, c->l1 * (L->cum[ib] - L->cum[ia]) / (sqrt(s[0]) + c->hyper[1]));
-        return;
+        return 0;
     case FGD_LAZY_LAST: {
         const double pc[2] = {L->pc0[ib - 1], L->pc1[ib - 1]};
         if (as && !L->const_lr) break;   /* w differs step by step: replay below */
@@ -506,7 +508,7 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
         if (!(ia > 0 && L->lr[ia - 1] == L->lr[ib - 1]))
             *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
         if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
-        return;
+        return 0;
     }
     case FGD_LAZY_SGD_CLOSED: {
         const double R = L->cum[ib] / L->cum[ia];
@@ -517,11 +519,11 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
         /* the L2 part of the skipped steps' gradients: l2 times w before each */
         *gs += c->l2 * (*w + fgd_lazy_closed_sgd_sum(L, *w, ia, ia, ib - 1));
         *w = a > 0.0 ? (*w > 0.0 ? a : -a) : 0.0;
-        return;
+        return 0;
     }
     case FGD_LAZY_ADAGRAD_L2:
         /* averaging needs every step's iterate: the replay below */
-        if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return;
+        if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return 0;
         break;
     default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */
         break;
@@ -530,7 +532,7 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
     for (i = ia; i < ib; i++) {
         const double pc[2] = {L->pc0[i], L->pc1[i]};
         if (*w == 0.0 && s[0] == 0.0 && s[1] == 0.0 && s[2] == 0.0)
-            return; /* a fixed point of every rule under g = 0 (and adds 0 to *as) */
+            return 1; /* a fixed point of every rule under g = 0 (and adds 0 to *as) */
         *w = fgd_coord_step(c, *w, 0.0, s, L->lr[i], pc, 1, gs);
         if (L->single) {
             *w = fgd_round_single(*w);
@@ -547,6 +549,7 @@ static inline void fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, do
             break;
         }
     }
+    return 1;
 }
 
 #endif /* FASTGD_LAZY_H */

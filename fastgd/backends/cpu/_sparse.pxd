@@ -35,3 +35,7 @@ cdef extern from "fastgd_csr.h" nogil:
     int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                               double *tables, double *w, double *s, double *gs, int64_t ta,
                               int64_t tb, int replay)
+
+cdef extern from "lazy.h" nogil:
+    # rows of the per-step tables the scratch holds (each nsteps + 1 doubles)
+    enum: FGD_LAZY_TABLES

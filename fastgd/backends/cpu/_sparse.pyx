@@ -19,8 +19,8 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
-# Rows of the per-step tables of lazy.h (FGD_LAZY_TABLES).
-cdef int N_TABLES = 12
+# Rows of the per-step tables of lazy.h.
+cdef int N_TABLES = FGD_LAZY_TABLES
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop", "sgd_closed",
               "adagrad_l2")
