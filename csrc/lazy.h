@@ -33,14 +33,23 @@
  *               expansion leaves out exceeds FGD_LAZY_RTOL of w or G (or
  *               FGD_LAZY_GTOL of the gradient sum), that catch-up is
  *               replayed.                                          approximate
+ *   MOMENTUM    SGD with momentum (heavy ball or Nesterov, any dampening),
+ *               L2 or no penalty, no L1: a skipped step is a linear map of
+ *               (w, buf), and adds l2 w to the gradient sum. The maps of
+ *               aligned blocks of 2^l steps (l >= 1) are multiplied out once
+ *               per epoch (fgd_lazy_momentum_blocks); a catch-up over J steps
+ *               applies at most 2 log2(J) of them, and replays the at most
+ *               two single steps between blocks. Exact to rounding (the
+ *               products are associated differently from the replay).
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
  *               Exact, cost proportional to the number of skipped steps.
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
  *               Adam with L2, AdamW's decoupled decay, momentum with L1)
- *               except Adagrad with L2 alone, and when averaging there.
+ *               except Adagrad with L2 alone and SGD momentum without L1,
+ *               and for those two when averaging.
  *     truncated When there is no penalty and the state that moves w decays
- *               geometrically (SGD momentum, RMSprop momentum, Adam/AdamW
- *               with weight_decay=0), the replay stops as soon as a bound on
+ *               geometrically (RMSprop momentum, Adam/AdamW with
+ *               weight_decay=0), the replay stops as soon as a bound on
  *               the total movement of w over all remaining skipped steps is
  *               at most FGD_LAZY_RTOL * |w|; the state rows then take the
  *               remaining steps in closed form (state *= rate^R). This is
@@ -98,8 +107,12 @@ enum fgd_lazy_mode {
     FGD_LAZY_LAST = 4,
     FGD_LAZY_LOOP = 5,
     FGD_LAZY_SGD_CLOSED = 6,
-    FGD_LAZY_ADAGRAD_L2 = 7
+    FGD_LAZY_ADAGRAD_L2 = 7,
+    FGD_LAZY_MOMENTUM = 8
 };
+
+/* MOMENTUM: most block levels (blocks of 2^l steps, l < this). */
+#define FGD_LAZY_MAX_LEVELS 62
 
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
 #define FGD_LAZY_TABLES 12
@@ -126,6 +139,12 @@ typedef struct {
     /* ADAGRAD_L2: prefix sums over k < i of pc0[k]^2 (q2), of cum[k] (p1),
      * of cum[k]^2 (p2), of q2[k] (pq2) and of pc0[k]^3 (q3) */
     const double *q2, *p1, *p2, *pq2, *q3;
+    /* MOMENTUM: the maps of the aligned blocks of 2^l steps, 6 doubles each
+     * (fgd_lazy_momentum_blocks), level l from mblk + moff[l], l = 1 ..
+     * mlevels */
+    const double *mblk;
+    int64_t moff[FGD_LAZY_MAX_LEVELS + 1];
+    int mlevels;
 } fgd_lazy;
 
 /* Soft threshold. Written without branches on the sign of w, which the
@@ -168,6 +187,73 @@ static inline double fgd_coord_step(const fgd_config *c, double wj, double g, do
     }
     if (penalized && c->l1 > 0.0) wj = fgd_soft(wj, c->l1 * eta);
     return wj;
+}
+
+/*
+ * MOMENTUM. Under g = 0 with L2 (g = l2 w), SGD's step at table index i,
+ *   buf' = mb buf + ub l2 w       (mb, ub) = (0, 1) at the first step of
+ *                                 training, else (momentum, 1 - dampening)
+ *   w'   = w - lr (l2 w + momentum buf')  (Nesterov)  or  w - lr buf',
+ * and gs += l2 w, is linear: (w, buf) -> A (w, buf), gs += c . (w, buf).
+ * m holds (A00, A01, A10, A11, c0, c1).
+ */
+static inline void fgd_lazy_momentum_step(const fgd_lazy *L, int64_t i, double *m)
+{
+    const fgd_config *c = L->c;
+    const double l2 = c->l2, mu = c->hyper[0], lr = L->lr[i];
+    const int first = L->pc0[i] != 0.0;
+    const double mb = first ? 0.0 : mu, ub = first ? 1.0 : 1.0 - c->hyper[1];
+    m[2] = ub * l2;
+    m[3] = mb;
+    if (c->hyper[2] != 0.0) {
+        m[0] = 1.0 - lr * (l2 + mu * m[2]);
+        m[1] = -lr * mu * mb;
+    } else {
+        m[0] = 1.0 - lr * m[2];
+        m[1] = -lr * mb;
+    }
+    m[4] = l2;
+    m[5] = 0.0;
+}
+
+/* The map of m1 followed by m2 (out may not alias them). */
+static inline void fgd_lazy_momentum_compose(const double *m1, const double *m2, double *out)
+{
+    out[0] = m2[0] * m1[0] + m2[1] * m1[2];
+    out[1] = m2[0] * m1[1] + m2[1] * m1[3];
+    out[2] = m2[2] * m1[0] + m2[3] * m1[2];
+    out[3] = m2[2] * m1[1] + m2[3] * m1[3];
+    out[4] = m1[4] + (m2[4] * m1[0] + m2[5] * m1[2]);
+    out[5] = m1[5] + (m2[4] * m1[1] + m2[5] * m1[3]);
+}
+
+/* The maps of the aligned blocks [k 2^l, (k + 1) 2^l) inside the nsteps
+ * steps, for l >= 1, into blk: at most 6 (nsteps/2 + nsteps/4 + ...) <=
+ * 6 nsteps doubles. O(nsteps), once per epoch. */
+static inline void fgd_lazy_momentum_blocks(fgd_lazy *L, double *blk)
+{
+    const int64_t n = L->nsteps;
+    int64_t off = 0, k;
+    int l;
+    L->mblk = blk;
+    L->mlevels = 0;
+    for (l = 1; l <= FGD_LAZY_MAX_LEVELS && (n >> l) > 0; l++) {
+        const int64_t nb = n >> l;
+        L->moff[l] = off;
+        for (k = 0; k < nb; k++) {
+            if (l == 1) {
+                double a[6], b[6];
+                fgd_lazy_momentum_step(L, 2 * k, a);
+                fgd_lazy_momentum_step(L, 2 * k + 1, b);
+                fgd_lazy_momentum_compose(a, b, blk + off + 6 * k);
+            } else {
+                const double *m1 = blk + L->moff[l - 1] + 12 * k;
+                fgd_lazy_momentum_compose(m1, m1 + 6, blk + off + 6 * k);
+            }
+        }
+        off += 6 * nb;
+        L->mlevels = l;
+    }
 }
 
 /*
@@ -224,6 +310,8 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->p2 = tables + 9 * N;
     L->pq2 = tables + 10 * N;
     L->q3 = tables + 11 * N;
+    L->mblk = NULL;
+    L->mlevels = 0;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
     case FGD_ADAGRAD:  L->ns = 1; break;
@@ -238,10 +326,11 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
         if (h[0] == 0.0) {
             if (nopen) L->mode = FGD_LAZY_IDENTITY;
             else if (shrink_ok && !c->l2_decoupled) L->mode = FGD_LAZY_SCALED;
-        } else if (nopen && h[0] < 1.0) {
-            L->trunc = 1;
-            L->rate[0] = h[0];
-            L->trunc_factor = h[0] / (1.0 - h[0]);
+        } else if (c->l1 == 0.0 && (c->l2 == 0.0 || !c->l2_decoupled)) {
+            /* rows 5.. of the tables (SGD_CLOSED's and ADAGRAD_L2's) hold
+             * the block maps: 6 nsteps <= 7 N doubles */
+            L->mode = FGD_LAZY_MOMENTUM;
+            fgd_lazy_momentum_blocks(L, tables + 5 * N);
         }
         break;
     case FGD_ADAGRAD:
@@ -474,6 +563,39 @@ static inline int fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, d
 }
 
 /*
+ * MOMENTUM: the skipped steps [ia, ib) of one coordinate (w, buf = s[0]) as
+ * the longest aligned blocks that fit, in order; a step that starts no block
+ * inside the range is replayed with fgd_coord_step.
+ */
+static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, double *gs,
+                                     int64_t ia, int64_t ib)
+{
+    int64_t i = ia;
+    while (i < ib) {
+        int l = 0;
+        while (l < L->mlevels && (i & (((int64_t)2 << l) - 1)) == 0 &&
+               i + ((int64_t)2 << l) <= ib)
+            l++;
+        if (l == 0) {
+            const double pc[2] = {L->pc0[i], L->pc1[i]};
+            *w = fgd_coord_step(L->c, *w, 0.0, s, L->lr[i], pc, 1, gs);
+            i++;
+        } else {
+            const double *m = L->mblk + L->moff[l] + 6 * (i >> l);
+            const double x = *w, b = s[0];
+            *gs += m[4] * x + m[5] * b;
+            *w = m[0] * x + m[1] * b;
+            s[0] = m[2] * x + m[3] * b;
+            i += (int64_t)1 << l;
+        }
+    }
+    if (L->single) {
+        *w = fgd_round_single(*w);
+        s[0] = fgd_round_single(s[0]);
+    }
+}
+
+/*
  * Bring one coordinate (w, state s[0..2]) from step ta to step tb: apply
  * the steps ta .. tb-1 in which its loss gradient was zero. The smooth part
  * of the gradient of those steps is added to *gs, and, when as is not NULL
@@ -525,6 +647,10 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         /* averaging needs every step's iterate: the replay below */
         if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return 0;
         break;
+    case FGD_LAZY_MOMENTUM:
+        if (as) break;   /* as ADAGRAD_L2 */
+        fgd_lazy_momentum(L, w, s, gs, ia, ib);
+        return 0;
     default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */
         break;
     }

@@ -64,8 +64,11 @@ def assert_close(actual, desired, dtype, what):
 # (optimizer, lazy mode without penalty, with l2, with l1)
 OPTIMIZERS = {
     "sgd": (SGD(lr=0.1), "identity", "scaled", "scaled"),
-    "sgd-momentum": (SGD(lr=0.05, momentum=0.9), "loop+trunc", "loop", "loop"),
-    "sgd-nesterov": (SGD(lr=0.05, momentum=0.8, nesterov=True), "loop+trunc", "loop", "loop"),
+    "sgd-momentum": (SGD(lr=0.05, momentum=0.9), "momentum", "momentum", "loop"),
+    "sgd-nesterov": (SGD(lr=0.05, momentum=0.8, nesterov=True), "momentum", "momentum",
+                     "loop"),
+    "sgd-dampening": (SGD(lr=0.05, momentum=0.7, dampening=0.3), "momentum", "momentum",
+                      "loop"),
     "adagrad": (Adagrad(lr=0.1, lr_decay=0.01), "identity", "adagrad_l2", "adagrad_l1"),
     "rmsprop": (RMSprop(lr=0.01), "decay", "loop", "loop"),
     "rmsprop-centered": (RMSprop(lr=0.01, centered=True), "decay", "loop", "loop"),
@@ -579,9 +582,14 @@ def test_replay_without_closed_form_warns_on_wide_data():
         fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.0, epochs=1)
         fastgd.fit(X, y, loss="log_loss", optimizer="sgd", alpha=0.01, epochs=1)
         fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", alpha=0.01, epochs=1)
+        fastgd.fit(X, y, loss="log_loss", optimizer=SGD(lr=0.01, momentum=0.9), alpha=0.01,
+                   epochs=1)
     with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):   # averaging replays
         fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", alpha=0.01, epochs=1,
                    average=True)
+    with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):
+        fastgd.fit(X, y, loss="log_loss", optimizer=SGD(lr=0.01, momentum=0.9), alpha=0.01,
+                   epochs=1, average=True)
 
 
 def test_adagrad_l2_catch_up_within_its_bound_of_the_replay():
@@ -622,22 +630,77 @@ def test_adagrad_l2_closed_form_equals_dense(alpha, lr, batch_size, dtype):
     3,000 features), so most catch-ups take the second-order closed form, and
     the strongest L2 here sends some back to the replay. Weights and G to the
     stated tolerance of the dense path, the gradient norms to 1e-8 (float64)."""
+    check_wide_csr_against_dense(
+        dtype, "adagrad_l2", 1e-8 if dtype == np.float64 else 1e-6,
+        optimizer=Adagrad(lr=lr, lr_decay=1e-3), penalty="l2", alpha=alpha,
+        batch_size=batch_size)
+
+
+def check_wide_csr_against_dense(dtype, mode, grad_rtol, **kw):
+    """Long gaps between a feature's rows (400 x 3,000 at 1% density): the
+    CSR path, in lazy mode ``mode``, against the dense path on the same data:
+    weights and state to the stated tolerance, gradient norms to ``grad_rtol``."""
     rng = np.random.default_rng(0)
     X = sp.random(400, 3000, density=0.01, format="csr", random_state=1,
                   data_rvs=lambda k: rng.standard_normal(k)).astype(dtype)
     y = np.where(rng.random(400) < 0.5, 1.0, -1.0)
-    kw = dict(loss="log_loss", optimizer=Adagrad(lr=lr, lr_decay=1e-3), penalty="l2",
-              alpha=alpha, batch_size=batch_size, random_state=0, schedule="invscaling")
+    kw = dict(loss="log_loss", random_state=0, schedule="invscaling", **kw)
     tr = Trainer(**kw)
     tr.init_model(X.shape[1], dtype)
-    assert _sparse.lazy_mode(tr._problem(X, y, None, 1).c_config(), 0, 10)[0] == "adagrad_l2"
+    assert _sparse.lazy_mode(tr._problem(X, y, None, 1).c_config(), 0, 10)[0] == mode
     sparse = train(X, y, **kw)
     dense = train(X.toarray(), y, **kw)
     assert_close(sparse.params, dense.params, dtype, "params")
     assert_close(sparse.state, dense.state, dtype, "state")
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm,
-                               rtol=1e-8 if dtype == np.float64 else 1e-6)
+                               rtol=grad_rtol)
     np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
+
+
+MOMENTUM_SGD = [SGD(lr=0.05, momentum=0.9), SGD(lr=0.05, momentum=0.8, nesterov=True),
+                SGD(lr=0.05, momentum=0.7, dampening=0.3), SGD(lr=0.02, momentum=0.99,
+                                                               nesterov=True)]
+
+
+def test_momentum_catch_up_equals_the_replay():
+    """SGD momentum (lazy mode MOMENTUM): one coordinate's catch-up through the
+    products of aligned blocks of steps against the replay of every skipped
+    step, for gaps of 1 to 3,000 steps that start on and off a block
+    boundary, at the first step of training (where the buffer starts at g)
+    and later, with and without L2. Exact to rounding: w and the buffer within
+    1e-13 (|w| + |buf|), the gradient sum within 1e-13 alpha J (|w| + |buf|)."""
+    X, y = make_sparse(n=10, d=5)
+    for optimizer, alpha in itertools.product(MOMENTUM_SGD, (0.0, 1e-4, 1e-2)):
+        tr = Trainer(loss="log_loss", optimizer=optimizer, penalty="l2", alpha=alpha,
+                     schedule="invscaling")
+        tr.init_model(5, np.float64)
+        cfg = tr._problem(X, y, None, 1).c_config()
+        assert _sparse.lazy_mode(cfg, 0, 10) == ("momentum", False)
+        for t0, offset, J, w, buf in itertools.product(
+                (0, 100), (0, 1, 5, 64), (1, 2, 3, 7, 64, 300, 3000), (-0.7, 0.3),
+                (0.0, 0.05, -2.0)):
+            ta = t0 + offset
+            got = _sparse.lazy_catch_up(cfg, t0, offset + J + 37, w, [buf, 0, 0], ta, ta + J)
+            want = _sparse.lazy_catch_up(cfg, t0, offset + J + 37, w, [buf, 0, 0], ta,
+                                         ta + J, replay=True)
+            scale = abs(w) + abs(buf)
+            case = (optimizer, alpha, t0, offset, J, w, buf)
+            assert abs(got[0] - want[0]) <= 1e-13 * scale, case
+            assert abs(got[1][0] - want[1][0]) <= 1e-13 * scale, case
+            assert abs(got[2] - want[2]) <= 1e-13 * scale * alpha * J, case
+            assert got[1][1] == got[1][2] == 0.0 and not got[3]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 4])
+@pytest.mark.parametrize("penalty, alpha", [("l2", 1e-3), (None, 0.0)])
+@pytest.mark.parametrize("optimizer", MOMENTUM_SGD[:3])
+def test_momentum_closed_form_equals_dense(optimizer, penalty, alpha, batch_size, dtype):
+    """SGD momentum on CSR with long gaps: the block products against the
+    dense path, weights, buffers and gradient norms."""
+    check_wide_csr_against_dense(dtype, "momentum", 1e-9 if dtype == np.float64 else 1e-5,
+                                 optimizer=optimizer, penalty=penalty, alpha=alpha,
+                                 batch_size=batch_size)
 
 
 # ---- multinomial (softmax) on CSR -----------------------------------------------

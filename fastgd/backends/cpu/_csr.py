@@ -38,12 +38,12 @@ def _replays(cfg, t, truncated_too=True):
     """Whether lazy.h's catch-up for ``cfg`` replays the skipped steps one by one.
 
     Mode "loop" does (with ``truncated_too=False``, only where the replay
-    cannot stop early); Adagrad with L2's closed form ("adagrad_l2") does when
-    averaging, which needs every iterate.
+    cannot stop early); the closed forms of Adagrad with L2 ("adagrad_l2") and
+    of SGD momentum ("momentum") do when averaging, which needs every iterate.
     """
     mode, truncated = _sparse.lazy_mode(cfg, t, 1)
     return (mode == "loop" and (truncated_too or not truncated)) or (
-        mode == "adagrad_l2" and cfg.get("average_start", -1) >= 0)
+        mode in ("adagrad_l2", "momentum") and cfg.get("average_start", -1) >= 0)
 
 
 def replays_skipped_steps(problem, t):
