@@ -78,7 +78,7 @@ class SparseOptimizers:
     """One epoch per optimizer at batch 1 (their lazy catch-up modes differ)."""
 
     params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "adagrad-l2", "sgd-momentum-l2",
-                "ftrl", "adam-b256"],)
+                "adam", "ftrl", "adam-b256"],)
     param_names = ["optimizer"]
     timeout = 300
 
@@ -94,6 +94,8 @@ class SparseOptimizers:
               "adagrad-l2": dict(optimizer="adagrad", lr=0.05, alpha=1e-4),
               # lazy mode MOMENTUM: products of blocks of skipped steps
               "sgd-momentum-l2": dict(optimizer=SGD(lr=0.01, momentum=0.9), lr=None),
+              # lazy mode ADAM: the expansion in eps / sqrt(v) (no penalty)
+              "adam": dict(optimizer="adam", lr=0.001, alpha=0.0),
               "ftrl": dict(optimizer=FTRL(lr=0.1, l1=1.0), lr=None, penalty=None, alpha=0.0),
               "adam-b256": dict(optimizer="adam", lr=0.001, alpha=0.0, batch=256)}[name]
         self.tr = _trainer(self.X, **kw)

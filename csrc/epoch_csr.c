@@ -144,6 +144,6 @@ int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps, dou
         L.mode = FGD_LAZY_LOOP;
         L.trunc = 0;
     }
-    closed_form = L.mode == FGD_LAZY_ADAGRAD_L2;
+    closed_form = L.mode == FGD_LAZY_ADAGRAD_L2 || L.mode == FGD_LAZY_ADAM;
     return !(fgd_lazy_catch_up(&L, w, s, gs, ta, tb, NULL) && closed_form);
 }

@@ -41,6 +41,13 @@
  *               applies at most 2 log2(J) of them, and replays the at most
  *               two single steps between blocks. Exact to rounding (the
  *               products are associated differently from the replay).
+ *   ADAM        Adam (and AdamW with weight_decay=0) without penalty or
+ *               amsgrad: m and v decay geometrically, and the skipped steps
+ *               move w by a sum that expands in eps / sqrt(v_j); its first
+ *               three terms are read from suffix tables of the step
+ *               constants (fgd_lazy_adam), O(1) per catch-up. Where a bound
+ *               on the rest exceeds FGD_LAZY_RTOL * |w|, the truncated
+ *               replay below.                                   approximate
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
  *               Exact, cost proportional to the number of skipped steps.
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
@@ -49,7 +56,8 @@
  *               and for those two when averaging.
  *     truncated When there is no penalty and the state that moves w decays
  *               geometrically (RMSprop momentum, Adam/AdamW with
- *               weight_decay=0), the replay stops as soon as a bound on
+ *               weight_decay=0 where ADAM refuses or with amsgrad), the
+ *               replay stops as soon as a bound on
  *               the total movement of w over all remaining skipped steps is
  *               at most FGD_LAZY_RTOL * |w|; the state rows then take the
  *               remaining steps in closed form (state *= rate^R). This is
@@ -108,7 +116,8 @@ enum fgd_lazy_mode {
     FGD_LAZY_LOOP = 5,
     FGD_LAZY_SGD_CLOSED = 6,
     FGD_LAZY_ADAGRAD_L2 = 7,
-    FGD_LAZY_MOMENTUM = 8
+    FGD_LAZY_MOMENTUM = 8,
+    FGD_LAZY_ADAM = 9
 };
 
 /* MOMENTUM: most block levels (blocks of 2^l steps, l < this). */
@@ -145,6 +154,10 @@ typedef struct {
     const double *mblk;
     int64_t moff[FGD_LAZY_MAX_LEVELS + 1];
     int mlevels;
+    /* ADAM: aq[n][i] = sum_{k >= i} f_n(k) arho[n]^(k - i), n = 0 .. 2
+     * (fgd_lazy_adam); alrho[n] = log(arho[n]); arho[3] for the bound */
+    const double *aq[3];
+    double arho[4], alrho[3];
 } fgd_lazy;
 
 /* Soft threshold. Written without branches on the sign of w, which the
@@ -253,6 +266,29 @@ static inline void fgd_lazy_momentum_blocks(fgd_lazy *L, double *blk)
         }
         off += 6 * nb;
         L->mlevels = l;
+    }
+}
+
+/*
+ * ADAM: with bc1 = pc0 and bc2s = pc1 (fgd_step_constants), the suffix sums
+ * aq[n][i] = f_n(i) + arho[n] aq[n][i + 1] of f_n(i) = lr_i bc2s_i^(n+1) /
+ * bc1_i, arho[n] = beta1 / beta2^((n+1)/2), into 3 (nsteps + 1) doubles of
+ * blk. Needs beta1 < beta2^2 (arho[3] < 1). O(nsteps), once per epoch.
+ */
+static inline void fgd_lazy_adam_tables(fgd_lazy *L, double *blk)
+{
+    const double b1 = L->c->hyper[0], b2 = L->c->hyper[1];
+    const int64_t n = L->nsteps;
+    int64_t i;
+    int k;
+    for (k = 0; k < 4; k++) L->arho[k] = b1 / pow(b2, 0.5 * (k + 1));
+    for (k = 0; k < 3; k++) {
+        double *q = blk + k * (n + 1);
+        L->aq[k] = q;
+        L->alrho[k] = log(L->arho[k]);
+        q[n] = 0.0;
+        for (i = n - 1; i >= 0; i--)
+            q[i] = L->lr[i] * pow(L->pc1[i], k + 1) / L->pc0[i] + L->arho[k] * q[i + 1];
     }
 }
 
@@ -382,6 +418,11 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
                 L->rate[0] = h[0];
                 L->rate[1] = h[1];
                 L->trunc_factor = r / (1.0 - r);
+                if (h[3] == 0.0 && h[0] >= 0.0 && h[0] < h[1] * h[1] && h[1] <= 1.0 &&
+                    h[2] >= 0.0) {
+                    fgd_lazy_adam_tables(L, tables + 5 * N);
+                    L->mode = FGD_LAZY_ADAM;
+                }
             }
         }
         break;
@@ -563,6 +604,61 @@ static inline int fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, d
 }
 
 /*
+ * ADAM: the J = ib - ia skipped steps of Adam without penalty (g = 0). After
+ * j of them m_j = beta1^j m and v_j = beta2^j v, and the step at table index
+ * i = ia + j - 1 moves w by
+ *   step_i m_j / (sqrt(v_j) + eps bc2s_i),   step_i = lr_i bc2s_i / bc1_i,
+ * = (m / sqrt(v)) f_0(i) arho[0]^j / (1 + e_j),
+ *   e_j = eps bc2s_i / (beta2^(j/2) sqrt(v)) <= e0 beta2^(-j/2), e0 = eps / sqrt(v).
+ * Expanding 1 / (1 + e_j) = sum_n (-e_j)^n, the term n sums
+ * (m / sqrt(v)) (-e0)^n f_n(i) arho[n]^j over the gap, which is
+ * arho[n] (aq[n][ia] - arho[n]^J aq[n][ib]). Terms n = 0 .. 2 are taken; the
+ * rest is at most (|m| / sqrt(v)) lr_max / bc1_ia e0^3 / (1 - e_max) *
+ * arho[3] / (1 - arho[3]) (bc2s <= 1, bc1 increasing), plus the rounding of
+ * the suffix differences. If that exceeds FGD_LAZY_RTOL * |w| (or e_max >
+ * 1/2), nothing is changed and 0 is returned: the caller replays. Returns 1
+ * when applied.
+ */
+static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, int64_t ia,
+                                int64_t ib)
+{
+    const double *h = L->c->hyper, eps = h[2], m = s[0], v = s[1];
+    const double J = (double)(ib - ia), tiny = 16.0 * 2.220446049250313e-16;
+    const int nt = eps > 0.0 ? 3 : 1;
+    double sv, e0, emax, sum = 0.0, p = 1.0, err, r3;
+    int n;
+    if (m == 0.0) {   /* m stays 0 and w does not move */
+        s[1] = v * pow(h[1], J);
+        if (L->single) s[1] = fgd_round_single(s[1]);
+        return 1;
+    }
+    if (!(v > 0.0)) return 0;
+    sv = sqrt(v);
+    e0 = eps / sv;
+    emax = e0 / sqrt(pow(h[1], J));
+    if (!(emax <= 0.5)) return 0;
+    r3 = L->arho[3];
+    err = e0 * e0 * e0 * L->lrmax[ia] / L->pc0[ia] * r3 / (1.0 - r3) / (1.0 - emax);
+    for (n = 0; n < nt; n++) {
+        const double rJ = exp(J * L->alrho[n]);
+        const double *q = L->aq[n];
+        sum += p * L->arho[n] * (q[ia] - rJ * q[ib]);
+        err += tiny * fabs(p) * L->arho[n] * (q[ia] + rJ * q[ib]);
+        p *= -e0;
+    }
+    if (!(fabs(m) / sv * err <= FGD_LAZY_RTOL * fabs(*w))) return 0;
+    *w -= m / sv * sum;
+    s[0] = m * pow(h[0], J);
+    s[1] = v * pow(h[1], J);
+    if (L->single) {
+        *w = fgd_round_single(*w);
+        s[0] = fgd_round_single(s[0]);
+        s[1] = fgd_round_single(s[1]);
+    }
+    return 1;
+}
+
+/*
  * MOMENTUM: the skipped steps [ia, ib) of one coordinate (w, buf = s[0]) as
  * the longest aligned blocks that fit, in order; a step that starts no block
  * inside the range is replayed with fgd_coord_step.
@@ -647,6 +743,9 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         /* averaging needs every step's iterate: the replay below */
         if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return 0;
         break;
+    case FGD_LAZY_ADAM:
+        if (!as && fgd_lazy_adam(L, w, s, ia, ib)) return 0;
+        break;   /* the truncated replay */
     case FGD_LAZY_MOMENTUM:
         if (as) break;   /* as ADAGRAD_L2 */
         fgd_lazy_momentum(L, w, s, gs, ia, ib);

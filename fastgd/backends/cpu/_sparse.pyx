@@ -23,7 +23,7 @@ ctypedef fused index_t:
 cdef int N_TABLES = FGD_LAZY_TABLES
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop", "sgd_closed",
-              "adagrad_l2", "momentum")
+              "adagrad_l2", "momentum", "adam")
 
 
 def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
@@ -41,7 +41,7 @@ def lazy_catch_up(dict cfg, int64_t t0, int64_t nsteps, double w, state, int64_t
     For tests. ``state`` holds the coordinate's 3 optimizer state values.
     Returns ``(w, state, gsum, refused)``: the coordinate after the skipped
     steps, the smooth gradient they add to the gradient sum, and whether the
-    approximate closed form of mode ``adagrad_l2`` refused (its error bound
+    approximate closed form of mode ``adagrad_l2`` or ``adam`` refused (its error bound
     too large), so that the steps were replayed. ``replay=True`` replays every
     step whatever the mode.
     """
