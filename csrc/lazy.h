@@ -48,6 +48,11 @@
  *               constants (fgd_lazy_adam), O(1) per catch-up. Where a bound
  *               on the rest exceeds FGD_LAZY_RTOL * |w|, the truncated
  *               replay below.                                   approximate
+ *   RMSPROP_MOMENTUM  RMSprop with momentum < 1, no penalty: under g = 0
+ *               the buffer decays by the momentum each step and w moves by
+ *               lr_k times it; the state decays as in DECAY and the movement
+ *               is buf times a geometric sum of the step sizes, from a
+ *               suffix table (as ADAM's n = 0 term, exact).        exact
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
  *               Exact, cost proportional to the number of skipped steps.
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
@@ -55,9 +60,9 @@
  *               except Adagrad with L2 alone and SGD momentum without L1,
  *               and for those two when averaging.
  *     truncated When there is no penalty and the state that moves w decays
- *               geometrically (RMSprop momentum, Adam/AdamW with
- *               weight_decay=0 where ADAM refuses or with amsgrad), the
- *               replay stops as soon as a bound on
+ *               geometrically (Adam/AdamW with weight_decay=0 where ADAM
+ *               refuses or with amsgrad), the replay stops as soon as a
+ *               bound on
  *               the total movement of w over all remaining skipped steps is
  *               at most FGD_LAZY_RTOL * |w|; the state rows then take the
  *               remaining steps in closed form (state *= rate^R). This is
@@ -117,7 +122,8 @@ enum fgd_lazy_mode {
     FGD_LAZY_SGD_CLOSED = 6,
     FGD_LAZY_ADAGRAD_L2 = 7,
     FGD_LAZY_MOMENTUM = 8,
-    FGD_LAZY_ADAM = 9
+    FGD_LAZY_ADAM = 9,
+    FGD_LAZY_RMSPROP_MOMENTUM = 10
 };
 
 /* MOMENTUM: most block levels (blocks of 2^l steps, l < this). */
@@ -395,9 +401,14 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
             if (h[2] == 0.0) {
                 L->mode = FGD_LAZY_DECAY;
             } else if (h[2] < 1.0) {
-                L->trunc = 1;
+                double *q = tables + 5 * N;
+                L->trunc = 1;   /* for the replay when averaging */
                 L->rate[1 + centered] = h[2];
                 L->trunc_factor = h[2] / (1.0 - h[2]);
+                q[nsteps] = 0.0;
+                for (i = nsteps - 1; i >= 0; i--) q[i] = lr[i] + h[2] * q[i + 1];
+                L->aq[0] = q;
+                L->mode = FGD_LAZY_RMSPROP_MOMENTUM;
             }
         }
         break;
@@ -746,6 +757,20 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
     case FGD_LAZY_ADAM:
         if (!as && fgd_lazy_adam(L, w, s, ia, ib)) return 0;
         break;   /* the truncated replay */
+    case FGD_LAZY_RMSPROP_MOMENTUM: {
+        /* buf_j = mu^j buf moves w by lr_i buf_j at table index i = ia + j - 1 */
+        const double mu = c->hyper[2], J = (double)(ib - ia), *q = L->aq[0];
+        const int kb = 1 + (c->hyper[3] != 0.0);
+        if (as) break;   /* averaging needs every step's iterate: the replay below */
+        *w -= s[kb] * mu * (q[ia] - pow(mu, J) * q[ib]);
+        for (k = 0; k < 3; k++)
+            if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], J);
+        if (L->single) {
+            *w = fgd_round_single(*w);
+            for (k = 0; k < 3; k++) s[k] = fgd_round_single(s[k]);
+        }
+        return 0;
+    }
     case FGD_LAZY_MOMENTUM:
         if (as) break;   /* as ADAGRAD_L2 */
         fgd_lazy_momentum(L, w, s, gs, ia, ib);

@@ -72,8 +72,8 @@ OPTIMIZERS = {
     "adagrad": (Adagrad(lr=0.1, lr_decay=0.01), "identity", "adagrad_l2", "adagrad_l1"),
     "rmsprop": (RMSprop(lr=0.01), "decay", "loop", "loop"),
     "rmsprop-centered": (RMSprop(lr=0.01, centered=True), "decay", "loop", "loop"),
-    "rmsprop-momentum": (RMSprop(lr=0.01, momentum=0.5, centered=True), "loop+trunc", "loop",
-                         "loop"),
+    "rmsprop-momentum": (RMSprop(lr=0.01, momentum=0.5, centered=True),
+                         "rmsprop_momentum+trunc", "loop", "loop"),
     "adadelta": (Adadelta(lr=1.0), "decay", "loop", "loop"),
     "adam": (Adam(lr=0.05), "adam+trunc", "loop", "loop"),
     "adam-amsgrad": (Adam(lr=0.05, amsgrad=True), "loop+trunc", "loop", "loop"),
@@ -131,9 +131,10 @@ def test_scaled_sgd_folds_the_scale_and_falls_back():
 
 
 def test_truncated_catch_up_error_bound():
-    """No penalty, long gaps between touches: the truncated replay (amsgrad,
-    RMSprop momentum) and Adam's closed form (lazy mode ADAM) each leave out
-    at most FGD_LAZY_RTOL (1e-12) * |w| per catch-up."""
+    """No penalty, long gaps between touches: the truncated replay (amsgrad)
+    and Adam's closed form (lazy mode ADAM) each leave out at most
+    FGD_LAZY_RTOL (1e-12) * |w| per catch-up; RMSprop momentum's closed form
+    is exact."""
     rng = np.random.default_rng(1)
     n, d = 400, 200
     X = sp.random(n, d, density=0.01, format="csr", random_state=1)   # ~100 steps between touches
@@ -703,6 +704,41 @@ def test_adam_closed_form_equals_dense(optimizer, batch_size, dtype):
     check_wide_csr_against_dense(dtype, "adam", 1e-9 if dtype == np.float64 else 1e-5,
                                  optimizer=optimizer, penalty=None, alpha=0.0,
                                  batch_size=batch_size)
+
+
+def test_rmsprop_momentum_catch_up_equals_the_replay():
+    """RMSprop with momentum, no penalty (lazy mode RMSPROP_MOMENTUM): the
+    buffer's geometric decay summed from a suffix table of the step sizes,
+    against the replay: w within 1e-13 (|w| + lr |buf|), the state to 1e-13."""
+    X, y = make_sparse(n=10, d=5)
+    for optimizer in (RMSprop(lr=0.01, momentum=0.9), RMSprop(lr=0.05, momentum=0.5,
+                                                             centered=True)):
+        tr = Trainer(loss="log_loss", optimizer=optimizer, penalty=None, alpha=0.0,
+                     schedule="invscaling")
+        tr.init_model(5, np.float64)
+        cfg = tr._problem(X, y, None, 1).c_config()
+        assert _sparse.lazy_mode(cfg, 0, 10) == ("rmsprop_momentum", True)
+        for t0, offset, J, w, buf in itertools.product(
+                (0, 100), (0, 3), (1, 2, 7, 64, 300, 3000), (-0.7, 0.03), (0.0, 0.4, -3.0)):
+            ta = t0 + offset
+            state = [0.2, 0.1, buf] if optimizer.centered else [0.2, buf, 0.0]
+            args = (cfg, t0, offset + J + 37, w, state, ta, ta + J)
+            got, want = _sparse.lazy_catch_up(*args), _sparse.lazy_catch_up(*args, replay=True)
+            case = (optimizer, t0, offset, J, w, buf)
+            assert abs(got[0] - want[0]) <= 1e-13 * (abs(w) + abs(buf)), case
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-300,
+                                       err_msg=str(case))
+            assert not got[3]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_rmsprop_momentum_closed_form_equals_dense(batch_size, dtype):
+    """Centered RMSprop with momentum on CSR with long gaps, against dense."""
+    check_wide_csr_against_dense(dtype, "rmsprop_momentum",
+                                 1e-9 if dtype == np.float64 else 1e-5,
+                                 optimizer=RMSprop(lr=0.01, momentum=0.9, centered=True),
+                                 penalty=None, alpha=0.0, batch_size=batch_size)
 
 
 MOMENTUM_SGD = [SGD(lr=0.05, momentum=0.9), SGD(lr=0.05, momentum=0.8, nesterov=True),

@@ -38,12 +38,17 @@ def _replays(cfg, t, truncated_too=True):
     """Whether lazy.h's catch-up for ``cfg`` replays the skipped steps one by one.
 
     Mode "loop" does (with ``truncated_too=False``, only where the replay
-    cannot stop early); the closed forms of Adagrad with L2 ("adagrad_l2") and
-    of SGD momentum ("momentum") do when averaging, which needs every iterate.
+    cannot stop early), and so do the closed forms that cannot give every
+    iterate when averaging.
     """
     mode, truncated = _sparse.lazy_mode(cfg, t, 1)
-    return (mode == "loop" and (truncated_too or not truncated)) or (
-        mode in ("adagrad_l2", "momentum") and cfg.get("average_start", -1) >= 0)
+    if cfg.get("average_start", -1) >= 0 and mode in _NOT_WHEN_AVERAGING:
+        mode = "loop"
+    return mode == "loop" and (truncated_too or not truncated)
+
+
+# Lazy modes whose closed form is not used when averaging (lazy.h replays then).
+_NOT_WHEN_AVERAGING = ("adagrad_l2", "momentum", "adam", "rmsprop_momentum")
 
 
 def replays_skipped_steps(problem, t):

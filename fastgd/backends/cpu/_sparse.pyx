@@ -23,7 +23,7 @@ ctypedef fused index_t:
 cdef int N_TABLES = FGD_LAZY_TABLES
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop", "sgd_closed",
-              "adagrad_l2", "momentum", "adam")
+              "adagrad_l2", "momentum", "adam", "rmsprop_momentum")
 
 
 def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
