@@ -41,13 +41,14 @@
  *               applies at most 2 log2(J) of them, and replays the at most
  *               two single steps between blocks. Exact to rounding (the
  *               products are associated differently from the replay).
- *   ADAM        Adam (and AdamW with weight_decay=0) without penalty or
- *               amsgrad: m and v decay geometrically, and the skipped steps
- *               move w by a sum that expands in eps / sqrt(v_j); its first
- *               three terms are read from suffix tables of the step
- *               constants (fgd_lazy_adam), O(1) per catch-up. Where a bound
- *               on the rest exceeds FGD_LAZY_RTOL * |w|, the truncated
- *               replay below.                                   approximate
+ *   ADAM        Adam/AdamW without amsgrad, without penalty or with
+ *               AdamW's decoupled decay alone: m and v decay geometrically,
+ *               w decays by 1 - lr decay, and the skipped steps move w by a
+ *               sum that expands in eps / sqrt(v_j); its first three terms
+ *               are read from suffix tables of the step constants
+ *               (fgd_lazy_adam), O(1) per catch-up. Where a bound on the
+ *               rest exceeds FGD_LAZY_RTOL * |w| (FGD_LAZY_GTOL for the
+ *               gradient sum), the replay below.               approximate
  *   RMSPROP_MOMENTUM  RMSprop with momentum < 1, no penalty: under g = 0
  *               the buffer decays by the momentum each step and w moves by
  *               lr_k times it; the state decays as in DECAY and the movement
@@ -56,9 +57,9 @@
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
  *               Exact, cost proportional to the number of skipped steps.
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
- *               Adam with L2, AdamW's decoupled decay, momentum with L1)
- *               except Adagrad with L2 alone and SGD momentum without L1,
- *               and for those two when averaging.
+ *               Adam with L2, momentum with L1) except Adagrad with L2
+ *               alone, SGD momentum without L1 and AdamW's decoupled decay
+ *               without L1, and for those when averaging.
  *     truncated When there is no penalty and the state that moves w decays
  *               geometrically (Adam/AdamW with weight_decay=0 where ADAM
  *               refuses or with amsgrad), the replay stops as soon as a
@@ -130,7 +131,7 @@ enum fgd_lazy_mode {
 #define FGD_LAZY_MAX_LEVELS 62
 
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
-#define FGD_LAZY_TABLES 12
+#define FGD_LAZY_TABLES 13
 
 typedef struct {
     const fgd_config *c;
@@ -160,10 +161,12 @@ typedef struct {
     const double *mblk;
     int64_t moff[FGD_LAZY_MAX_LEVELS + 1];
     int mlevels;
-    /* ADAM: aq[n][i] = sum_{k >= i} f_n(k) arho[n]^(k - i), n = 0 .. 2
-     * (fgd_lazy_adam); alrho[n] = log(arho[n]); arho[3] for the bound */
-    const double *aq[3];
-    double arho[4], alrho[3];
+    /* ADAM (fgd_lazy_adam_tables): the decay products ad and their prefix
+     * sums asd, the suffix tables aq[n] and (with decay) ar[n], n = 0 .. 2;
+     * alrho[n] = log(arho[n]); arho[3] for the bound; adecay the decoupled
+     * weight decay (0 without) */
+    const double *ad, *asd, *aq[3], *ar[3];
+    double arho[4], alrho[3], adecay;
 } fgd_lazy;
 
 /* Soft threshold. Written without branches on the sign of w, which the
@@ -276,26 +279,54 @@ static inline void fgd_lazy_momentum_blocks(fgd_lazy *L, double *blk)
 }
 
 /*
- * ADAM: with bc1 = pc0 and bc2s = pc1 (fgd_step_constants), the suffix sums
- * aq[n][i] = f_n(i) + arho[n] aq[n][i + 1] of f_n(i) = lr_i bc2s_i^(n+1) /
- * bc1_i, arho[n] = beta1 / beta2^((n+1)/2), into 3 (nsteps + 1) doubles of
- * blk. Needs beta1 < beta2^2 (arho[3] < 1). O(nsteps), once per epoch.
+ * ADAM: with bc1 = pc0, bc2s = pc1 (fgd_step_constants), a_i = 1 - lr_i
+ * decay (the decoupled weight decay, or 1), the decay products ad[i] =
+ * prod_{k < i} a_k and their prefix sums asd[i] = sum_{k < i} ad[k], and for
+ * n = 0 .. 2, with f_n(i) = lr_i bc2s_i^(n+1) / bc1_i and arho[n] = beta1 /
+ * beta2^((n+1)/2), the suffix sums
+ *   aq[n][i] = f_n(i) / ad[i+1]            + arho[n] aq[n][i + 1]
+ *   ar[n][i] = f_n(i) asd[i+1] / ad[i+1]   + arho[n] ar[n][i + 1]  (decay only)
+ * (suffix sums do not underflow as prefix sums of arho^i would). 8
+ * (nsteps + 1) doubles of blk. Needs beta1 < beta2^2 (arho[3] < 1). Returns
+ * 0 where the decay product would leave the range of a double (or a factor
+ * is not positive). O(nsteps), once per epoch.
  */
-static inline void fgd_lazy_adam_tables(fgd_lazy *L, double *blk)
+static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double decay)
 {
     const double b1 = L->c->hyper[0], b2 = L->c->hyper[1];
-    const int64_t n = L->nsteps;
+    const int64_t n = L->nsteps, N = n + 1;
+    double *ad = blk, *asd = blk + N, logp = 0.0;
     int64_t i;
     int k;
+    for (i = 0; i < n; i++) {
+        const double a = 1.0 - L->lr[i] * decay;
+        if (!(a > 0.0)) return 0;
+        logp += log(a);
+    }
+    if (!(logp > -600.0)) return 0;
+    ad[0] = 1.0;
+    asd[0] = 0.0;
+    for (i = 0; i < n; i++) {
+        ad[i + 1] = ad[i] * (1.0 - L->lr[i] * decay);
+        asd[i + 1] = asd[i] + ad[i];
+    }
+    L->ad = ad;
+    L->asd = asd;
+    L->adecay = decay;
     for (k = 0; k < 4; k++) L->arho[k] = b1 / pow(b2, 0.5 * (k + 1));
     for (k = 0; k < 3; k++) {
-        double *q = blk + k * (n + 1);
+        double *q = blk + (2 + k) * N, *r = blk + (5 + k) * N;
         L->aq[k] = q;
+        L->ar[k] = r;
         L->alrho[k] = log(L->arho[k]);
-        q[n] = 0.0;
-        for (i = n - 1; i >= 0; i--)
-            q[i] = L->lr[i] * pow(L->pc1[i], k + 1) / L->pc0[i] + L->arho[k] * q[i + 1];
+        q[n] = r[n] = 0.0;
+        for (i = n - 1; i >= 0; i--) {
+            const double f = L->lr[i] * pow(L->pc1[i], k + 1) / L->pc0[i] / ad[i + 1];
+            q[i] = f + L->arho[k] * q[i + 1];
+            if (decay > 0.0) r[i] = f * asd[i + 1] + L->arho[k] * r[i + 1];
+        }
     }
+    return 1;
 }
 
 /*
@@ -429,13 +460,14 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
                 L->rate[0] = h[0];
                 L->rate[1] = h[1];
                 L->trunc_factor = r / (1.0 - r);
-                if (h[3] == 0.0 && h[0] >= 0.0 && h[0] < h[1] * h[1] && h[1] <= 1.0 &&
-                    h[2] >= 0.0) {
-                    fgd_lazy_adam_tables(L, tables + 5 * N);
-                    L->mode = FGD_LAZY_ADAM;
-                }
             }
         }
+        /* no penalty, or AdamW's decoupled decay alone (the skipped steps
+         * see g = 0 either way): rows 5 .. 12 hold ADAM's tables */
+        if ((nopen || (c->l1 == 0.0 && c->l2_decoupled && c->l2 > 0.0)) && h[1] > 0.0 &&
+            h[3] == 0.0 && h[0] >= 0.0 && h[0] < h[1] * h[1] && h[1] <= 1.0 && h[2] >= 0.0 &&
+            fgd_lazy_adam_tables(L, tables + 5 * N, c->l2_decoupled ? c->l2 : 0.0))
+            L->mode = FGD_LAZY_ADAM;
         break;
     }
 }
@@ -615,50 +647,73 @@ static inline int fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, d
 }
 
 /*
- * ADAM: the J = ib - ia skipped steps of Adam without penalty (g = 0). After
- * j of them m_j = beta1^j m and v_j = beta2^j v, and the step at table index
- * i = ia + j - 1 moves w by
- *   step_i m_j / (sqrt(v_j) + eps bc2s_i),   step_i = lr_i bc2s_i / bc1_i,
- * = (m / sqrt(v)) f_0(i) arho[0]^j / (1 + e_j),
+ * ADAM: the J = ib - ia skipped steps of Adam without penalty or with
+ * AdamW's decoupled decay alone (g = 0). After j of them m_j = beta1^j m and
+ * v_j = beta2^j v, and the step at table index i = ia + j - 1 first decays w
+ * by a_i (fgd_lazy_adam_tables), then moves it by
+ *   Delta_i = step_i m_j / (sqrt(v_j) + eps bc2s_i),  step_i = lr_i bc2s_i / bc1_i,
+ *           = (m / sqrt(v)) f_0(i) arho[0]^j / (1 + e_j),
  *   e_j = eps bc2s_i / (beta2^(j/2) sqrt(v)) <= e0 beta2^(-j/2), e0 = eps / sqrt(v).
- * Expanding 1 / (1 + e_j) = sum_n (-e_j)^n, the term n sums
- * (m / sqrt(v)) (-e0)^n f_n(i) arho[n]^j over the gap, which is
- * arho[n] (aq[n][ia] - arho[n]^J aq[n][ib]). Terms n = 0 .. 2 are taken; the
- * rest is at most (|m| / sqrt(v)) lr_max / bc1_ia e0^3 / (1 - e_max) *
- * arho[3] / (1 - arho[3]) (bc2s <= 1, bc1 increasing), plus the rounding of
- * the suffix differences. If that exceeds FGD_LAZY_RTOL * |w| (or e_max >
- * 1/2), nothing is changed and 0 is returned: the caller replays. Returns 1
- * when applied.
+ * So w_ib = (ad[ib] / ad[ia]) w - ad[ib] sum_i Delta_i / ad[i+1]. Expanding
+ * 1 / (1 + e_j) = sum_n (-e_j)^n, the term n of that sum is
+ * (m / sqrt(v)) (-e0)^n arho[n] (aq[n][ia] - arho[n]^J aq[n][ib]) (= T).
+ * With decay the skipped steps add decay * sum_i w_i to the gradient sum,
+ * the w before each step:
+ *   sum_i w_i = (w / ad[ia]) (asd[ib] - asd[ia]) - (asd[ib] T - U),
+ * U the same sum as T over ar. Terms n = 0 .. 2 are taken. The rest is at
+ * most E = (|m| / sqrt(v)) lr_max / bc1_ia e0^3 / (1 - e_max) arho[3] /
+ * (1 - arho[3]) in w (bc2s <= 1, bc1 increasing, a <= 1) and J E in sum_i
+ * w_i; with the rounding of the suffix differences, if that exceeds
+ * FGD_LAZY_RTOL of |w| (decayed over the gap) or FGD_LAZY_GTOL of the
+ * magnitude of sum_i w_i (or e_max > 1/2), nothing is changed and 0 is
+ * returned: the caller replays. Returns 1 when applied.
  */
-static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, int64_t ia,
-                                int64_t ib)
+static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double *gs,
+                                int64_t ia, int64_t ib)
 {
-    const double *h = L->c->hyper, eps = h[2], m = s[0], v = s[1];
+    const double *h = L->c->hyper, eps = h[2], m = s[0], v = s[1], w0 = *w;
     const double J = (double)(ib - ia), tiny = 16.0 * 2.220446049250313e-16;
+    const double decay = L->adecay, *ad = L->ad, *asd = L->asd;
+    const double R = ad[ib] / ad[ia], W = w0 / ad[ia] * (asd[ib] - asd[ia]);
     const int nt = eps > 0.0 ? 3 : 1;
-    double sv, e0, emax, sum = 0.0, p = 1.0, err, r3;
+    double sv, e0, emax, mv, T = 0.0, U = 0.0, rT = 0.0, rU = 0.0, p = 1.0, E, r3;
     int n;
-    if (m == 0.0) {   /* m stays 0 and w does not move */
+    if (m == 0.0) {   /* m stays 0: w only decays */
+        *gs += decay * W;
+        *w = R * w0;
         s[1] = v * pow(h[1], J);
-        if (L->single) s[1] = fgd_round_single(s[1]);
+        if (L->single) {
+            *w = fgd_round_single(*w);
+            s[1] = fgd_round_single(s[1]);
+        }
         return 1;
     }
     if (!(v > 0.0)) return 0;
     sv = sqrt(v);
+    mv = m / sv;
     e0 = eps / sv;
     emax = e0 / sqrt(pow(h[1], J));
     if (!(emax <= 0.5)) return 0;
     r3 = L->arho[3];
-    err = e0 * e0 * e0 * L->lrmax[ia] / L->pc0[ia] * r3 / (1.0 - r3) / (1.0 - emax);
+    E = fabs(mv) * e0 * e0 * e0 * L->lrmax[ia] / L->pc0[ia] * r3 / (1.0 - r3) / (1.0 - emax);
     for (n = 0; n < nt; n++) {
-        const double rJ = exp(J * L->alrho[n]);
-        const double *q = L->aq[n];
-        sum += p * L->arho[n] * (q[ia] - rJ * q[ib]);
-        err += tiny * fabs(p) * L->arho[n] * (q[ia] + rJ * q[ib]);
+        const double rJ = exp(J * L->alrho[n]), *q = L->aq[n], *r = L->ar[n];
+        T += p * L->arho[n] * (q[ia] - rJ * q[ib]);
+        rT += fabs(p) * L->arho[n] * (q[ia] + rJ * q[ib]);
+        if (decay > 0.0) {
+            U += p * L->arho[n] * (r[ia] - rJ * r[ib]);
+            rU += fabs(p) * L->arho[n] * (r[ia] + rJ * r[ib]);
+        }
         p *= -e0;
     }
-    if (!(fabs(m) / sv * err <= FGD_LAZY_RTOL * fabs(*w))) return 0;
-    *w -= m / sv * sum;
+    if (!(E + tiny * fabs(mv) * ad[ib] * rT <= FGD_LAZY_RTOL * R * fabs(w0))) return 0;
+    if (decay > 0.0) {
+        const double errg = J * E + tiny * (fabs(W) + fabs(mv) * (asd[ib] * rT + rU));
+        if (!(errg <= FGD_LAZY_GTOL * (fabs(W) + fabs(mv) * (asd[ib] * fabs(T) + fabs(U)))))
+            return 0;
+        *gs += decay * (W - mv * (asd[ib] * T - U));
+    }
+    *w = R * w0 - mv * ad[ib] * T;
     s[0] = m * pow(h[0], J);
     s[1] = v * pow(h[1], J);
     if (L->single) {
@@ -755,8 +810,8 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return 0;
         break;
     case FGD_LAZY_ADAM:
-        if (!as && fgd_lazy_adam(L, w, s, ia, ib)) return 0;
-        break;   /* the truncated replay */
+        if (!as && fgd_lazy_adam(L, w, s, gs, ia, ib)) return 0;
+        break;   /* the replay (truncated without decay) */
     case FGD_LAZY_RMSPROP_MOMENTUM: {
         /* buf_j = mu^j buf moves w by lr_i buf_j at table index i = ia + j - 1 */
         const double mu = c->hyper[2], J = (double)(ib - ia), *q = L->aq[0];

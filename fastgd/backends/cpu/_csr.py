@@ -70,8 +70,9 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
             f"{type(problem.optimizer).__name__} with an L2/L1 penalty on sparse data has no "
             "closed-form lazy update here: every step a feature skips is replayed when it "
             "next appears, which can cost up to n_features per step. Consider penalty=None "
-            "(or weight_decay=0), a larger batch_size, or plain SGD, FTRL, or Adagrad "
-            "with L2 alone and no averaging.",
+            "(or weight_decay=0), a larger batch_size, or an optimizer with a closed form "
+            "here: SGD (with or without momentum), FTRL, Adagrad with L2 alone, or AdamW's "
+            "decoupled weight decay, without L1 and without averaging.",
             RuntimeWarning, stacklevel=4)
     hogwild = bool(getattr(problem, "hogwild", False))
     stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
