@@ -417,8 +417,10 @@ def test_ftrl_refuses_a_second_penalty():
 
 PARALLEL_CASES = [
     (SGD(lr=0.1), "elasticnet", 1e-3),          # per-coordinate closed form (SGD_CLOSED)
-    (SGD(lr=0.05, momentum=0.9), "l2", 1e-3),
-    (Adam(lr=0.01), None, 0.0),
+    (SGD(lr=0.05, momentum=0.9), "l2", 1e-3),     # MOMENTUM
+    (Adam(lr=0.01), None, 0.0),                    # ADAM
+    (AdamW(lr=0.01, weight_decay=0.01), None, 0.0),
+    (RMSprop(lr=0.01, momentum=0.5), None, 0.0),   # RMSPROP_MOMENTUM
     (RMSprop(lr=0.01), "l1", 1e-3),
 ]
 
