@@ -152,10 +152,19 @@ def test_truncated_catch_up_error_bound():
         assert_close(sparse.state, dense.state, np.float64, "state")
 
 
-def test_chunked_epoch_and_continued_training_equal_one_run():
+@pytest.mark.parametrize("optimizer, penalty", [
+    (Adam(lr=0.05), "l2"),                                  # LOOP
+    (SGD(lr=0.05, momentum=0.9, nesterov=True), "l2"),     # MOMENTUM
+    (Adam(lr=0.05), None),                                  # ADAM
+    (AdamW(lr=0.05, weight_decay=0.05), None),              # ADAM with decay
+    (RMSprop(lr=0.01, momentum=0.8), None),                 # RMSPROP_MOMENTUM
+])
+def test_chunked_epoch_and_continued_training_equal_one_run(optimizer, penalty):
+    """Epochs cut into chunks (each with its own tables, from step t0 > 0) and
+    training continued over two calls equal one uninterrupted run."""
     X, y = make_sparse(n=90)
-    kw = dict(loss="hinge", optimizer=Adam(lr=0.05), penalty="l2", alpha=0.01, batch_size=4,
-              random_state=0)
+    kw = dict(loss="hinge", optimizer=optimizer, penalty=penalty,
+              alpha=0.01 if penalty else 0.0, batch_size=4, random_state=0)
     whole = train(X, y, epochs=2, **kw)
     chunked = Trainer(**kw)
     chunked.chunk_rows = 12
