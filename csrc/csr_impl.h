@@ -46,6 +46,53 @@ static inline void FN(csr_catch_up)(const fgd_lazy *L, REAL *params, REAL *state
     for (k = 0; k < L->ns; k++) state[k * D + j] = (REAL)s[k];
 }
 
+/*
+ * Catch-ups deferred into lanes (fgd_lazy_replay_lanes) where the mode
+ * replays every step: columns are added one by one and replayed eight at a
+ * time; otherwise each is caught up at once, as csr_catch_up.
+ */
+typedef struct {
+    int n, on;
+    int64_t j[FGD_LAZY_LANES], ta[FGD_LAZY_LANES];
+} FN(csr_lanes);
+
+static inline void FN(csr_lanes_flush)(FN(csr_lanes) *ln, const fgd_lazy *L, REAL *params,
+                                       REAL *state, int64_t D, double *gsum, int64_t tb)
+{
+    double w[FGD_LAZY_LANES], s[FGD_LAZY_LANES][3], gs[FGD_LAZY_LANES];
+    int64_t ia[FGD_LAZY_LANES] = {0};
+    int k, q;
+    if (ln->n == 0) return;
+    for (k = 0; k < ln->n; k++) {
+        const int64_t j = ln->j[k];
+        w[k] = (double)params[j];
+        for (q = 0; q < 3; q++) s[k][q] = q < L->ns ? (double)state[q * D + j] : 0.0;
+        gs[k] = gsum[j];
+        ia[k] = ln->ta[k] - L->t0;
+    }
+    fgd_lazy_replay_lanes(L, ln->n, w, s, gs, ia, tb - L->t0);
+    for (k = 0; k < ln->n; k++) {
+        const int64_t j = ln->j[k];
+        params[j] = (REAL)w[k];
+        for (q = 0; q < L->ns; q++) state[q * D + j] = (REAL)s[k][q];
+        gsum[j] = gs[k];
+    }
+    ln->n = 0;
+}
+
+static inline void FN(csr_lanes_add)(FN(csr_lanes) *ln, const fgd_lazy *L, REAL *params,
+                                     REAL *state, int64_t D, double *gsum, double *asum,
+                                     int64_t j, int64_t ta, int64_t tb)
+{
+    if (!ln->on || ta >= tb) {
+        FN(csr_catch_up)(L, params, state, D, gsum, asum, j, ta, tb);
+        return;
+    }
+    ln->j[ln->n] = j;
+    ln->ta[ln->n++] = ta;
+    if (ln->n == FGD_LAZY_LANES) FN(csr_lanes_flush)(ln, L, params, state, D, gsum, tb);
+}
+
 /* SCALED mode: bring v_j up to the cumulative L1 threshold U. */
 static inline void FN(csr_catch_up_scaled)(const fgd_config *c, REAL *params, double *snap,
                                            int64_t j, double U)
@@ -899,6 +946,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     double scale = 1.0, U = 0.0;
     double *end_asum;
     int scaled, fused_sgd, abort_flag = 0;
+    FN(csr_lanes) lanes;
     /* the per-column arrays a step reads at random (weights, step counters,
      * gradient accumulators, gsum and the state rows) outgrow L2 */
     const int pf_cols = (double)d * (double)(3 * sizeof(double) + 2 * sizeof(REAL)) >
@@ -969,6 +1017,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         end_asum = NULL;   /* the sums are complete */
     }
 
+    lanes.n = 0;
+    lanes.on = fgd_lazy_lanes_apply(&L, asum);
     for (b = 0; b < nb && !abort_flag; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const int64_t m = end - start;
@@ -989,11 +1039,13 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                     if (scaled)
                         FN(csr_catch_up_scaled)(c, params, snap, j, U);
                     else
-                        FN(csr_catch_up)(&L, params, state, D, gsum, asum, j, last[j], t);
+                        FN(csr_lanes_add)(&lanes, &L, params, state, D, gsum, asum, j,
+                                          last[j], t);
                     last[j] = t + 1;
                     cols[nc++] = j;
                 }
             }
+            FN(csr_lanes_flush)(&lanes, &L, params, state, D, gsum, t);
             p = FN(csr_row_dot)(data, indices, lo, hi, params);
             if (scaled) p *= scale;
             p += (double)params[d];
@@ -1082,9 +1134,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     if (!abort_flag) {
         if (scaled && nb > 0)
             FN(csr_fold_scale)(c, params, snap, d, scale, U);
-        else if (!scaled)
+        else if (!scaled) {
+            lanes.on = fgd_lazy_lanes_apply(&L, end_asum);
             for (j = 0; j < d; j++)
-                FN(csr_catch_up)(&L, params, state, D, gsum, end_asum, j, last[j], t);
+                FN(csr_lanes_add)(&lanes, &L, params, state, D, gsum, end_asum, j, last[j], t);
+            FN(csr_lanes_flush)(&lanes, &L, params, state, D, gsum, t);
+        }
         if (scaled && nb > 0 && c->l2 > 0.0)
             for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
         if (asum) FN(csr_average_end)(avg, asum, D, t, c->average_start);

@@ -131,6 +131,7 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
     double *asum = avg && c->average_start >= 0 ? scr->asum : NULL;
     double *p = pbuf, *gb = pbuf + K;   /* margins, intercept gradient */
     fgd_lazy L;
+    FN(csr_lanes) lanes;
     int64_t t = t0, b, r, j, q, k;
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
     int abort_flag = 0;
@@ -157,6 +158,8 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
         L.mode = FGD_LAZY_LOOP;
     for (j = 0; j < d; j++) last[j] = t0;
     if (asum) FN(csr_average_begin)(avg, asum, P, t0, c->average_start);
+    lanes.n = 0;
+    lanes.on = fgd_lazy_lanes_apply(&L, asum);
 
     for (b = 0; b < nb && !abort_flag; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
@@ -177,12 +180,13 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
                 j = (int64_t)indices[q];
                 if (last[j] <= t) {
                     for (k = 0; k < K; k++)
-                        FN(csr_catch_up)(&L, params, state, P, gsum, asum, j * K + k,
-                                         last[j], t);
+                        FN(csr_lanes_add)(&lanes, &L, params, state, P, gsum, asum, j * K + k,
+                                          last[j], t);
                     last[j] = t + 1;
                     cols[nc++] = j;
                 }
             }
+            FN(csr_lanes_flush)(&lanes, &L, params, state, P, gsum, t);
             /* margins in the dense loop's order: intercepts, then features */
 #define FGD_MN_MARGINS(k0, KB) \
     FN(fgd_mn_margin_block)(data, indices, lo, hi, 0, K, params, params + DK, k0, KB, p)
@@ -241,7 +245,9 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
     if (!abort_flag) {
         for (j = 0; j < d; j++)
             for (k = 0; k < K; k++)
-                FN(csr_catch_up)(&L, params, state, P, gsum, asum, j * K + k, last[j], t);
+                FN(csr_lanes_add)(&lanes, &L, params, state, P, gsum, asum, j * K + k,
+                                  last[j], t);
+        FN(csr_lanes_flush)(&lanes, &L, params, state, P, gsum, t);
         if (asum) FN(csr_average_end)(avg, asum, P, t, c->average_start);
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);

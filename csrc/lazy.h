@@ -862,4 +862,49 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
     return 1;
 }
 
+/* Coordinates replayed together by fgd_lazy_replay_lanes. */
+#define FGD_LAZY_LANES 8
+
+/* Whether catch-ups in L's mode go through fgd_lazy_replay_lanes. */
+static inline int fgd_lazy_lanes_apply(const fgd_lazy *L, const double *as)
+{
+    return L->mode == FGD_LAZY_LOOP && !L->trunc && !as;
+}
+
+/*
+ * LOOP without truncation or averaging: the replays of nl <= FGD_LAZY_LANES
+ * coordinates (w[k], s[k], gs[k]) from table index ia[k] to ib, in lockstep.
+ * One coordinate's replay is a dependent chain (for RMSprop, Adadelta or Adam
+ * with L2 a square root and a division per step); the lanes' chains are
+ * independent, so the CPU overlaps them. Each lane takes the same operations
+ * in the same order as fgd_lazy_catch_up's replay, so the results are the
+ * same bits.
+ */
+static inline void fgd_lazy_replay_lanes(const fgd_lazy *L, int nl, double *w, double (*s)[3],
+                                         double *gs, const int64_t *ia, int64_t ib)
+{
+    const fgd_config *c = L->c;
+    int64_t i, i0 = ib;
+    int k, q, live[FGD_LAZY_LANES];
+    for (k = 0; k < nl; k++) {
+        live[k] = ia[k] < ib;
+        if (ia[k] < i0) i0 = ia[k];
+    }
+    for (i = i0; i < ib; i++) {
+        const double pc[2] = {L->pc0[i], L->pc1[i]}, lr = L->lr[i];
+        for (k = 0; k < nl; k++) {
+            if (!live[k] || ia[k] > i) continue;
+            if (w[k] == 0.0 && s[k][0] == 0.0 && s[k][1] == 0.0 && s[k][2] == 0.0) {
+                live[k] = 0;   /* a fixed point of every rule under g = 0 */
+                continue;
+            }
+            w[k] = fgd_coord_step(c, w[k], 0.0, s[k], lr, pc, 1, &gs[k]);
+            if (L->single) {
+                w[k] = fgd_round_single(w[k]);
+                for (q = 0; q < 3; q++) s[k][q] = fgd_round_single(s[k][q]);
+            }
+        }
+    }
+}
+
 #endif /* FASTGD_LAZY_H */
