@@ -55,7 +55,9 @@
  *               is buf times a geometric sum of the step sizes, from a
  *               suffix table (as ADAM's n = 0 term, exact).        exact
  *   LOOP        replay every skipped step with fgd_coord_step (g = 0).
- *               Exact, cost proportional to the number of skipped steps.
+ *               Exact, cost proportional to the number of skipped steps
+ *               (the CSR general loops replay up to FGD_LAZY_LANES
+ *               coordinates in lockstep: fgd_lazy_replay_lanes).
  *               Used for any optimizer with state when L2 or L1 is on (e.g.
  *               Adam with L2, momentum with L1) except Adagrad with L2
  *               alone, SGD momentum without L1 and AdamW's decoupled decay
@@ -63,11 +65,10 @@
  *     truncated When there is no penalty and the state that moves w decays
  *               geometrically (Adam/AdamW with weight_decay=0 where ADAM
  *               refuses or with amsgrad), the replay stops as soon as a
- *               bound on
- *               the total movement of w over all remaining skipped steps is
- *               at most FGD_LAZY_RTOL * |w|; the state rows then take the
- *               remaining steps in closed form (state *= rate^R). This is
- *               the one approximation: each catch-up moves w by at most
+ *               bound on the total movement of w over all remaining skipped
+ *               steps is at most FGD_LAZY_RTOL * |w|; the state rows then
+ *               take the remaining steps in closed form (state *= rate^R).
+ *               An approximation: each catch-up moves w by at most
  *               FGD_LAZY_RTOL * |w| less than the exact replay would.
  *   SGD_CLOSED  plain SGD with L2 and/or L1, per coordinate (Hogwild!, where
  *               no global scale can be shared): with a_k = 1 - lr_k l2 and
