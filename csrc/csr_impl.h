@@ -828,8 +828,13 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
             /* B: catch the listed columns up to step t */
             {
                 const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
+                FN(csr_lanes) lanes;
+                lanes.n = 0;
+                lanes.on = fgd_lazy_lanes_apply(L, asum);
                 for (kk = k0; kk < k1; kk++)
-                    FN(csr_catch_up)(L, params, state, D, gsum, asum, cols[kk], prev[kk], t);
+                    FN(csr_lanes_add)(&lanes, L, params, state, D, gsum, asum, cols[kk],
+                                      prev[kk], t);
+                FN(csr_lanes_flush)(&lanes, L, params, state, D, gsum, t);
             }
 #ifdef _OPENMP
 #pragma omp barrier
