@@ -41,7 +41,7 @@
  *               applies at most 2 log2(J) of them, and replays the at most
  *               two single steps between blocks. Exact to rounding (the
  *               products are associated differently from the replay).
- *   ADAM        Adam/AdamW without amsgrad, without penalty or with
+ *   ADAM        Adam/AdamW (amsgrad too), without penalty or with
  *               AdamW's decoupled decay alone: m and v decay geometrically,
  *               w decays by 1 - lr decay, and the skipped steps move w by a
  *               sum that expands in eps / sqrt(v_j); its first three terms
@@ -64,7 +64,7 @@
  *               without L1, and for those when averaging.
  *     truncated When there is no penalty and the state that moves w decays
  *               geometrically (Adam/AdamW with weight_decay=0 where ADAM
- *               refuses or with amsgrad), the replay stops as soon as a
+ *               refuses), the replay stops as soon as a
  *               bound on the total movement of w over all remaining skipped
  *               steps is at most FGD_LAZY_RTOL * |w|; the state rows then
  *               take the remaining steps in closed form (state *= rate^R).
@@ -287,14 +287,16 @@ static inline void fgd_lazy_momentum_blocks(fgd_lazy *L, double *blk)
  * beta2^((n+1)/2), the suffix sums
  *   aq[n][i] = f_n(i) / ad[i+1]            + arho[n] aq[n][i + 1]
  *   ar[n][i] = f_n(i) asd[i+1] / ad[i+1]   + arho[n] ar[n][i + 1]  (decay only)
- * (suffix sums do not underflow as prefix sums of arho^i would). 8
- * (nsteps + 1) doubles of blk. Needs beta1 < beta2^2 (arho[3] < 1). Returns
+ * (suffix sums do not underflow as prefix sums of arho^i would); with
+ * amsgrad arho[n] = beta1 (fgd_lazy_adam). 8 (nsteps + 1) doubles of blk.
+ * Needs beta1 < beta2^2 (arho[3] < 1). Returns
  * 0 where the decay product would leave the range of a double (or a factor
  * is not positive). O(nsteps), once per epoch.
  */
 static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double decay)
 {
     const double b1 = L->c->hyper[0], b2 = L->c->hyper[1];
+    const int amsgrad = L->c->hyper[3] != 0.0;
     const int64_t n = L->nsteps, N = n + 1;
     double *ad = blk, *asd = blk + N, logp = 0.0;
     int64_t i;
@@ -316,7 +318,9 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double decay)
     L->adecay = decay;
     L->alb1 = log(b1);
     L->alb2 = log(b2);
-    for (k = 0; k < 4; k++) L->arho[k] = b1 / pow(b2, 0.5 * (k + 1));
+    /* amsgrad divides by the running maximum of v, which the skipped steps
+     * leave alone: no beta2^(-j/2) growth in the terms */
+    for (k = 0; k < 4; k++) L->arho[k] = amsgrad ? b1 : b1 / pow(b2, 0.5 * (k + 1));
     for (k = 0; k < 3; k++) {
         double *q = blk + (2 + k) * N, *r = blk + (5 + k) * N;
         L->aq[k] = q;
@@ -468,7 +472,7 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
         /* no penalty, or AdamW's decoupled decay alone (the skipped steps
          * see g = 0 either way): rows 5 .. 12 hold ADAM's tables */
         if ((nopen || (c->l1 == 0.0 && c->l2_decoupled && c->l2 > 0.0)) && h[1] > 0.0 &&
-            h[3] == 0.0 && h[0] >= 0.0 && h[0] < h[1] * h[1] && h[1] <= 1.0 && h[2] >= 0.0 &&
+            h[0] >= 0.0 && h[0] < h[1] * h[1] && h[1] <= 1.0 && h[2] >= 0.0 &&
             fgd_lazy_adam_tables(L, tables + 5 * N, c->l2_decoupled ? c->l2 : 0.0))
             L->mode = FGD_LAZY_ADAM;
         break;
@@ -670,6 +674,10 @@ static inline int fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, d
  * FGD_LAZY_RTOL of |w| (decayed over the gap) or FGD_LAZY_GTOL of the
  * magnitude of sum_i w_i (or e_max > 1/2), nothing is changed and 0 is
  * returned: the caller replays. Returns 1 when applied.
+ * With amsgrad the denominator is sqrt(vmax) + eps bc2s_i, vmax = s[2]
+ * unchanged by the gap (v only decays; checked: beta2 v <= vmax), so
+ * e_j <= e0 = eps / sqrt(vmax), v is replaced by vmax above, and the terms
+ * sum arho[n] = beta1 (fgd_lazy_adam_tables).
  */
 static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double *gs,
                                 int64_t ia, int64_t ib)
@@ -678,12 +686,13 @@ static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double 
     const double J = (double)(ib - ia), tiny = 16.0 * 2.220446049250313e-16;
     const double decay = L->adecay, *ad = L->ad, *asd = L->asd;
     const double R = ad[ib] / ad[ia], W = w0 / ad[ia] * (asd[ib] - asd[ia]);
-    const int nt = eps > 0.0 ? 3 : 1;
+    const int nt = eps > 0.0 ? 3 : 1, amsgrad = h[3] != 0.0;
     /* beta^J as exp(J log beta): within ~J |log beta| ulp, and much cheaper
      * than pow (pow was a quarter of an epoch's time) */
     const double b2J = exp(J * L->alb2);
     double sv, e0, emax, mv, T = 0.0, U = 0.0, rT = 0.0, rU = 0.0, p = 1.0, E, r3;
     int n;
+    if (amsgrad && !(h[1] * v <= s[2])) return 0;   /* vmax would move */
     if (m == 0.0) {   /* m stays 0: w only decays */
         *gs += decay * W;
         *w = R * w0;
@@ -694,11 +703,20 @@ static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double 
         }
         return 1;
     }
-    if (!(v > 0.0)) return 0;
-    sv = sqrt(v);
+    if (amsgrad) {
+        /* the denominator is the running maximum vmax = s[2], constant over
+         * the gap as beta2 v <= vmax (checked above; then so is every later v) */
+        if (!(s[2] > 0.0)) return 0;
+        sv = sqrt(s[2]);
+        e0 = eps / sv;
+        emax = e0;
+    } else {
+        if (!(v > 0.0)) return 0;
+        sv = sqrt(v);
+        e0 = eps / sv;
+        emax = e0 / sqrt(b2J);
+    }
     mv = m / sv;
-    e0 = eps / sv;
-    emax = e0 / sqrt(b2J);
     if (!(emax <= 0.5)) return 0;
     r3 = L->arho[3];
     E = fabs(mv) * e0 * e0 * e0 * L->lrmax[ia] / L->pc0[ia] * r3 / (1.0 - r3) / (1.0 - emax);
