@@ -712,14 +712,16 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         (sorted, unique indices; int32 or int64) is used as is, other
         formats are converted once (see :func:`fastgd.data.check_sparse`).
         Features absent from a step are updated lazily (``csrc/lazy.h``),
-        so a step costs the batch's non-zeros, and the end-of-epoch model
-        equals the dense one: exactly (to rounding) for plain SGD (weight
-        scale and cumulative L1), Adagrad without L2, RMSprop/Adadelta
-        without penalty, FTRL, and for every optimizer with a penalty
-        (replay of the skipped steps, whose cost grows with the gaps);
-        momentum, RMSprop with momentum and Adam/AdamW without penalty stop
-        the replay once the rest provably moves a weight by at most 1e-12
-        of its size. Averaged SGD keeps its sums lazily too (exactly).
+        and the end-of-epoch model equals the dense one: exactly (to
+        rounding) in closed form for plain SGD (weight scale and cumulative
+        L1), SGD momentum with L2 or no penalty (products of blocks of
+        steps), Adagrad without L2, RMSprop (with or without momentum) and
+        Adadelta without penalty, FTRL; within a bound of 1e-12 of each
+        weight checked at every catch-up for Adagrad with L2 and for
+        Adam/AdamW (no penalty, or AdamW's decoupled decay); by replaying
+        the skipped steps, whose cost grows with the gaps, for the other
+        optimizers with a penalty (the README's table lists every case).
+        Averaged SGD keeps its sums lazily too (exactly).
     y : array-like of shape (n_samples,)
         Targets, or two class labels for a classification loss.
     loss : str, default="squared_error"
