@@ -288,6 +288,10 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
+    /* log-loss: the rows' loss values wait for a group (fgd_flush_log_losses) */
+    const int defer = c->loss == FGD_LOG_LOSS;
+    double pz[FGD_LOSS_GROUP] = {0}, pe[FGD_LOSS_GROUP] = {0}, ps[FGD_LOSS_GROUP] = {0};
+    int npend = 0;
     int64_t r;
     if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
@@ -329,13 +333,30 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
 #endif
             }
             p = scale * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d];
-            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
-            dl *= s;
-            if (!isfinite(l) || !isfinite(p)) {
-                *abort = 1;
-                break;
+            if (defer) {   /* as fgd_epoch_single: finite exactly when lin is */
+                const double z = y[i] * p, lin = z > 0 ? 0.0 : -z;
+                double e;
+                dl = -y[i] * fgd_logistic_sig(z, &e);
+                if (!isfinite(lin) || !isfinite(p)) {
+                    *abort = 1;
+                    break;
+                }
+                pz[npend] = z;
+                pe[npend] = e;
+                ps[npend++] = s;
+                if (npend == FGD_LOSS_GROUP) {
+                    fgd_flush_log_losses(pz, pe, ps, npend, loss_sum);
+                    npend = 0;
+                }
+            } else {
+                l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
+                if (!isfinite(l) || !isfinite(p)) {
+                    *abort = 1;
+                    break;
+                }
+                *loss_sum += s * l;
             }
-            *loss_sum += s * l;
+            dl *= s;
             *weight_sum += s;
             dlbuf[r - start] = dl * inv_m;
         }
@@ -399,6 +420,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             U = 0.0;
         }
     }
+    fgd_flush_log_losses(pz, pe, ps, npend, loss_sum);
     if (!*abort) {
         if (asum)   /* the sums of the iterates: v S - u */
             for (q = 0; q < d; q++) asum[q] = (double)params[q] * S - asum[q];

@@ -216,20 +216,6 @@ FGD_CLONES static void FN(fgd_update_range)(const fgd_config *c, int ns, REAL *w
     }
 }
 
-/* The log-losses of the pending rows of fgd_epoch_single (margin z = y p,
- * e = exp(-|z|) already computed for the derivative), added to *loss_sum
- * in row order: the log1p part of fgd_logistic, off the row-to-row critical
- * path and over several rows in one loop the compiler vectorizes (same
- * bits as one row at a time, see losses.h). */
-FGD_INLINE void FN(fgd_flush_log_losses)(const double *z, const double *e, const double *s,
-                                       int m, double *loss_sum)
-{
-    double l[FGD_GROUP];
-    int k;
-    for (k = 0; k < FGD_GROUP; k++) l[k] = fgd_logistic_value(z[k], e[k]);
-    for (k = 0; k < m; k++) *loss_sum += s[k] * l[k];
-}
-
 /* Pure SGD-style epoch on one thread, batch size 1 (see the file comment). */
 FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d, const double *y,
                                  const double *sw, const int64_t *order, REAL *params,
@@ -240,10 +226,10 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
     const int64_t D = d + 1;
     const int64_t rowbytes = d * (int64_t)sizeof(REAL);
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
-    /* log-loss: each row's loss value waits here until FGD_GROUP rows have
-     * their derivative (only the derivative is on the critical path) */
+    /* log-loss: each row's loss value waits here until FGD_LOSS_GROUP rows
+     * have their derivative (only the derivative is on the critical path) */
     const int defer = c->loss == FGD_LOG_LOSS;
-    double pz[FGD_GROUP] = {0}, pe[FGD_GROUP] = {0}, ps[FGD_GROUP] = {0};
+    double pz[FGD_LOSS_GROUP] = {0}, pe[FGD_LOSS_GROUP] = {0}, ps[FGD_LOSS_GROUP] = {0};
     int np = 0;
     int64_t t = t0, r;
     int nonfinite = 0;
@@ -278,8 +264,8 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
             pz[np] = z;
             pe[np] = e;
             ps[np++] = s;
-            if (np == FGD_GROUP) {
-                FN(fgd_flush_log_losses)(pz, pe, ps, np, &loss_sum);
+            if (np == FGD_LOSS_GROUP) {
+                fgd_flush_log_losses(pz, pe, ps, np, &loss_sum);
                 np = 0;
             }
         } else {
@@ -308,7 +294,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
             FN(fgd_average_range)(params, avg, 0, D, t, c->average_start);
         lr_last = lr;
     }
-    FN(fgd_flush_log_losses)(pz, pe, ps, np, &loss_sum);
+    fgd_flush_log_losses(pz, pe, ps, np, &loss_sum);
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, nonfinite);
 }
 
