@@ -280,6 +280,25 @@ static inline void fgd_lazy_momentum_blocks(fgd_lazy *L, double *blk)
 }
 
 /*
+ * prodp[i] = prod_{k < i} (1 - lr_k rate) for i = 0 .. nsteps (the decay
+ * of a weight over the steps before table index i: L2's for SGD_CLOSED,
+ * AdamW's decoupled decay for ADAM). Returns 0, leaving prodp unspecified,
+ * where the product would leave the range of a double or a factor is not
+ * positive (the log sum is then below -600, -inf or NaN).
+ */
+static inline int fgd_lazy_decay_products(const fgd_lazy *L, double rate, double *prodp)
+{
+    double logp = 0.0;
+    int64_t i;
+    if (rate != 0.0)
+        for (i = 0; i < L->nsteps; i++) logp += log(1.0 - L->lr[i] * rate);
+    if (!(logp > -600.0)) return 0;
+    prodp[0] = 1.0;
+    for (i = 0; i < L->nsteps; i++) prodp[i + 1] = prodp[i] * (1.0 - L->lr[i] * rate);
+    return 1;
+}
+
+/*
  * ADAM: with bc1 = pc0, bc2s = pc1 (fgd_step_constants), a_i = 1 - lr_i
  * decay (the decoupled weight decay, or 1), the decay products ad[i] =
  * prod_{k < i} a_k and their prefix sums asd[i] = sum_{k < i} ad[k], and for
@@ -298,21 +317,12 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double decay)
     const double b1 = L->c->hyper[0], b2 = L->c->hyper[1];
     const int amsgrad = L->c->hyper[3] != 0.0;
     const int64_t n = L->nsteps, N = n + 1;
-    double *ad = blk, *asd = blk + N, logp = 0.0;
+    double *ad = blk, *asd = blk + N;
     int64_t i;
     int k;
-    for (i = 0; i < n; i++) {
-        const double a = 1.0 - L->lr[i] * decay;
-        if (!(a > 0.0)) return 0;
-        logp += log(a);
-    }
-    if (!(logp > -600.0)) return 0;
-    ad[0] = 1.0;
+    if (!fgd_lazy_decay_products(L, decay, ad)) return 0;
     asd[0] = 0.0;
-    for (i = 0; i < n; i++) {
-        ad[i + 1] = ad[i] * (1.0 - L->lr[i] * decay);
-        asd[i + 1] = asd[i] + ad[i];
-    }
+    for (i = 0; i < n; i++) asd[i + 1] = asd[i] + ad[i];
     L->ad = ad;
     L->asd = asd;
     L->adecay = decay;
@@ -490,14 +500,10 @@ static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
     const fgd_config *c = L->c;
     const int64_t N = L->nsteps + 1;
     double *prodp = tables + 3 * N, *q = tables + 4 * N;
-    double logp = 0.0;
     int64_t i;
     if (L->mode != FGD_LAZY_SCALED) return 1;   /* the other modes are per coordinate */
-    for (i = 0; i < L->nsteps; i++) logp += log(1.0 - L->lr[i] * c->l2);
-    if (!(logp > -600.0)) return 0;              /* prod a_k would underflow */
     /* prodp[i] = prod_{k < i} a_k (no underflow: >= e^-600) */
-    prodp[0] = 1.0;
-    for (i = 0; i < L->nsteps; i++) prodp[i + 1] = prodp[i] * (1.0 - L->lr[i] * c->l2);
+    if (!fgd_lazy_decay_products(L, c->l2, prodp)) return 0;
     q[0] = 0.0;
     for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
     {   /* the sums of the iterates over a gap (gsum's L2 part, averaging) */
