@@ -954,6 +954,63 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
     return t_end;
 }
 
+/* Dense steps (fastgd_csr.h): the epoch as fgd_run_batches' two phases. */
+typedef struct {
+    const REAL *data;
+    const INDEX *indices, *indptr;
+    int64_t n, d;
+    const double *y, *sw;
+    const int64_t *order;
+    REAL *params, *state, *gbuf, *avg;
+    double *gsum;
+    const fgd_config *c;
+} FN(csr_dense_ctx);
+
+/* Phase 1: margins and losses of rows [r0, r1), their gradients scattered
+ * into the thread's buffer (formed in REAL as the dense loop's axpy forms
+ * them). Returns 1 on a non-finite margin or loss. */
+static int FN(csr_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0,
+                              int64_t r1, double *loss, double *weight)
+{
+    const FN(csr_dense_ctx) *k = (const FN(csr_dense_ctx) *)ctx;
+    const int64_t d = k->d;
+    const REAL *params = k->params;
+    REAL *gb = k->gbuf + (int64_t)tid * (d + 1);
+    int64_t r, q;
+    (void)start;
+    (void)nt;
+    for (r = r0; r < r1; r++) {
+        const int64_t i = k->order ? k->order[r] : r;
+        const double s = k->sw ? k->sw[i] : 1.0;
+        const int64_t lo = (int64_t)k->indptr[i], hi = (int64_t)k->indptr[i + 1];
+        double p, l, dl;
+        FN(csr_prefetch_ahead)(k->data, k->indices, k->indptr, k->y, k->sw, k->order, r1, r,
+                               params, NULL, 0);
+        if (s == 0.0) continue;
+        p = FN(csr_row_dot)(k->data, k->indices, lo, hi, params) + (double)params[d];
+        l = fgd_loss_and_deriv(k->c->loss, k->c->loss_param, k->y[i], p, &dl);
+        if (!isfinite(l) || !isfinite(p)) return 1;
+        *loss += s * l;
+        *weight += s;
+        dl *= s;
+        if (dl != 0.0) {
+            const REAL a = (REAL)dl;
+            for (q = lo; q < hi; q++) gb[k->indices[q]] += a * k->data[q];
+            gb[d] += a;
+        }
+    }
+    return 0;
+}
+
+/* Phase 2: every coordinate of [lo, hi), as the dense loop. */
+static void FN(csr_dense_update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m,
+                                 double lr, const double *pc, int64_t t)
+{
+    const FN(csr_dense_ctx) *k = (const FN(csr_dense_ctx) *)ctx;
+    FGD_CSR_DENSE_STEP(k->c, k->params, k->state, k->gbuf, k->gsum, k->avg, nt, k->d, lo, hi,
+                       inv_m, lr, pc, t);
+}
+
 int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                       int64_t n, int64_t d, const double *y, const double *sw,
                       const int64_t *order, REAL *params, REAL *state, double *gsum,
@@ -986,6 +1043,21 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         return -1;
     end_asum = asum;
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
+    if (scr->gbuf && B > 1 && scr->fill >= fgd_lazy_dense_fill(&L, c)) {   /* dense steps */
+        FN(csr_dense_ctx) k;
+        fgd_batch_ops ops;
+        k.data = data; k.indices = indices; k.indptr = indptr; k.n = n; k.d = d;
+        k.y = y; k.sw = sw; k.order = order; k.params = params; k.state = state;
+        k.gbuf = (REAL *)scr->gbuf; k.avg = avg; k.gsum = gsum; k.c = c;
+        ops.rows = FN(csr_dense_rows);
+        ops.update = FN(csr_dense_update);
+        ops.ctx = &k;
+        ops.n_coords = D;
+        ops.scratch = scr->gbuf;
+        ops.scratch_bytes = (size_t)D * sizeof(REAL);
+        fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+        return 0;
+    }
     scaled = L.mode == FGD_LAZY_SCALED;
     for (j = 0; j < d; j++) {
         last[j] = t0;

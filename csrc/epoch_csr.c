@@ -60,6 +60,7 @@
 #endif
 
 #define REAL double
+#define FGD_CSR_DENSE_STEP fgd_dense_step_range_f64
 #define INDEX int32_t
 #define SFX f64_i32
 #include "csr_impl.h"
@@ -73,8 +74,10 @@
 #undef INDEX
 #undef SFX
 #undef REAL
+#undef FGD_CSR_DENSE_STEP
 
 #define REAL float
+#define FGD_CSR_DENSE_STEP fgd_dense_step_range_f32
 #define INDEX int32_t
 #define SFX f32_i32
 #include "csr_impl.h"
@@ -88,6 +91,7 @@
 #undef INDEX
 #undef SFX
 #undef REAL
+#undef FGD_CSR_DENSE_STEP
 
 /* The typed instance of `fn` for (is_f32, is_i64), the pointer arguments
  * cast to its types by FGD_CSR_ARGS(REAL, INDEX). */
@@ -131,6 +135,15 @@ int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double 
     fgd_lazy L;
     fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
     return L.mode * 2 + L.trunc;
+}
+
+int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,
+                        double fill)
+{
+    fgd_lazy L;
+    if (cfg->batch_size <= 1) return 0;
+    fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
+    return fill >= fgd_lazy_dense_fill(&L, cfg);
 }
 
 int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,

@@ -114,6 +114,24 @@ int fgd_epoch_dense_f32(const float *X, int64_t n, int64_t d,
                         fgd_stats *stats);
 
 /*
+ * Phase 2 of a dense mini-batch step, for coordinates [lo, hi) of the d + 1:
+ * sum the nt gradient buffers of gbuf (nt x (d+1), as fgd_epoch_dense's) in
+ * thread order and scale by inv_m, add the penalty, apply the optimizer at
+ * step size lr with the step constants pc (fgd_step_constants), zero the
+ * buffers, add to gsum, and fold the iterate after step number t into avg
+ * (when not NULL and cfg->average_start >= 0). The CSR epoch's dense steps
+ * (fastgd_csr.h) take their updates here, so both share one rule loop.
+ */
+void fgd_dense_step_range_f64(const fgd_config *cfg, double *params, double *state,
+                              double *gbuf, double *gsum, double *avg, int nt, int64_t d,
+                              int64_t lo, int64_t hi, double inv_m, double lr,
+                              const double *pc, int64_t t);
+void fgd_dense_step_range_f32(const fgd_config *cfg, float *params, float *state,
+                              float *gbuf, double *gsum, float *avg, int nt, int64_t d,
+                              int64_t lo, int64_t hi, double inv_m, double lr,
+                              const double *pc, int64_t t);
+
+/*
  * One optimizer step over a flat vector of n parameters, all penalized:
  * g = grad (+ l2 w unless decoupled), the rule of cfg->optimizer at step
  * number t + 1 with step size fgd_schedule_lr(cfg, t), then the L1 prox.

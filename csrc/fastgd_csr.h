@@ -47,9 +47,22 @@ typedef struct {
     double *asum;       /* d + 1: averaged SGD's running sums (needed when avg is given) */
     double *rowbuf;     /* batch_size (x K, softmax) doubles for plain SGD's fused
                            mini-batches, or NULL */
+    void *gbuf;         /* dense steps: n_threads x (d + 1) REAL gradients, zero on
+                           entry (left zero); NULL for lazy steps (see below) */
+    double fill;        /* batch_size x mean non-zeros per row / n_features */
 } fgd_csr_scratch;
 
 /*
+ * Dense steps (scratch->gbuf not NULL, batch_size > 1, binary model): when a
+ * mini-batch touches most columns, the catch-ups cost more than updating
+ * every column. Each step then runs as the dense loop's does (fastgd.h:
+ * fgd_dense_step_range): the rows' gradients are scattered into per-thread
+ * buffers, and every coordinate takes the optimizer step, the penalty and
+ * the averaging, in parallel over coordinates; no lazy catch-up. Taken when
+ * scratch->fill reaches the crossover of the epoch's lazy mode
+ * (lazy.h: fgd_lazy_dense_fill; fgd_csr_dense_steps says beforehand).
+ * Deterministic for a given thread count, like the dense loop.
+ *
  * Threads (cfg->n_threads > 1):
  *
  * - Mini-batch parallelism (deterministic; batch_size > 1): per batch, the
@@ -116,6 +129,11 @@ FGD_CSR_MN_DECL(f32_i64, float, int64_t)
  * by is_f32 (REAL float, else double) and is_i64 (INDEX int64_t, else
  * int32_t): the one entry the Cython layer calls, so that the choice among
  * the typed functions above is written once. Same arguments and returns. */
+/* Whether an epoch of cfg from step t0 with this batch fill takes dense
+ * steps (given scratch->gbuf); tables as for fgd_csr_lazy_mode. */
+int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,
+                        double fill);
+
 int fgd_epoch_csr_any(int is_f32, int is_i64, const void *data, const void *indices,
                       const void *indptr, int64_t n, int64_t d, const double *y,
                       const double *sw, const int64_t *order, void *params, void *state,

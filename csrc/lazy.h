@@ -887,6 +887,45 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
     return 1;
 }
 
+/*
+ * The batch fill (batch_size x mean non-zeros per row / n_features) from
+ * which a CSR mini-batch epoch takes dense steps instead of lazy ones
+ * (fastgd_csr.h): one vectorized optimizer step over every column costs
+ * about 1-4 ns per column, a lazy step per touched column costs a catch-up
+ * that depends on the mode, and a batch touches about 1 - exp(-fill) of the
+ * columns. Measured crossovers (100,000 columns, 100 values per row, batch
+ * sizes 4 to 4096, one thread; benchmarks/README.md): plain SGD's fused
+ * loop (no catch-up at all) about 1; the cheap closed forms (IDENTITY,
+ * SCALED with L1, DECAY) about 0.1; ADAGRAD_L1, LAST and RMSPROP_MOMENTUM
+ * 0.06-0.08; ADAGRAD_L2, MOMENTUM and ADAM 0.015-0.025; the replay (LOOP)
+ * lost at every batch size measured (4x-6x at batch 4 for Adam and
+ * Adadelta with L2). Rounded toward lazy steps; averaging (whose catch-ups
+ * cost more) not counted.
+ */
+static inline double fgd_lazy_dense_fill(const fgd_lazy *L, const fgd_config *c)
+{
+    const int plain_sgd = c->optimizer == FGD_SGD && c->hyper[0] == 0.0 && c->l1 == 0.0;
+    switch (L->mode) {
+    case FGD_LAZY_IDENTITY:
+    case FGD_LAZY_SCALED:
+        return plain_sgd ? 1.0 : 0.12;
+    case FGD_LAZY_DECAY:
+        return 0.12;
+    case FGD_LAZY_ADAGRAD_L1:
+    case FGD_LAZY_LAST:
+    case FGD_LAZY_RMSPROP_MOMENTUM:
+        return 0.08;
+    case FGD_LAZY_ADAGRAD_L2:
+    case FGD_LAZY_MOMENTUM:
+    case FGD_LAZY_ADAM:
+        return 0.025;
+    case FGD_LAZY_LOOP:
+        return 0.0;
+    default:
+        return 1.0;
+    }
+}
+
 /* Coordinates replayed together by fgd_lazy_replay_lanes. */
 #define FGD_LAZY_LANES 8
 

@@ -82,12 +82,24 @@ OPTIMIZERS = {
 PENALTIES = {"none": (None, 0.0), "l2": ("l2", 0.05), "l1": ("l1", 0.02),
              "elasticnet": ("elasticnet", 0.05)}
 
+# Mini-batches over these small matrices hold many values per column, so on
+# their own they would take dense steps (_sparse.STEPS "auto"): the tests of
+# the lazy catch-ups force lazy steps, and the tests that take a `steps`
+# parameter run both kinds against the dense loop.
+BATCH_STEPS = [(1, "lazy"), (6, "lazy"), (6, "dense")]
+
+
+@pytest.fixture(autouse=True)
+def lazy_steps(monkeypatch):
+    monkeypatch.setattr(_sparse, "STEPS", "lazy")
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [1, 6])
+@pytest.mark.parametrize("batch_size, steps", BATCH_STEPS)
 @pytest.mark.parametrize("penalty", list(PENALTIES))
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
-def test_csr_epoch_equals_dense(opt, penalty, batch_size, dtype):
+def test_csr_epoch_equals_dense(monkeypatch, opt, penalty, batch_size, steps, dtype):
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse(dtype=dtype)
     kind, alpha = PENALTIES[penalty]
     kw = dict(loss="log_loss", optimizer=OPTIMIZERS[opt][0], penalty=kind, alpha=alpha,
@@ -159,9 +171,12 @@ def test_truncated_catch_up_error_bound():
     (AdamW(lr=0.05, weight_decay=0.05), None),              # ADAM with decay
     (RMSprop(lr=0.01, momentum=0.8), None),                 # RMSPROP_MOMENTUM
 ])
-def test_chunked_epoch_and_continued_training_equal_one_run(optimizer, penalty):
+@pytest.mark.parametrize("steps", ["lazy", "dense"])
+def test_chunked_epoch_and_continued_training_equal_one_run(monkeypatch, optimizer, penalty,
+                                                            steps):
     """Epochs cut into chunks (each with its own tables, from step t0 > 0) and
     training continued over two calls equal one uninterrupted run."""
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse(n=90)
     kw = dict(loss="hinge", optimizer=optimizer, penalty=penalty,
               alpha=0.01 if penalty else 0.0, batch_size=4, random_state=0)
@@ -178,7 +193,9 @@ def test_chunked_epoch_and_continued_training_equal_one_run(optimizer, penalty):
     assert_close(chunked.state, whole.state, np.float64, "state")
 
 
-def test_sample_weights_and_zero_weight_batches():
+@pytest.mark.parametrize("steps", ["lazy", "dense"])
+def test_sample_weights_and_zero_weight_batches(monkeypatch, steps):
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse(n=60)
     sw = np.ones(60)
     sw[:12] = 0.0        # with batch_size=4 and no shuffle: 3 batches take no step
@@ -303,11 +320,13 @@ def test_invalid_structure_is_refused():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [1, 6])
+@pytest.mark.parametrize("batch_size, steps", BATCH_STEPS)
 @pytest.mark.parametrize("penalty", list(PENALTIES))
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
-def test_averaged_csr_equals_dense(opt, penalty, batch_size, dtype):
-    """The averaged iterate: the lazy sums of lazy.h against the dense mean, step by step."""
+def test_averaged_csr_equals_dense(monkeypatch, opt, penalty, batch_size, steps, dtype):
+    """The averaged iterate: the lazy sums of lazy.h (or the dense steps' running
+    mean) against the dense mean, step by step."""
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse(dtype=dtype)
     kind, alpha = PENALTIES[penalty]
     kw = dict(loss="log_loss", optimizer=OPTIMIZERS[opt][0], penalty=kind, alpha=alpha,
@@ -386,11 +405,13 @@ def test_ftrl_rule_first_step_matches_the_paper():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [1, 8])
+@pytest.mark.parametrize("batch_size, steps", [(1, "lazy"), (8, "lazy"), (8, "dense")])
 @pytest.mark.parametrize("l1", [0.0, 1.0])
 @pytest.mark.parametrize("schedule", [None, "invscaling"])   # fused rows / catch-up path
-def test_ftrl_dense_csr_and_reference_agree(dtype, batch_size, l1, schedule):
+def test_ftrl_dense_csr_and_reference_agree(monkeypatch, dtype, batch_size, steps, l1,
+                                            schedule):
     from fastgd.optim import FTRL
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse(n=120, d=50, dtype=dtype)
     kw = dict(loss="log_loss", optimizer=FTRL(lr=0.2, beta=1.0, l1=l1, l2=0.5), penalty=None,
               batch_size=batch_size, random_state=2, schedule=schedule)
@@ -422,6 +443,78 @@ def test_ftrl_refuses_a_second_penalty():
         fastgd.fit(X, y, loss="log_loss", optimizer="ftrl", alpha=0.1)
 
 
+# ---- dense steps: mini-batches that touch most columns -----------------------
+
+def _cfg(X, y, **kw):
+    tr = Trainer(**dict(dict(loss="log_loss"), **kw))
+    tr.init_model(X.shape[1], X.dtype)
+    return tr._problem(check_data(X, accept_sparse=True), encode_binary(y, X.shape[0])[0],
+                       None, 1).c_config()
+
+
+@pytest.mark.parametrize("kw, lazy_below, dense_at", [
+    (dict(optimizer=SGD(lr=0.1), penalty="l2", alpha=1e-3), 0.5, 1.5),    # fused loop
+    (dict(optimizer=SGD(lr=0.1), penalty="l1", alpha=1e-3), 0.05, 0.2),    # SCALED + L1
+    (dict(optimizer=Adagrad(lr=0.1), penalty=None), 0.05, 0.2),            # IDENTITY
+    (dict(optimizer=Adam(lr=0.01), penalty=None), 0.01, 0.05),             # ADAM
+    (dict(optimizer=Adam(lr=0.01), penalty="l2", alpha=1e-3), None, 1e-4),  # LOOP
+])
+def test_dense_steps_follow_each_modes_crossover(monkeypatch, kw, lazy_below, dense_at):
+    monkeypatch.setattr(_sparse, "STEPS", "auto")
+    X, y = make_sparse()
+    cfg = _cfg(X, y, batch_size=8, **kw)
+    assert _sparse.dense_steps(cfg, 0, dense_at)
+    if lazy_below is not None:
+        assert not _sparse.dense_steps(cfg, 0, lazy_below)
+    cfg1 = _cfg(X, y, batch_size=1, **kw)   # batch size 1: never
+    assert not _sparse.dense_steps(cfg1, 0, 100.0)
+    monkeypatch.setattr(_sparse, "STEPS", "lazy")
+    assert not _sparse.dense_steps(cfg, 0, 100.0)
+    monkeypatch.setattr(_sparse, "STEPS", "dense")
+    assert _sparse.dense_steps(cfg, 0, 0.0) and not _sparse.dense_steps(cfg1, 0, 0.0)
+
+
+@pytest.mark.parametrize("batch_size", [2, 64])
+def test_auto_steps_run_the_chosen_kind(monkeypatch, batch_size):
+    """With STEPS "auto" an epoch is, bit for bit, the forced kind that
+    dense_steps names for its fill (Adagrad with L2: lazy below 0.025). The
+    averaged iterate tells them apart: lazy steps keep sums, dense ones a mean."""
+    X, y = make_sparse(n=200, d=400, density=0.01)     # 4 values per row
+    kw = dict(loss="log_loss", optimizer=Adagrad(lr=0.1), penalty="l2", alpha=1e-3,
+              batch_size=batch_size, random_state=0, average=True)
+    fill = _sparse.batch_fill(batch_size, X.nnz, X.shape[0], X.shape[1])
+    monkeypatch.setattr(_sparse, "STEPS", "auto")
+    expect = "dense" if _sparse.dense_steps(_cfg(X, y, **kw), 0, fill) else "lazy"
+    assert expect == ("dense" if batch_size == 64 else "lazy")
+    auto = train(X, y, **kw)
+    monkeypatch.setattr(_sparse, "STEPS", expect)
+    forced = train(X, y, **kw)
+    monkeypatch.setattr(_sparse, "STEPS", "lazy" if expect == "dense" else "dense")
+    other = train(X, y, **kw)
+    np.testing.assert_array_equal(auto.avg, forced.avg)
+    assert not np.array_equal(auto.avg, other.avg)   # the kinds round differently
+    assert_close(auto.avg, other.avg, np.float64, "dense vs lazy steps")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_dense_steps_stop_on_overflow_and_leave_their_buffers_zero(monkeypatch,
+                                                                    parallel_batches, n_jobs):
+    """A non-finite margin stops the epoch (DivergenceError, model restored);
+    the reused gradient buffers are zero again, so the next epoch is exact."""
+    monkeypatch.setattr(_sparse, "STEPS", "dense")
+    X, y = _data(n=200, d=50)
+    Xbad = X.copy()
+    Xbad.data[Xbad.indptr[150]:] *= 1e200
+    kw = dict(loss="log_loss", optimizer=SGD(lr=0.1), batch_size=16, n_jobs=n_jobs,
+              random_state=0, shuffle=False)
+    tr = train(X, y, epochs=1, **kw)
+    with pytest.raises(fastgd.solver.DivergenceError):
+        tr.run(check_data(Xbad, accept_sparse=True), encode_binary(y, 200)[0], None, epochs=1)
+    tr.run(check_data(X, accept_sparse=True), encode_binary(y, 200)[0], None, epochs=1)
+    ref = train(X, y, epochs=2, **kw)
+    np.testing.assert_array_equal(tr.params, ref.params)
+
+
 # ---- threads: deterministic mini-batches, Hogwild! ----------------------------
 
 PARALLEL_CASES = [
@@ -447,9 +540,12 @@ def _data(n=600, d=300, seed=0):
     return X, y
 
 
+@pytest.mark.parametrize("steps", ["lazy", "dense"])
 @pytest.mark.parametrize("opt,penalty,alpha", PARALLEL_CASES)
-def test_parallel_minibatches_are_deterministic_and_equal_serial(parallel_batches, opt,
-                                                                  penalty, alpha):
+def test_parallel_minibatches_are_deterministic_and_equal_serial(monkeypatch,
+                                                                  parallel_batches, opt,
+                                                                  penalty, alpha, steps):
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = _data()
     kw = dict(loss="log_loss", optimizer=opt, penalty=penalty, alpha=alpha, batch_size=16,
               random_state=0)
@@ -585,25 +681,32 @@ def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows):
     np.testing.assert_allclose(tr.history.grad_norm, norms, rtol=1e-9)
 
 
-def test_replay_without_closed_form_warns_on_wide_data():
+def test_replay_without_closed_form_warns_on_wide_data(monkeypatch):
+    monkeypatch.setattr(_sparse, "STEPS", "auto")
     X = sp.random(50, 12_000, density=0.001, format="csr", random_state=0)
     y = np.arange(50) % 2
     with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):
-        fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.01, epochs=1)
+        fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.01, epochs=1, batch_size=1)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.0, epochs=1)
-        fastgd.fit(X, y, loss="log_loss", optimizer="sgd", alpha=0.01, epochs=1)
-        fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", alpha=0.01, epochs=1)
-        fastgd.fit(X, y, loss="log_loss", optimizer=SGD(lr=0.01, momentum=0.9), alpha=0.01,
-                   epochs=1)
+        for kw in (dict(optimizer="adam", alpha=0.0), dict(optimizer="sgd", alpha=0.01),
+                   dict(optimizer="adagrad", alpha=0.01),
+                   dict(optimizer=SGD(lr=0.01, momentum=0.9), alpha=0.01)):
+            fastgd.fit(X, y, loss="log_loss", epochs=1, batch_size=1, **kw)
+        # batches of 32 rows (fill 0.032) take dense steps: nothing is replayed
+        tr = Trainer(loss="log_loss", optimizer="adam", alpha=0.01, batch_size=32)
+        tr.init_model(X.shape[1], X.dtype)
+        cfg = tr._problem(check_data(X, accept_sparse=True), encode_binary(y, 50)[0], None,
+                          1).c_config()
+        assert _sparse.dense_steps(cfg, 0, _sparse.batch_fill(32, X.nnz, 50, 12_000))
+        fastgd.fit(X, y, loss="log_loss", optimizer="adam", alpha=0.01, epochs=1, batch_size=32)
     with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):   # averaging replays
         fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", alpha=0.01, epochs=1,
-                   average=True)
+                   average=True, batch_size=1)
     with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):
         fastgd.fit(X, y, loss="log_loss", optimizer=SGD(lr=0.01, momentum=0.9), alpha=0.01,
-                   epochs=1, average=True)
+                   epochs=1, average=True, batch_size=1)
 
 
 def test_adagrad_l2_catch_up_within_its_bound_of_the_replay():

@@ -51,13 +51,21 @@ def _replays(cfg, t, truncated_too=True):
 _NOT_WHEN_AVERAGING = ("adagrad_l2", "momentum", "adam", "rmsprop_momentum")
 
 
-def replays_skipped_steps(problem, t):
-    """Whether the lazy catch-up for ``problem`` replays skipped steps one by one.
+def _dense_steps(X, cfg, t):
+    """Whether the epoch's mini-batches over X take dense steps (see _sparse.pyx)."""
+    fill = _sparse.batch_fill(cfg["batch_size"], X.nnz, X.shape[0], X.shape[1])
+    return _sparse.dense_steps(cfg, t, fill)
 
-    Then every coordinate eventually replays every step of an epoch, so a step
-    costs about as much as a dense one (``Trainer`` sizes its chunks by it).
+
+def replays_skipped_steps(problem, t):
+    """Whether a CSR step of ``problem`` costs O(n_features).
+
+    It does where the lazy catch-up replays skipped steps one by one (every
+    coordinate then eventually replays every step of an epoch) and where the
+    mini-batches take dense steps; ``Trainer`` sizes its chunks by it.
     """
-    return _replays(problem.c_config(), t)
+    cfg = problem.c_config()
+    return _replays(cfg, t) or _dense_steps(problem.X, cfg, t)
 
 
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
@@ -65,7 +73,8 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
     X = problem.X
     check_structure(X)
     cfg = problem.c_config()
-    if X.shape[1] > 10_000 and _replays(cfg, t, truncated_too=False):
+    if X.shape[1] > 10_000 and not _dense_steps(X, cfg, t) and _replays(cfg, t,
+                                                                      truncated_too=False):
         warnings.warn(
             f"{type(problem.optimizer).__name__} with an L2/L1 penalty on sparse data has no "
             "closed-form lazy update here: every step a feature skips is replayed when it "

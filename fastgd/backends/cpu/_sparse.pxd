@@ -16,6 +16,8 @@ cdef extern from "fastgd_csr.h" nogil:
         int hogwild
         double *asum
         double *rowbuf
+        void *gbuf
+        double fill
 
     int fgd_epoch_csr_any(int is_f32, int is_i64, const void *data, const void *indices,
                           const void *indptr, int64_t n, int64_t d, const double *y,
@@ -30,6 +32,8 @@ cdef extern from "fastgd_csr.h" nogil:
                                       const fgd_config *cfg, int64_t t0,
                                       const fgd_csr_scratch *scratch, double *pbuf,
                                       fgd_stats *stats)
+    int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps,
+                            double *tables, double fill)
     int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                           double *tables)
     int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps,

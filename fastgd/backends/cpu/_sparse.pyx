@@ -34,6 +34,35 @@ def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
     return LAZY_MODES[code // 2], bool(code % 2)
 
 
+# Which steps the binary model's CSR mini-batches take: "auto" (dense_steps
+# decides), or "lazy" / "dense" everywhere (the tests hold both to the dense
+# loop whatever the data's fill).
+STEPS = "auto"
+
+
+def batch_fill(int64_t batch_size, int64_t nnz, int64_t n_rows, int64_t n_features):
+    """A mini-batch's mean non-zeros per column: batch_size x nnz / n_rows / n_features."""
+    if n_rows <= 0:
+        return 0.0
+    return <double>batch_size * nnz / n_rows / max(n_features, 1)
+
+
+def dense_steps(dict cfg, int64_t t0, double fill):
+    """Whether a CSR epoch of ``cfg`` from step ``t0`` takes dense steps.
+
+    A mini-batch holding ``fill`` non-zeros per column (:func:`batch_fill`)
+    touches most columns when ``fill`` is large; from the crossover of its
+    lazy mode on (csrc/lazy.h: fgd_lazy_dense_fill), every column takes the
+    optimizer step at every step, as in the dense loop, instead of the
+    touched columns' catch-ups.
+    """
+    cdef fgd_config c = _make_config(cfg)
+    cdef double[::1] tables = np.empty(N_TABLES * 2)
+    if STEPS != "auto":
+        return STEPS == "dense" and c.batch_size > 1
+    return bool(fgd_csr_dense_steps(&c, t0, 1, &tables[0], fill))
+
+
 def lazy_catch_up(dict cfg, int64_t t0, int64_t nsteps, double w, state, int64_t ta,
                   int64_t tb, bint replay=False):
     """One coordinate's catch-up from step ``ta`` to ``tb`` as the CSR epoch does it.
@@ -63,13 +92,15 @@ cdef class _Scratch:
     cdef public object key
 
     def __cinit__(self, int64_t nb, int64_t d, int64_t per_feature, bint averaged,
-                  int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size):
+                  int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size,
+                  object dense_dtype=None):
         cdef double[::1] tables = np.empty(N_TABLES * (nb + 1))
         cdef int64_t[::1] last = np.empty(max(d, 1), dtype=np.int64)
         cdef int64_t[::1] cols = np.empty(max(d, 1), dtype=np.int64)
         cdef double[::1] gacc = np.zeros(max(d * per_feature, 1))
         cdef double[::1] snap = np.empty(max(d, 1))
         cdef double[::1] asum, tbuf, rowbuf
+        cdef unsigned char[::1] gbytes
         cdef int64_t[::1] prev
         self._keep = [tables, last, cols, gacc, snap]
         self.s.tables = &tables[0]
@@ -83,6 +114,11 @@ cdef class _Scratch:
         self.s.hogwild = hogwild
         self.s.asum = NULL
         self.s.rowbuf = NULL
+        self.s.gbuf = NULL
+        if dense_dtype is not None:   # dense steps: n_threads x (d + 1) gradients
+            gbytes = np.zeros(max(n_threads, 1) * (d + 1), dtype=dense_dtype).view(np.uint8)
+            self._keep.append(gbytes)
+            self.s.gbuf = <void *>&gbytes[0]
         if batch_size > 1:
             rowbuf = np.empty(batch_size * per_feature)
             self._keep.append(rowbuf)
@@ -91,7 +127,7 @@ cdef class _Scratch:
             asum = np.empty(n_coords)
             self._keep.append(asum)
             self.s.asum = &asum[0]
-        if n_threads > 1:
+        if n_threads > 1 and dense_dtype is None:   # lazy parallel steps
             tbuf = np.zeros(max(d, 1) * n_threads)
             prev = np.empty(max(d, 1), dtype=np.int64)
             self._keep += [tbuf, prev]
@@ -110,13 +146,16 @@ REUSE_BYTES = 32 << 20
 
 
 cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged,
-                       int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size):
-    """A scratch for these sizes (gacc and tbuf are left zero by every epoch)."""
-    key = (d, per_feature, averaged, n_coords, n_threads, batch_size)
+                       int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size,
+                       object dense_dtype=None):
+    """A scratch for these sizes (gacc, tbuf and gbuf are left zero by every
+    epoch); with dense_dtype, the gradient buffers of dense steps."""
+    key = (d, per_feature, averaged, n_coords, n_threads, batch_size, dense_dtype)
     cdef _Scratch s = getattr(_reuse, "scratch", None)
     if s is None or s.key != key or s.s.nsteps < nb:   # fewer steps fit (a last chunk)
         _reuse.scratch = None   # free the old one first
-        s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild, batch_size)
+        s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild, batch_size,
+                     dense_dtype)
         s.key = key
         if sum(a.nbytes for a in s._keep) <= REUSE_BYTES:
             _reuse.scratch = s
@@ -200,8 +239,12 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     if order is not None:
         order_view = order
         order_ptr = &order_view[0]
+    fill = batch_fill(min(B, n), nnz, n_rows, d)
     scratch = _scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
-                       c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n))
+                       c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n),
+                       (np.float32 if floating is float else np.float64)
+                       if not hogwild and dense_steps(cfg, t0, fill) else None)
+    scratch.s.fill = np.inf if STEPS == "dense" else fill
 
     if floating is float:
         is_f32 = 1
