@@ -438,9 +438,8 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
     fastgd on one thread against scikit-learn's epoch, with the objective each
     reaches after ``epochs`` epochs from zero (also with ``shuffle="block"``,
     which reads rows in runs of 64); ``n_jobs`` = all threads
-    (Hogwild! at batch 1; deterministic mini-batches of ``batch`` rows with Adagrad,
-    as plain SGD mini-batches run on one thread)
-    against one thread. ``large`` (a dict of n, d, nnz_row) adds the first two
+    (Hogwild! at batch 1; deterministic mini-batches of ``batch`` rows, which
+    take dense steps, with plain SGD and with Adagrad) against one thread. ``large`` (a dict of n, d, nnz_row) adds the first two
     on a larger problem. Epochs are timed in interleaved rounds, medians of
     ``repeat``. Returns ``(rows, info)``.
     """
@@ -473,8 +472,9 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
             fns["block"], _ = fastgd_epoch_runner(X, y, 1, 1, shuffle="block", **sched)
             fns["batch1"] = fastgd_epoch_runner(X, y, batch, 1, **sched)[0]
             if n_all > 1:
-                # plain SGD mini-batches stay on one thread (solver.py says why):
-                # the threads are measured with Adagrad (no penalty: no catch-up)
+                # batches this large take dense steps (csrc/fastgd_csr.h), which
+                # share the threads: plain SGD, and Adagrad without penalty
+                fns["batchn"], used_sgd = fastgd_epoch_runner(X, y, batch, n_all, **sched)
                 ada = dict(optimizer="adagrad", lr=0.1, penalty=None, alpha=0.0)
                 fns["ada1"] = fastgd_epoch_runner(X, y, batch, 1, **ada)[0]
                 fns["adan"], used_b = fastgd_epoch_runner(X, y, batch, n_all, **ada)
@@ -524,6 +524,10 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
         if "batch1" in fns:
             rows.append(_row(f"{tag}: SGD epoch, batch {batch}, 1 thread", med["batch1"],
                              "sklearn SGDClassifier epoch", med["sklearn"], bound))
+        if "batchn" in fns:
+            rows.append(_row(f"{tag}: SGD epoch, batch {batch}, {used_sgd} threads "
+                             "(deterministic)", med["batchn"],
+                             f"fastgd SGD batch {batch}, 1 thread", med["batch1"], bound))
         if "adan" in fns:
             rows.append(_row(f"{tag}: Adagrad epoch, batch {batch}, {used_b} threads "
                              "(deterministic)", med["adan"],

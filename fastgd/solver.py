@@ -340,19 +340,23 @@ class Trainer:
             threads = max(1, min(self.n_threads, batch, work // MIN_WORK_PER_THREAD))
             if self.hogwild:
                 threads = self.n_threads
-            elif batch > 1 and self._sparse_sgd_serial():
-                # plain SGD on CSR mini-batches is fastest on one thread: the fused
-                # loop without L1 (margins, then each row's update from the row,
-                # csr_impl.h) took 0.09 s per epoch on 200k x 100k at batch 256
-                # against 0.5 s for the general loop split over two threads, and
-                # with L1 the serial weight-scale loop 0.72 s against 1.04 s
-                threads = 1
-        return EpochProblem(
+        problem = EpochProblem(
             X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,
             schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,
             l2_decoupled=self.optimizer.decoupled_weight_decay,
             fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
             average_start=self.average_start, hogwild=self.hogwild and sparse)
+        if (sparse and threads > 1 and not self.hogwild and self._sparse_sgd_serial()
+                and not getattr(self.backend, "sparse_dense_steps", lambda p, t: False)(
+                    problem, self.t)):
+            # plain SGD's lazy CSR mini-batches are fastest on one thread: the
+            # fused loop without L1 (margins, then each row's update from the
+            # row, csr_impl.h) took 0.09 s per epoch on 200k x 100k at batch 256
+            # against 0.5 s for the general loop split over two threads, and
+            # with L1 the serial weight-scale loop 0.72 s against 1.04 s. Dense
+            # steps (batches that touch most columns) share the threads.
+            problem.n_threads = 1
+        return problem
 
     # Rows per chunk when an epoch is handed to the backend; None: about
     # CHUNK_BYTES of work. Chunks hold whole mini-batches, so the weights do

@@ -55,11 +55,19 @@ def sparse_step_is_dense(problem, t):
     """Whether a CSR step of ``problem`` costs about as much as a dense step.
 
     True where the lazy catch-up replays skipped steps (stateful optimizers
-    under a penalty, see csrc/lazy.h); the Trainer then sizes epoch chunks as
-    for dense data so that Ctrl-C stays prompt.
+    under a penalty, see csrc/lazy.h) and where the mini-batches take dense
+    steps (:func:`sparse_dense_steps`); the Trainer then sizes epoch chunks
+    as for dense data so that Ctrl-C stays prompt.
     """
     from fastgd.backends.cpu._csr import replays_skipped_steps
     return replays_skipped_steps(problem, t)
+
+
+def sparse_dense_steps(problem, t):
+    """Whether ``problem``'s CSR mini-batches update every coordinate at every
+    step (as the dense loop does) rather than lazily; see csrc/fastgd_csr.h."""
+    from fastgd.backends.cpu._csr import dense_steps
+    return dense_steps(problem, t)
 
 
 def build_info():

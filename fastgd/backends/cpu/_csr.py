@@ -7,7 +7,7 @@ import weakref
 from fastgd.backends import EpochStats
 from fastgd.backends.cpu import _sparse
 
-__all__ = ["run_epoch_csr", "check_structure"]
+__all__ = ["run_epoch_csr", "check_structure", "dense_steps", "replays_skipped_steps"]
 
 # Index arrays whose structure was checked (O(nnz)) once, so that chunks and
 # later epochs do not pay for it again: id -> (weak reference, signature).
@@ -55,6 +55,11 @@ def _dense_steps(X, cfg, t):
     """Whether the epoch's mini-batches over X take dense steps (see _sparse.pyx)."""
     fill = _sparse.batch_fill(cfg["batch_size"], X.nnz, X.shape[0], X.shape[1])
     return _sparse.dense_steps(cfg, t, fill)
+
+
+def dense_steps(problem, t):
+    """Whether ``problem``'s CSR mini-batches take dense steps from step ``t``."""
+    return _dense_steps(problem.X, problem.c_config(), t)
 
 
 def replays_skipped_steps(problem, t):
