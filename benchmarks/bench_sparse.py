@@ -75,7 +75,8 @@ class SparseEpoch:
 
 
 class SparseOptimizers:
-    """One epoch per optimizer at batch 1 (their lazy catch-up modes differ)."""
+    """One epoch per optimizer at batch 1 (their lazy catch-up modes differ), and
+    two at batch 256 (dense steps)."""
 
     params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "adagrad-l2", "sgd-momentum-l2",
                 "adam", "ftrl", "adam-b256", "rmsprop-l2-b256"],)
@@ -97,8 +98,9 @@ class SparseOptimizers:
               # lazy mode ADAM: the expansion in eps / sqrt(v) (no penalty)
               "adam": dict(optimizer="adam", lr=0.001, alpha=0.0),
               "ftrl": dict(optimizer=FTRL(lr=0.1, l1=1.0), lr=None, penalty=None, alpha=0.0),
+              # batches of 256 rows touch 23% of the columns: dense steps
+              # (since session 7; before, ADAM's catch-ups and LOOP's replay in lanes)
               "adam-b256": dict(optimizer="adam", lr=0.001, alpha=0.0, batch=256),
-              # lazy mode LOOP: every skipped step replayed, in lanes of 8
               "rmsprop-l2-b256": dict(optimizer="rmsprop", lr=0.001, batch=256)}[name]
         self.tr = _trainer(self.X, **kw)
         self.tr.run(self.X, self.y, None, epochs=1)

@@ -451,7 +451,8 @@ class Trainer:
             row_bytes = X.shape[1] * itemsize + 8
         dense_rows = order is None and isinstance(X, np.ndarray)
         # a sparse step costs the batch's non-zeros, unless the lazy catch-up
-        # replays skipped steps: then it costs about a dense step
+        # replays skipped steps or the batches take dense steps: then it
+        # costs about a dense step
         sparse_cheap = hasattr(X, "nnz") and not getattr(
             self.backend, "sparse_step_is_dense", lambda p, t: False)(problem, self.t)
         total = None
@@ -725,7 +726,10 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         Adam/AdamW (no penalty, or AdamW's decoupled decay); by replaying
         the skipped steps, whose cost grows with the gaps, for the other
         optimizers with a penalty (the README's table lists every case).
-        Averaged SGD keeps its sums lazily too (exactly).
+        Averaged SGD keeps its sums lazily too (exactly). Mini-batches that
+        touch most columns (batch_size x non-zeros per row large against
+        n_features, from a crossover per optimizer and penalty) update every
+        coordinate at every step instead, as on dense data.
     y : array-like of shape (n_samples,)
         Targets, or two class labels for a classification loss.
     loss : str, default="squared_error"
