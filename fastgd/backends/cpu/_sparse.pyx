@@ -116,7 +116,11 @@ cdef class _Scratch:
         self.s.rowbuf = NULL
         self.s.gbuf = NULL
         if dense_dtype is not None:   # dense steps: n_threads x (d + 1) gradients
-            gbytes = np.zeros(max(n_threads, 1) * (d + 1), dtype=dense_dtype).view(np.uint8)
+            # written here, so that its pages are not first touched by the
+            # epoch's threads (page faults inside the parallel rows phase
+            # serialize the threads on the kernel's locks)
+            gbytes = np.empty(max(n_threads, 1) * (d + 1), dtype=dense_dtype).view(np.uint8)
+            gbytes[:] = 0
             self._keep.append(gbytes)
             self.s.gbuf = <void *>&gbytes[0]
         if batch_size > 1:
