@@ -92,9 +92,10 @@ def extensions():
     # The CSR (sparse rows) core: its own module, same flags.
     sparse = Extension(
         "fastgd.backends.cpu._sparse",
-        # epoch_dense.c: the dense steps of mini-batches that touch most columns
+        # epoch_dense.c, epoch_multinomial.c: the dense steps of mini-batches
+        # that touch most columns
         sources=["fastgd/backends/cpu/_sparse.pyx", os.path.join(CSRC, "epoch_csr.c"),
-                 os.path.join(CSRC, "epoch_dense.c")],
+                 os.path.join(CSRC, "epoch_dense.c"), os.path.join(CSRC, "epoch_multinomial.c")],
         include_dirs=ext.include_dirs, define_macros=ext.define_macros,
         extra_compile_args=ext.extra_compile_args, extra_link_args=ext.extra_link_args,
         depends=ext.depends,

@@ -115,6 +115,67 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
     return t;
 }
 
+/* Dense steps (fastgd_csr.h): the softmax epoch as fgd_run_batches' phases. */
+typedef struct {
+    const REAL *data;
+    const INDEX *indices, *indptr;
+    int64_t d, K;
+    const double *y, *sw;
+    const int64_t *order;
+    REAL *params, *state, *gbuf, *avg;
+    double *pbuf, *gsum;
+    const fgd_config *c;
+} FN(csr_mn_dense_ctx);
+
+/* Phase 1: rows [r0, r1): K margins, softmax loss and derivatives, the
+ * gradient scattered into the thread's buffer (formed in REAL as the dense
+ * softmax loop's fgd_mn_grad_block forms it). */
+static int FN(csr_mn_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0,
+                                 int64_t r1, double *loss, double *weight)
+{
+    const FN(csr_mn_dense_ctx) *k = (const FN(csr_mn_dense_ctx) *)ctx;
+    const int64_t K = k->K, DK = k->d * K;
+    const REAL *params = k->params;
+    REAL *gb = k->gbuf + (int64_t)tid * (DK + K);
+    double *p = k->pbuf + (int64_t)tid * K;
+    int64_t r, q, kk;
+    (void)start;
+    (void)nt;
+    for (r = r0; r < r1; r++) {
+        const int64_t i = k->order ? k->order[r] : r;
+        const double s = k->sw ? k->sw[i] : 1.0;
+        const int64_t lo = (int64_t)k->indptr[i], hi = (int64_t)k->indptr[i + 1];
+        double l;
+        FN(csr_prefetch_ahead)(k->data, k->indices, k->indptr, k->y, k->sw, k->order, r1, r,
+                               params, NULL, 0);
+        if (s == 0.0) continue;
+#define FGD_MN_MARGINS(k0, KB) \
+    FN(fgd_mn_margin_block)(k->data, k->indices, lo, hi, 0, K, params, params + DK, k0, KB, p)
+        FGD_MN_BY_BLOCKS(K, FGD_MN_MARGINS);
+#undef FGD_MN_MARGINS
+        l = fgd_softmax_loss_and_deriv(p, K, (int64_t)k->y[i], s);
+        if (!isfinite(l)) return 1;
+        *loss += s * l;
+        *weight += s;
+        for (q = lo; q < hi; q++) {
+            const REAL x = k->data[q];
+            REAL *g = gb + (int64_t)k->indices[q] * K;
+            for (kk = 0; kk < K; kk++) g[kk] += (REAL)p[kk] * x;
+        }
+        for (kk = 0; kk < K; kk++) gb[DK + kk] += (REAL)p[kk];
+    }
+    return 0;
+}
+
+/* Phase 2: every coordinate of [lo, hi), as the dense softmax loop. */
+static void FN(csr_mn_dense_update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m,
+                                    double lr, const double *pc, int64_t t)
+{
+    const FN(csr_mn_dense_ctx) *k = (const FN(csr_mn_dense_ctx) *)ctx;
+    FGD_CSR_MN_DENSE_STEP(k->c, k->params, k->state, k->gbuf, k->gsum, k->avg, nt, k->d, k->K,
+                          lo, hi, inv_m, lr, pc, t);
+}
+
 int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
                                    const INDEX *indptr, int64_t n, int64_t d, int64_t K,
                                    const double *y, const double *sw, const int64_t *order,
@@ -146,6 +207,21 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
         if (!(yi >= 0.0 && yi < (double)K && yi == (double)(int64_t)yi)) return -1;
     }
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
+    if (scr->gbuf && B > 1 && scr->fill >= fgd_lazy_dense_fill(&L, c)) {   /* dense steps */
+        FN(csr_mn_dense_ctx) kc;
+        fgd_batch_ops ops;
+        kc.data = data; kc.indices = indices; kc.indptr = indptr; kc.d = d; kc.K = K;
+        kc.y = y; kc.sw = sw; kc.order = order; kc.params = params; kc.state = state;
+        kc.gbuf = (REAL *)scr->gbuf; kc.avg = avg; kc.pbuf = pbuf; kc.gsum = gsum; kc.c = c;
+        ops.rows = FN(csr_mn_dense_rows);
+        ops.update = FN(csr_mn_dense_update);
+        ops.ctx = &kc;
+        ops.n_coords = P;
+        ops.scratch = scr->gbuf;
+        ops.scratch_bytes = (size_t)P * sizeof(REAL);
+        fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+        return 0;
+    }
     if ((B == 1 || scr->rowbuf) && !asum && c->l1 == 0.0 && c->optimizer == FGD_SGD &&
         c->hyper[0] == 0.0 && (L.mode == FGD_LAZY_SCALED || L.mode == FGD_LAZY_IDENTITY)) {
         t = FN(csr_mn_sgd_rows)(data, indices, indptr, n, d, K, y, sw, order, params, gsum, c,

@@ -11,6 +11,7 @@
 
 #include "fastgd.h"
 #include "fastgd_csr.h"
+#include "epoch_multinomial.h"
 #include "losses.h"
 #include "schedules.h"
 #include "optim.h"
@@ -61,6 +62,7 @@
 
 #define REAL double
 #define FGD_CSR_DENSE_STEP fgd_dense_step_range_f64
+#define FGD_CSR_MN_DENSE_STEP fgd_mn_step_range_f64
 #define INDEX int32_t
 #define SFX f64_i32
 #include "csr_impl.h"
@@ -75,9 +77,11 @@
 #undef SFX
 #undef REAL
 #undef FGD_CSR_DENSE_STEP
+#undef FGD_CSR_MN_DENSE_STEP
 
 #define REAL float
 #define FGD_CSR_DENSE_STEP fgd_dense_step_range_f32
+#define FGD_CSR_MN_DENSE_STEP fgd_mn_step_range_f32
 #define INDEX int32_t
 #define SFX f32_i32
 #include "csr_impl.h"
@@ -92,6 +96,7 @@
 #undef SFX
 #undef REAL
 #undef FGD_CSR_DENSE_STEP
+#undef FGD_CSR_MN_DENSE_STEP
 
 /* The typed instance of `fn` for (is_f32, is_i64), the pointer arguments
  * cast to its types by FGD_CSR_ARGS(REAL, INDEX). */

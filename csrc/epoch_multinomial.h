@@ -50,6 +50,23 @@ int fgd_epoch_multinomial_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               double *gsum, float *avg, const fgd_config *cfg, int64_t t0,
                               fgd_stats *stats);
 
+/*
+ * Phase 2 of a multinomial mini-batch step for flat coordinates [lo, hi)
+ * of the (d+1) x K model: sum the nt buffers of gbuf (nt x (d+1) K) in
+ * thread order, scale by inv_m, penalize the coefficients, apply the
+ * optimizer, zero the buffers, add to gsum, and fold the iterate after step
+ * number t into avg (when averaging). The CSR softmax epoch's dense steps
+ * (fastgd_csr.h) take their updates here.
+ */
+void fgd_mn_step_range_f64(const fgd_config *cfg, double *params, double *state,
+                           double *gbuf, double *gsum, double *avg, int nt, int64_t d,
+                           int64_t K, int64_t lo, int64_t hi, double inv_m, double lr,
+                           const double *pc, int64_t t);
+void fgd_mn_step_range_f32(const fgd_config *cfg, float *params, float *state, float *gbuf,
+                           double *gsum, float *avg, int nt, int64_t d, int64_t K,
+                           int64_t lo, int64_t hi, double inv_m, double lr,
+                           const double *pc, int64_t t);
+
 #ifdef __cplusplus
 }
 #endif

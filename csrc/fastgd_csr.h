@@ -47,7 +47,7 @@ typedef struct {
     double *asum;       /* d + 1: averaged SGD's running sums (needed when avg is given) */
     double *rowbuf;     /* batch_size (x K, softmax) doubles for plain SGD's fused
                            mini-batches, or NULL */
-    void *gbuf;         /* dense steps: n_threads x (d + 1) REAL gradients, zero on
+    void *gbuf;         /* dense steps: n_threads x n_coords REAL gradients, zero on
                            entry (left zero); NULL for lazy steps (see below) */
     double fill;        /* batch_size x mean non-zeros per row / n_features */
 } fgd_csr_scratch;
@@ -109,7 +109,9 @@ FGD_CSR_DECL(f32_i64, float, int64_t)
  * layout and step of epoch_multinomial.h (params (d+1) x K, state 3 x
  * (d+1) K, gsum and avg (d+1) K), the lazy updates above; y holds class
  * indices 0..K-1 (as doubles), scratch->gacc d K doubles (zero on entry,
- * left zero), pbuf 2 K doubles; one thread. Returns -1 on an invalid
+ * left zero), pbuf max(2, n_threads) K doubles; one thread, except dense
+ * steps (scratch->gbuf n_threads x (d+1) K, as above), which take
+ * cfg->n_threads. Returns -1 on an invalid
  * configuration or label (before any step), else 0.
  */
 #define FGD_CSR_MN_DECL(SFX, REAL, INDEX)                                              \

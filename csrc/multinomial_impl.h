@@ -190,15 +190,23 @@ static int FN(fgd_mn_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0
     return 0;
 }
 
+/* Phase 2 (see epoch_multinomial.h): update, then fold into the average. */
+void FN(fgd_mn_step_range)(const fgd_config *c, REAL *params, REAL *state, REAL *gbuf,
+                           double *gsum, REAL *avg, int nt, int64_t d, int64_t K, int64_t lo,
+                           int64_t hi, double inv_m, double lr, const double *pc, int64_t t)
+{
+    FN(fgd_mn_update_range)(c, params, state, gbuf, nt, (d + 1) * K, d * K, lo, hi, inv_m, lr,
+                            pc, gsum);
+    if (avg && c->average_start >= 0)
+        FN(fgd_average_range)(params, avg, lo, hi, t, c->average_start);
+}
+
 static void FN(fgd_mn_update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m,
                               double lr, const double *pc, int64_t t)
 {
     const FN(fgd_mn_ctx) *k = (const FN(fgd_mn_ctx) *)ctx;
-    const int64_t P = (k->d + 1) * k->K;
-    FN(fgd_mn_update_range)(k->c, k->params, k->state, k->gbuf, nt, P, k->d * k->K, lo, hi,
-                            inv_m, lr, pc, k->gsum);
-    if (k->avg && k->c->average_start >= 0)
-        FN(fgd_average_range)(k->params, k->avg, lo, hi, t, k->c->average_start);
+    FN(fgd_mn_step_range)(k->c, k->params, k->state, k->gbuf, k->gsum, k->avg, nt, k->d, k->K,
+                          lo, hi, inv_m, lr, pc, t);
 }
 
 int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,

@@ -21,7 +21,8 @@ import numpy as np
 
 from fastgd.backends import EpochProblem, EpochStats
 from fastgd.penalties import soft_threshold
-from fastgd.solver import MIN_WORK_PER_THREAD, Trainer
+from fastgd import solver
+from fastgd.solver import Trainer
 
 __all__ = ["MultinomialTrainer", "softmax_loss", "reference_epoch"]
 
@@ -137,6 +138,10 @@ class _CompiledBackend:
 
     def sparse_step_is_dense(self, problem, t):
         base = getattr(self._base, "sparse_step_is_dense", None)
+        return bool(base and base(problem, t))
+
+    def sparse_dense_steps(self, problem, t):
+        base = getattr(self._base, "sparse_dense_steps", None)
         return bool(base and base(problem, t))
 
     def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None):
@@ -260,12 +265,16 @@ class MultinomialTrainer(Trainer):
             steps = epochs * max(1, -(-n // batch))
             self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss, steps)
         work = batch * max(d, 1) * K
-        threads = max(1, min(self.n_threads, batch, work // MIN_WORK_PER_THREAD))
-        if hasattr(X, "nnz"):
-            threads = 1   # the CSR multinomial epoch runs on one thread
-        return EpochProblem(
+        if hasattr(X, "nnz"):   # a step's work is K times the batch's non-zeros
+            work = batch * max(1, X.nnz // max(n, 1)) * K
+        threads = max(1, min(self.n_threads, batch, work // solver.MIN_WORK_PER_THREAD))
+        problem = EpochProblem(
             X=X, y=y, sw=sw, loss=self.loss, optimizer=self.optimizer,
             schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,
             l2_decoupled=self.optimizer.decoupled_weight_decay,
             fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
             average_start=self.average_start)
+        if hasattr(X, "nnz") and threads > 1 and not getattr(
+                self.backend, "sparse_dense_steps", lambda p, t: False)(problem, self.t):
+            problem.n_threads = 1   # the lazy CSR softmax epoch runs on one thread
+        return problem

@@ -937,10 +937,11 @@ MULTINOMIAL_OPTIMIZERS = [o for o in OPTIMIZERS if not o.startswith("adam-")]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [1, 6])
+@pytest.mark.parametrize("batch_size, steps", BATCH_STEPS)
 @pytest.mark.parametrize("penalty", list(PENALTIES))
 @pytest.mark.parametrize("opt", MULTINOMIAL_OPTIMIZERS)
-def test_multinomial_csr_equals_dense(opt, penalty, batch_size, dtype):
+def test_multinomial_csr_equals_dense(monkeypatch, opt, penalty, batch_size, steps, dtype):
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse_multiclass(dtype=dtype)
     kind, alpha = PENALTIES[penalty]
     kw = dict(optimizer=OPTIMIZERS[opt][0], penalty=kind, alpha=alpha,
@@ -990,8 +991,10 @@ def test_multinomial_csr_equals_dense_for_any_class_count(opt, n_classes):
     assert np.all(sparse.params[-1] != 0)   # every class's intercept moved
 
 
-def test_multinomial_csr_weights_chunks_and_reference(monkeypatch):
+@pytest.mark.parametrize("steps", ["lazy", "dense"])
+def test_multinomial_csr_weights_chunks_and_reference(monkeypatch, steps):
     """Sample weights (some zero), an epoch in chunks, and the NumPy reference on CSR."""
+    monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse_multiclass(n=150)
     sw = np.linspace(0, 2, X.shape[0])
     sw[:40] = 0.0                                  # whole zero-weight batches too
@@ -1004,6 +1007,31 @@ def test_multinomial_csr_weights_chunks_and_reference(monkeypatch):
     for tr, what in ((reference, "reference"), (chunked, "chunked")):
         assert_close(tr.params, dense.params, np.float64, what)
         assert_close(tr.avg, dense.avg, np.float64, what + " avg")
+
+
+@pytest.mark.parametrize("opt", [Adam(lr=0.05), SGD(lr=0.1)])
+def test_multinomial_csr_dense_steps_on_two_threads(monkeypatch, parallel_batches, opt):
+    """Softmax mini-batches taking dense steps share the threads: two
+    threads give the same bits twice, and the dense softmax loop's model."""
+    monkeypatch.setattr(_sparse, "STEPS", "auto")
+    X, y = make_sparse_multiclass(n=120)
+    kw = dict(optimizer=opt, penalty="l2", alpha=1e-3, batch_size=40, random_state=0,
+              average=5)
+    tr = MultinomialTrainer(int(y.max()) + 1, n_jobs=2, **kw)
+    problem = tr._problem(X, y, None, 1)
+    assert problem.n_threads == 2   # dense steps (fill 40 x 3.2 / 40 values per column)
+    two = train_multinomial(X, y, n_jobs=2, **kw)
+    again = train_multinomial(X, y, n_jobs=2, **kw)
+    one = train_multinomial(X, y, n_jobs=1, **kw)
+    dense = train_multinomial(X.toarray(), y, n_jobs=1, **kw)
+    np.testing.assert_array_equal(two.params, again.params)
+    np.testing.assert_array_equal(two.avg, again.avg)
+    for other, what in ((one, "one thread"), (dense, "dense")):
+        assert_close(two.params, other.params, np.float64, what)
+        assert_close(two.state, other.state, np.float64, what + " state")
+        assert_close(two.avg, other.avg, np.float64, what + " avg")
+    monkeypatch.setattr(_sparse, "STEPS", "lazy")   # lazy softmax steps: one thread
+    assert tr._problem(X, y, None, 1).n_threads == 1
 
 
 def test_multinomial_csr_refuses_bad_labels_before_any_step():

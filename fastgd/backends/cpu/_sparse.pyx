@@ -115,11 +115,11 @@ cdef class _Scratch:
         self.s.asum = NULL
         self.s.rowbuf = NULL
         self.s.gbuf = NULL
-        if dense_dtype is not None:   # dense steps: n_threads x (d + 1) gradients
+        if dense_dtype is not None:   # dense steps: n_threads x n_coords gradients
             # written here, so that its pages are not first touched by the
             # epoch's threads (page faults inside the parallel rows phase
             # serialize the threads on the kernel's locks)
-            gbytes = np.empty(max(n_threads, 1) * (d + 1), dtype=dense_dtype).view(np.uint8)
+            gbytes = np.empty(max(n_threads, 1) * n_coords, dtype=dense_dtype).view(np.uint8)
             gbytes[:] = 0
             self._keep.append(gbytes)
             self.s.gbuf = <void *>&gbytes[0]
@@ -273,7 +273,11 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
                           const index_t[::1] indptr, int64_t n_features, const double[::1] y,
                           sw, order, floating[:, ::1] params, floating[:, ::1] state,
                           double[::1] gsum, dict cfg, int64_t t0, avg=None):
-    """One softmax cross-entropy epoch over CSR rows, on one thread.
+    """One softmax cross-entropy epoch over CSR rows.
+
+    On one thread, except where the mini-batches take dense steps
+    (:func:`dense_steps`): those run on ``cfg["n_threads"]`` threads,
+    deterministically.
 
     ``params`` is the (n_features + 1, K) model, ``state`` (3, (n_features +
     1) K), ``gsum`` and ``avg`` (when averaging) of the model's size; ``y``
@@ -292,7 +296,7 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     cdef int64_t B = c.batch_size
     cdef floating[:, ::1] avg_view
     cdef floating *avg_ptr = NULL
-    cdef double[::1] pbuf = np.zeros(max(2 * K, 1))
+    cdef double[::1] pbuf = np.zeros(max(2 * K, max(c.n_threads, 1) * K, 1))
     cdef _Scratch scratch
     cdef int rc, is_f32 = 0, is_i64 = 0
 
@@ -319,8 +323,12 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     if order is not None:
         order_view = order
         order_ptr = &order_view[0]
-    scratch = _scratch((n + B - 1) // B, d, K, avg is not None, P, 1,
-                       False, min(B, n))
+    fill = batch_fill(min(B, n), nnz, n_rows, d)
+    dense = dense_steps(cfg, t0, fill)
+    scratch = _scratch((n + B - 1) // B, d, K, avg is not None, P,
+                       c.n_threads if dense else 1, False, min(B, n),
+                       (np.float32 if floating is float else np.float64) if dense else None)
+    scratch.s.fill = np.inf if STEPS == "dense" else fill
 
     if floating is float:
         is_f32 = 1
