@@ -18,7 +18,9 @@
  * (d+1) K weights, as in the binary csr_sgd_rows, so a row costs its K
  * margins and K updates per stored value and nothing else. Otherwise plain
  * SGD with a penalty uses the per-coordinate closed form SGD_CLOSED, or the
- * replay where that leaves its range. One thread.
+ * replay where that leaves its range. One thread. Mini-batches that touch
+ * most columns take dense steps instead (csr_mn_dense_rows/_update, on
+ * cfg->n_threads threads; fastgd_csr.h).
  */
 
 #define FN(name) FGD_CAT(name, SFX)   /* as in csr_impl.h, included just before */
