@@ -93,14 +93,15 @@ static inline RT FGD_RULE(fgd_rule_adam)(RT w, RT g, RT *s, const double *h, dou
     const RT b1 = (RT)h[0], keep1 = (RT)(1.0 - h[0]);
     const RT b2 = (RT)h[1], keep2 = (RT)(1.0 - h[1]);
     const RT step = (RT)(lr * pc[1] / pc[0]), eps = (RT)(h[2] * pc[1]);
-    RT v;
+    const int amsgrad = h[3] != 0.0;
+    RT vmax, v;
     s[0] = b1 * s[0] + keep1 * g;
     s[1] = b2 * s[1] + keep2 * g * g;
-    v = s[1];
-    if (h[3] != 0.0) {
-        if (s[2] < v) s[2] = v;
-        v = s[2];
-    }
+    /* amsgrad's running maximum, selected without a branch (as RMSprop's
+     * variants) so that the rule loops vectorize */
+    vmax = s[2] < s[1] ? s[1] : s[2];
+    s[2] = amsgrad ? vmax : s[2];
+    v = amsgrad ? vmax : s[1];
     *eta = step / (FGD_RSQRT(v) + eps);
     return w - *eta * s[0];
 }
