@@ -142,6 +142,13 @@ int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double 
     return L.mode * 2 + L.trunc;
 }
 
+int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables)
+{
+    fgd_lazy L;
+    fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
+    return fgd_lazy_replays(&L, cfg->average_start >= 0);
+}
+
 int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,
                         double fill)
 {

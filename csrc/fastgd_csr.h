@@ -153,6 +153,9 @@ int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
  * steps from t0, for tests and docs: 2 * (enum fgd_lazy_mode of lazy.h)
  * + (1 if the replay may be truncated). */
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);
+/* Whether that mode's catch-ups replay every skipped step (lazy.h:
+ * fgd_lazy_replays), averaging when cfg->average_start >= 0. */
+int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);
 
 /* One coordinate (w, state s[3]) brought from step ta to step tb (within
  * the nsteps steps from t0) as the epoch would, for tests: by the mode

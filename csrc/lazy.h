@@ -926,6 +926,30 @@ static inline double fgd_lazy_dense_fill(const fgd_lazy *L, const fgd_config *c)
     }
 }
 
+/* Whether fgd_lazy_catch_up replays the skipped steps one by one in L's
+ * mode (averaging: the iterates' sums are kept, as below), at a cost that
+ * grows with the gap: LOOP, and the closed forms that give the final
+ * weight but not each skipped step's iterate. Keep in step with the breaks
+ * to the replay in fgd_lazy_catch_up. (ADAGRAD_L2 and ADAM also replay a
+ * catch-up whose bound fails; that is not counted here.) */
+static inline int fgd_lazy_replays(const fgd_lazy *L, int averaging)
+{
+    switch (L->mode) {
+    case FGD_LAZY_LOOP:
+        return 1;
+    case FGD_LAZY_ADAGRAD_L1:
+    case FGD_LAZY_ADAGRAD_L2:
+    case FGD_LAZY_ADAM:
+    case FGD_LAZY_RMSPROP_MOMENTUM:
+    case FGD_LAZY_MOMENTUM:
+        return averaging;
+    case FGD_LAZY_LAST:
+        return averaging && !L->const_lr;
+    default:
+        return 0;
+    }
+}
+
 /* Coordinates replayed together by fgd_lazy_replay_lanes. */
 #define FGD_LAZY_LANES 8
 

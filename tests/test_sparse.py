@@ -707,6 +707,9 @@ def test_replay_without_closed_form_warns_on_wide_data(monkeypatch):
     with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):
         fastgd.fit(X, y, loss="log_loss", optimizer=SGD(lr=0.01, momentum=0.9), alpha=0.01,
                    epochs=1, average=True, batch_size=1)
+    with pytest.warns(RuntimeWarning, match="no closed-form lazy update"):   # ADAGRAD_L1
+        fastgd.fit(X, y, loss="log_loss", optimizer="adagrad", penalty="l1", alpha=0.01,
+                   epochs=1, average=True, batch_size=1)
 
 
 def test_adagrad_l2_catch_up_within_its_bound_of_the_replay():

@@ -37,18 +37,12 @@ def check_structure(X):
 def _replays(cfg, t, truncated_too=True):
     """Whether lazy.h's catch-up for ``cfg`` replays the skipped steps one by one.
 
-    Mode "loop" does (with ``truncated_too=False``, only where the replay
-    cannot stop early), and so do the closed forms that cannot give every
-    iterate when averaging.
+    Mode "loop" does, and so do the closed forms that cannot give every
+    iterate when averaging (lazy.h: fgd_lazy_replays); with
+    ``truncated_too=False``, not where the replay can stop early.
     """
-    mode, truncated = _sparse.lazy_mode(cfg, t, 1)
-    if cfg.get("average_start", -1) >= 0 and mode in _NOT_WHEN_AVERAGING:
-        mode = "loop"
-    return mode == "loop" and (truncated_too or not truncated)
-
-
-# Lazy modes whose closed form is not used when averaging (lazy.h replays then).
-_NOT_WHEN_AVERAGING = ("adagrad_l2", "momentum", "adam", "rmsprop_momentum")
+    _, truncated = _sparse.lazy_mode(cfg, t, 1)
+    return _sparse.lazy_replays(cfg, t, 1) and (truncated_too or not truncated)
 
 
 def _dense_steps(X, cfg, t):

@@ -34,6 +34,8 @@ cdef extern from "fastgd_csr.h" nogil:
                                       fgd_stats *stats)
     int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                             double *tables, double fill)
+    int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps,
+                             double *tables)
     int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                           double *tables)
     int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps,

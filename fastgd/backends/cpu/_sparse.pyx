@@ -63,6 +63,14 @@ def dense_steps(dict cfg, int64_t t0, double fill):
     return bool(fgd_csr_dense_steps(&c, t0, 1, &tables[0], fill))
 
 
+def lazy_replays(dict cfg, int64_t t0, int64_t nsteps):
+    """Whether the catch-ups of that mode replay every skipped step (when
+    averaging too: ``cfg["average_start"] >= 0``)."""
+    cdef fgd_config c = _make_config(cfg)
+    cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
+    return bool(fgd_csr_lazy_replays(&c, t0, nsteps, &tables[0]))
+
+
 def lazy_catch_up(dict cfg, int64_t t0, int64_t nsteps, double w, state, int64_t ta,
                   int64_t tb, bint replay=False):
     """One coordinate's catch-up from step ``ta`` to ``tb`` as the CSR epoch does it.
