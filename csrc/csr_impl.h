@@ -958,7 +958,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
 typedef struct {
     const REAL *data;
     const INDEX *indices, *indptr;
-    int64_t n, d;
+    int64_t d;
     const double *y, *sw;
     const int64_t *order;
     REAL *params, *state, *gbuf, *avg;
@@ -1046,7 +1046,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     if (scr->gbuf && B > 1 && scr->fill >= fgd_lazy_dense_fill(&L, c)) {   /* dense steps */
         FN(csr_dense_ctx) k;
         fgd_batch_ops ops;
-        k.data = data; k.indices = indices; k.indptr = indptr; k.n = n; k.d = d;
+        k.data = data; k.indices = indices; k.indptr = indptr; k.d = d;
         k.y = y; k.sw = sw; k.order = order; k.params = params; k.state = state;
         k.gbuf = (REAL *)scr->gbuf; k.avg = avg; k.gsum = gsum; k.c = c;
         ops.rows = FN(csr_dense_rows);
