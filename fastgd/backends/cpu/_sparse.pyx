@@ -34,9 +34,9 @@ def lazy_mode(dict cfg, int64_t t0, int64_t nsteps):
     return LAZY_MODES[code // 2], bool(code % 2)
 
 
-# Which steps the binary model's CSR mini-batches take: "auto" (dense_steps
-# decides), or "lazy" / "dense" everywhere (the tests hold both to the dense
-# loop whatever the data's fill).
+# Which steps CSR mini-batches take (binary and softmax models): "auto"
+# (dense_steps decides), or "lazy" / "dense" everywhere (the tests hold both
+# to the dense loop whatever the data's fill).
 STEPS = "auto"
 
 
