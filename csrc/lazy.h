@@ -787,6 +787,30 @@ static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, do
     }
 }
 
+/* Whether fgd_lazy_catch_up replays the skipped steps one by one in L's
+ * mode (averaging: the iterates' sums are kept), at a cost that grows with
+ * the gap: LOOP, and the closed forms that give the final weight but not
+ * each skipped step's iterate (fgd_lazy_catch_up takes its replay from
+ * here). ADAGRAD_L2 and ADAM also replay a catch-up whose bound fails;
+ * that is not counted here. */
+static inline int fgd_lazy_replays(const fgd_lazy *L, int averaging)
+{
+    switch (L->mode) {
+    case FGD_LAZY_LOOP:
+        return 1;
+    case FGD_LAZY_ADAGRAD_L1:
+    case FGD_LAZY_ADAGRAD_L2:
+    case FGD_LAZY_ADAM:
+    case FGD_LAZY_RMSPROP_MOMENTUM:
+    case FGD_LAZY_MOMENTUM:
+        return averaging;
+    case FGD_LAZY_LAST:
+        return averaging && !L->const_lr;
+    default:
+        return 0;
+    }
+}
+
 /*
  * Bring one coordinate (w, state s[0..2]) from step ta to step tb: apply
  * the steps ta .. tb-1 in which its loss gradient was zero. The smooth part
@@ -802,7 +826,8 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
     int64_t i;
     int k;
     if (ib <= ia) return 0;
-    switch (L->mode) {
+    /* averaging with a closed form that has no iterates: the replay below */
+    switch (as && fgd_lazy_replays(L, 1) ? FGD_LAZY_LOOP : L->mode) {
     case FGD_LAZY_IDENTITY:
         if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
         return 0;
@@ -812,12 +837,10 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
         return 0;
     case FGD_LAZY_ADAGRAD_L1:
-        if (as) break;   /* the replay below adds every step's iterate */
         *w = fgd_soft(*w, c->l1 * (L->cum[ib] - L->cum[ia]) / (sqrt(s[0]) + c->hyper[1]));
         return 0;
     case FGD_LAZY_LAST: {
         const double pc[2] = {L->pc0[ib - 1], L->pc1[ib - 1]};
-        if (as && !L->const_lr) break;   /* w differs step by step: replay below */
         /* w was computed at step ia - 1 (this chunk): same step size, same w */
         if (!(ia > 0 && L->lr[ia - 1] == L->lr[ib - 1]))
             *w = fgd_coord_step(c, *w, 0.0, s, L->lr[ib - 1], pc, 1, gs);
@@ -836,17 +859,15 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         return 0;
     }
     case FGD_LAZY_ADAGRAD_L2:
-        /* averaging needs every step's iterate: the replay below */
-        if (!as && fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return 0;
+        if (fgd_lazy_adagrad_l2(L, w, s, gs, ia, ib)) return 0;
         break;
     case FGD_LAZY_ADAM:
-        if (!as && fgd_lazy_adam(L, w, s, gs, ia, ib)) return 0;
+        if (fgd_lazy_adam(L, w, s, gs, ia, ib)) return 0;
         break;   /* the replay (truncated without decay) */
     case FGD_LAZY_RMSPROP_MOMENTUM: {
         /* buf_j = mu^j buf moves w by lr_i buf_j at table index i = ia + j - 1 */
         const double mu = c->hyper[2], J = (double)(ib - ia), *q = L->aq[0];
         const int kb = 1 + (c->hyper[3] != 0.0);
-        if (as) break;   /* averaging needs every step's iterate: the replay below */
         *w -= s[kb] * mu * (q[ia] - pow(mu, J) * q[ib]);
         for (k = 0; k < 3; k++)
             if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], J);
@@ -857,7 +878,6 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         return 0;
     }
     case FGD_LAZY_MOMENTUM:
-        if (as) break;   /* as ADAGRAD_L2 */
         fgd_lazy_momentum(L, w, s, gs, ia, ib);
         return 0;
     default: /* FGD_LAZY_LOOP (SCALED is handled by the epoch loop itself) */
@@ -923,30 +943,6 @@ static inline double fgd_lazy_dense_fill(const fgd_lazy *L, const fgd_config *c)
         return 0.0;
     default:
         return 1.0;
-    }
-}
-
-/* Whether fgd_lazy_catch_up replays the skipped steps one by one in L's
- * mode (averaging: the iterates' sums are kept, as below), at a cost that
- * grows with the gap: LOOP, and the closed forms that give the final
- * weight but not each skipped step's iterate. Keep in step with the breaks
- * to the replay in fgd_lazy_catch_up. (ADAGRAD_L2 and ADAM also replay a
- * catch-up whose bound fails; that is not counted here.) */
-static inline int fgd_lazy_replays(const fgd_lazy *L, int averaging)
-{
-    switch (L->mode) {
-    case FGD_LAZY_LOOP:
-        return 1;
-    case FGD_LAZY_ADAGRAD_L1:
-    case FGD_LAZY_ADAGRAD_L2:
-    case FGD_LAZY_ADAM:
-    case FGD_LAZY_RMSPROP_MOMENTUM:
-    case FGD_LAZY_MOMENTUM:
-        return averaging;
-    case FGD_LAZY_LAST:
-        return averaging && !L->const_lr;
-    default:
-        return 0;
     }
 }
 
