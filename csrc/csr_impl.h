@@ -954,17 +954,47 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
     return t_end;
 }
 
-/* Dense steps (fastgd_csr.h): the epoch as fgd_run_batches' two phases. */
+/* Dense steps (fastgd_csr.h): the epoch as fgd_run_batches' two phases,
+ * for the binary model (csr_dense_rows/_update) and the softmax one
+ * (csr_multinomial_impl.h: K classes, pbuf K doubles per thread). */
 typedef struct {
     const REAL *data;
     const INDEX *indices, *indptr;
-    int64_t d;
+    int64_t d, K;
     const double *y, *sw;
     const int64_t *order;
     REAL *params, *state, *gbuf, *avg;
-    double *gsum;
+    double *pbuf, *gsum;
     const fgd_config *c;
 } FN(csr_dense_ctx);
+
+/* One epoch of dense steps over the first n positions of order: the rows
+ * and update phases given, n_coords = (d + 1) K coordinates, the gradient
+ * buffers in scr->gbuf. */
+static void FN(csr_dense_run)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                              int64_t n, int64_t d, int64_t K, const double *y,
+                              const double *sw, const int64_t *order, REAL *params,
+                              REAL *state, double *gsum, REAL *avg, double *pbuf,
+                              const fgd_config *c, int64_t t0, const fgd_csr_scratch *scr,
+                              int (*rows)(void *, int, int, int64_t, int64_t, int64_t,
+                                          double *, double *),
+                              void (*update)(void *, int, int64_t, int64_t, double, double,
+                                             const double *, int64_t),
+                              fgd_stats *stats)
+{
+    FN(csr_dense_ctx) k;
+    fgd_batch_ops ops;
+    k.data = data; k.indices = indices; k.indptr = indptr; k.d = d; k.K = K;
+    k.y = y; k.sw = sw; k.order = order; k.params = params; k.state = state;
+    k.gbuf = (REAL *)scr->gbuf; k.avg = avg; k.pbuf = pbuf; k.gsum = gsum; k.c = c;
+    ops.rows = rows;
+    ops.update = update;
+    ops.ctx = &k;
+    ops.n_coords = (d + 1) * K;
+    ops.scratch = scr->gbuf;
+    ops.scratch_bytes = (size_t)ops.n_coords * sizeof(REAL);
+    fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+}
 
 /* Phase 1: margins and losses of rows [r0, r1), their gradients scattered
  * into the thread's buffer (formed in REAL as the dense loop's axpy forms
@@ -1044,18 +1074,9 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     end_asum = asum;
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
     if (scr->gbuf && B > 1 && scr->fill >= fgd_lazy_dense_fill(&L, c)) {   /* dense steps */
-        FN(csr_dense_ctx) k;
-        fgd_batch_ops ops;
-        k.data = data; k.indices = indices; k.indptr = indptr; k.d = d;
-        k.y = y; k.sw = sw; k.order = order; k.params = params; k.state = state;
-        k.gbuf = (REAL *)scr->gbuf; k.avg = avg; k.gsum = gsum; k.c = c;
-        ops.rows = FN(csr_dense_rows);
-        ops.update = FN(csr_dense_update);
-        ops.ctx = &k;
-        ops.n_coords = D;
-        ops.scratch = scr->gbuf;
-        ops.scratch_bytes = (size_t)D * sizeof(REAL);
-        fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+        FN(csr_dense_run)(data, indices, indptr, n, d, 1, y, sw, order, params, state, gsum,
+                          avg, NULL, c, t0, scr, FN(csr_dense_rows), FN(csr_dense_update),
+                          stats);
         return 0;
     }
     scaled = L.mode == FGD_LAZY_SCALED;

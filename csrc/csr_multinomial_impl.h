@@ -117,25 +117,14 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
     return t;
 }
 
-/* Dense steps (fastgd_csr.h): the softmax epoch as fgd_run_batches' phases. */
-typedef struct {
-    const REAL *data;
-    const INDEX *indices, *indptr;
-    int64_t d, K;
-    const double *y, *sw;
-    const int64_t *order;
-    REAL *params, *state, *gbuf, *avg;
-    double *pbuf, *gsum;
-    const fgd_config *c;
-} FN(csr_mn_dense_ctx);
-
-/* Phase 1: rows [r0, r1): K margins, softmax loss and derivatives, the
+/* Dense steps (fastgd_csr.h) of the softmax model, run by csr_dense_run.
+ * Phase 1: rows [r0, r1): K margins, softmax loss and derivatives, the
  * gradient scattered into the thread's buffer (formed in REAL as the dense
  * softmax loop's fgd_mn_grad_block forms it). */
 static int FN(csr_mn_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0,
                                  int64_t r1, double *loss, double *weight)
 {
-    const FN(csr_mn_dense_ctx) *k = (const FN(csr_mn_dense_ctx) *)ctx;
+    const FN(csr_dense_ctx) *k = (const FN(csr_dense_ctx) *)ctx;
     const int64_t K = k->K, DK = k->d * K;
     const REAL *params = k->params;
     REAL *gb = k->gbuf + (int64_t)tid * (DK + K);
@@ -173,7 +162,7 @@ static int FN(csr_mn_dense_rows)(void *ctx, int tid, int nt, int64_t start, int6
 static void FN(csr_mn_dense_update)(void *ctx, int nt, int64_t lo, int64_t hi, double inv_m,
                                     double lr, const double *pc, int64_t t)
 {
-    const FN(csr_mn_dense_ctx) *k = (const FN(csr_mn_dense_ctx) *)ctx;
+    const FN(csr_dense_ctx) *k = (const FN(csr_dense_ctx) *)ctx;
     FGD_CSR_MN_DENSE_STEP(k->c, k->params, k->state, k->gbuf, k->gsum, k->avg, nt, k->d, k->K,
                           lo, hi, inv_m, lr, pc, t);
 }
@@ -210,18 +199,9 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
     }
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
     if (scr->gbuf && B > 1 && scr->fill >= fgd_lazy_dense_fill(&L, c)) {   /* dense steps */
-        FN(csr_mn_dense_ctx) kc;
-        fgd_batch_ops ops;
-        kc.data = data; kc.indices = indices; kc.indptr = indptr; kc.d = d; kc.K = K;
-        kc.y = y; kc.sw = sw; kc.order = order; kc.params = params; kc.state = state;
-        kc.gbuf = (REAL *)scr->gbuf; kc.avg = avg; kc.pbuf = pbuf; kc.gsum = gsum; kc.c = c;
-        ops.rows = FN(csr_mn_dense_rows);
-        ops.update = FN(csr_mn_dense_update);
-        ops.ctx = &kc;
-        ops.n_coords = P;
-        ops.scratch = scr->gbuf;
-        ops.scratch_bytes = (size_t)P * sizeof(REAL);
-        fgd_run_batches(c, n, order, sw, t0, &ops, stats);
+        FN(csr_dense_run)(data, indices, indptr, n, d, K, y, sw, order, params, state, gsum,
+                          avg, pbuf, c, t0, scr, FN(csr_mn_dense_rows),
+                          FN(csr_mn_dense_update), stats);
         return 0;
     }
     if ((B == 1 || scr->rowbuf) && !asum && c->l1 == 0.0 && c->optimizer == FGD_SGD &&
