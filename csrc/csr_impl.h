@@ -808,6 +808,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
     int64_t nc = 0, t_end = t0;
     int abort_flag = 0, k;
     double lr_out = 0.0;
+    fgd_barrier bar = FGD_BARRIER_INIT;
     for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = tgb[k] = 0.0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
@@ -815,8 +816,9 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
     {
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
         double *tb = tbuf + (int64_t)tid * d;
-        double my_loss = 0.0, my_weight = 0.0;
+        double my_loss = 0.0, my_weight = 0.0, gb_mine;
         int64_t t = t0, b, r, q, kk;
+        int sense = 0;
         for (b = 0; b < nb; b++) {
             const int64_t start = b * B, end = start + B < n ? start + B : n;
             const int64_t m = end - start;
@@ -844,9 +846,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                     }
                 }
             }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+            fgd_barrier_wait(&bar, nt, &sense);
             /* B: catch the listed columns up to step t */
             {
                 const int64_t k0 = nc * tid / nt, k1 = nc * (tid + 1) / nt;
@@ -858,10 +858,11 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                                       prev[kk], t);
                 FN(csr_lanes_flush)(&lanes, L, params, state, D, gsum, t);
             }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            /* C: this thread's rows: margins, losses, gradients into its buffer */
+            fgd_barrier_wait(&bar, nt, &sense);
+            /* C: this thread's rows: margins, losses, gradients into its buffer
+             * (the intercept's in a register: tgb[] shares a cache line
+             * between threads, so it is written once per batch, not per row) */
+            gb_mine = 0.0;
             for (r = r0; r < r1; r++) {
                 const int64_t i = order ? order[r] : r;
                 const double s = sw ? sw[i] : 1.0;
@@ -884,11 +885,12 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                 dl *= s;
                 if (dl != 0.0) {
                     for (q = lo; q < hi; q++) tb[indices[q]] += dl * (double)data[q];
-                    tgb[tid] += dl;
+                    gb_mine += dl;
                 }
             }
+            tgb[tid] = gb_mine;
+            fgd_barrier_wait(&bar, nt, &sense);
 #ifdef _OPENMP
-#pragma omp barrier
 #pragma omp atomic read
 #endif
             stop = abort_flag;
@@ -932,14 +934,7 @@ static int64_t FN(csr_parallel_batches)(const REAL *data, const INDEX *indices,
                     last[cols[kk]] = t;
                 }
             }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            if (tid == 0)
-                for (k = 0; k < nt; k++) tgb[k] = 0.0;
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+            fgd_barrier_wait(&bar, nt, &sense);
         }
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;

@@ -112,6 +112,7 @@ static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t
     int nthreads = c->n_threads, abort_flag = 0, k;
     int64_t t_end = t0;
     double lr_last = 0.0;
+    fgd_barrier bar = FGD_BARRIER_INIT;
 
     if (nthreads < 1) nthreads = 1;
     if (nthreads > FGD_MAX_THREADS) nthreads = FGD_MAX_THREADS;
@@ -125,6 +126,7 @@ static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t
         const int64_t c_lo = P * tid / nt, c_hi = P * (tid + 1) / nt;
         double my_loss = 0.0, my_weight = 0.0;
         int64_t t = t0, b, r;
+        int sense = 0;
         for (b = 0; b < nb; b++) {
             const int64_t start = b * B, end = start + B < n ? start + B : n;
             const int64_t m = end - start;
@@ -144,8 +146,8 @@ static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t
 #endif
                 abort_flag = 1;
             }
+            fgd_barrier_wait(&bar, nt, &sense);
 #ifdef _OPENMP
-#pragma omp barrier
 #pragma omp atomic read
 #endif
             stop = abort_flag;
@@ -158,9 +160,7 @@ static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t
                 ops->update(ops->ctx, nt, c_lo, c_hi, 1.0 / (double)m, lr, pc, t);
                 if (tid == 0) lr_last = lr;
             }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+            fgd_barrier_wait(&bar, nt, &sense);
         }
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;

@@ -17,4 +17,85 @@ static inline int fgd_num_threads(void) { return 1; }
 static inline int fgd_omp_max_threads(void) { return 1; }
 #endif
 
+/*
+ * A barrier for the threads of one parallel region, for the epoch loops that
+ * meet twice per mini-batch. libgomp's `omp barrier` took about 420 ns per
+ * crossing on two threads of the project's VM; this one, a counter and a
+ * sense flag on their own cache lines, about 40 ns. At batch 256 on
+ * 1,000,000 rows that is 7,800 crossings per epoch: 3.3 ms of libgomp
+ * barriers against an epoch bound of 25 ms (reading X once).
+ *
+ * A waiting thread spins (with the CPU's pause hint) for a while, then yields
+ * its core on every further check, so that more threads than cores, or a
+ * busy machine, still make progress. The counter's acquire-release update
+ * and the flag's release store / acquire load order memory as `omp barrier`
+ * does: what any thread wrote before the barrier, every thread reads after
+ * it.
+ *
+ * Declare one fgd_barrier per parallel region, shared and zeroed
+ * (FGD_BARRIER_INIT), and one int sense per thread, zero; every thread of
+ * the region must call fgd_barrier_wait the same number of times. Without
+ * GCC-style atomics it is `omp barrier`; without OpenMP, nothing.
+ */
+#if defined(_OPENMP) && defined(__GNUC__)
+#include <sched.h>
+#ifndef FGD_BARRIER_SPINS
+#define FGD_BARRIER_SPINS 4096
+#endif
+typedef struct {
+    _Alignas(64) int count;
+    _Alignas(64) int sense;
+} fgd_barrier;
+#define FGD_BARRIER_INIT {0, 0}
+
+static inline void fgd_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline void fgd_barrier_wait(fgd_barrier *b, int nt, int *sense)
+{
+    const int s = !*sense;
+    int spins = 0;
+    *sense = s;
+    if (nt <= 1) return;
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nt) {
+        /* the last to arrive: reset the count for the next crossing (no
+         * thread touches it before it sees the new sense), then release */
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
+        if (spins < FGD_BARRIER_SPINS) {
+            spins++;
+            fgd_cpu_relax();
+        } else {
+            sched_yield();
+        }
+    }
+}
+#else
+typedef struct {
+    int unused;
+} fgd_barrier;
+#define FGD_BARRIER_INIT {0}
+static inline void fgd_barrier_wait(fgd_barrier *b, int nt, int *sense)
+{
+    (void)b;
+    (void)sense;
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp barrier
+    }
+#else
+    (void)nt;
+#endif
+}
+#endif
+
 #endif /* FASTGD_OMP_SHIM_H */

@@ -71,6 +71,27 @@ def test_same_seed_bit_identical_natural_threads(make_problem, dtype):
 
 
 @pytest.mark.usefixtures("force_threads")
+@pytest.mark.needs_threads
+@pytest.mark.parametrize("dtype", DTYPES, ids=_ids)
+def test_thousands_of_two_thread_batches_repeat_bit_for_bit(train, make_problem, dtype):
+    # Two barrier crossings per batch (the core's own spin barrier), 3,000
+    # batches an epoch: a crossing that let a thread read a half-updated
+    # gradient or weight would show as runs that differ, or drift from one
+    # thread's result.
+    X, y = make_problem(6000, 5, True, dtype, seed=12)
+    kwargs = dict(optimizer="adam", lr=0.01, batch_size=2, random_state=2, epochs=2, average=100)
+    runs = [_snapshot(train("cpu", X, y, n_jobs=2, **kwargs)) for _ in range(2)]
+    tr = fastgd.Trainer(batch_size=2, n_jobs=2)
+    tr.init_model(X.shape[1], X.dtype)
+    assert tr._problem(X, y, None, 1).n_threads == 2, "the test must run two threads"
+    _assert_bit_identical(*runs)
+    one = _snapshot(train("cpu", X, y, n_jobs=1, **kwargs))
+    assert runs[0]["t"] == one["t"] == 2 * 3000
+    a, b = runs[0]["params"].astype(np.float64), one["params"].astype(np.float64)
+    assert np.max(np.abs(a - b)) <= THREAD_RTOL[dtype] * np.max(np.abs(b))
+
+
+@pytest.mark.usefixtures("force_threads")
 @pytest.mark.parametrize("dtype", DTYPES, ids=_ids)
 def test_thread_counts_agree(train, make_problem, dtype):
     X, y = make_problem(200, 9, True, dtype, seed=2)
