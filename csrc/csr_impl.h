@@ -517,8 +517,12 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
 {
     const int64_t D = d + 1;
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    fgd_pace_slot pace[FGD_MAX_THREADS];
     int abort_flag = 0, k;
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) {
+        tloss[k] = tweight[k] = 0.0;
+        pace[k].pos = 0;
+    }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
@@ -526,7 +530,12 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
         double my_loss = 0.0, my_weight = 0.0;
         int64_t r, q;
+        int pace_in = 0;
         for (r = tid; r < n; r += nt) {
+            if (--pace_in <= 0) {
+                pace_in = FGD_PACE_EVERY;
+                fgd_pace(pace, nt, tid, r, &abort_flag);
+            }
             const int64_t i = order ? order[r] : r, t = t0 + r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
@@ -567,6 +576,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             if (c->fit_intercept)
                 FN(csr_step_coord)(c, L->ns, params, state, D, d, dl, lr, pc, 0, &gsum[d]);
         }
+        fgd_pace_done(pace, tid);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
     }
@@ -597,8 +607,12 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
     const int lazy = L->mode == FGD_LAZY_SGD_CLOSED;
     const double *E = L->cum, *Q = L->lrmax;   /* prefix tables of SGD_CLOSED */
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    fgd_pace_slot pace[FGD_MAX_THREADS];
     int abort_flag = 0, k;
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) {
+        tloss[k] = tweight[k] = 0.0;
+        pace[k].pos = 0;
+    }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
@@ -606,7 +620,12 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
         double my_loss = 0.0, my_weight = 0.0;
         int64_t r, q;
+        int pace_in = 0;
         for (r = tid; r < n; r += nt) {
+            if (--pace_in <= 0) {
+                pace_in = FGD_PACE_EVERY;
+                fgd_pace(pace, nt, tid, r, &abort_flag);
+            }
             const int64_t i = order ? order[r] : r, t = t0 + r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
@@ -664,6 +683,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
                                                  &gsum[d]);
             }
         }
+        fgd_pace_done(pace, tid);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
     }
@@ -702,9 +722,13 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    fgd_pace_slot pace[FGD_MAX_THREADS];
     int abort_flag = 0, k;
     int64_t q;
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) {
+        tloss[k] = tweight[k] = 0.0;
+        pace[k].pos = 0;
+    }
     if (gmode)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
 #ifdef _OPENMP
@@ -714,7 +738,12 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
         double my_loss = 0.0, my_weight = 0.0;
         int64_t r, qq;
+        int pace_in = 0;
         for (r = tid; r < n; r += nt) {
+            if (--pace_in <= 0) {
+                pace_in = FGD_PACE_EVERY;
+                fgd_pace(pace, nt, tid, r, &abort_flag);
+            }
             const int64_t i = order ? order[r] : r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
@@ -763,6 +792,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                 params[d] = (REAL)((double)params[d] - lr * dl);
             }
         }
+        fgd_pace_done(pace, tid);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
     }

@@ -6,6 +6,8 @@
 #ifndef FASTGD_OMP_SHIM_H
 #define FASTGD_OMP_SHIM_H
 
+#include <stdint.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 static inline int fgd_thread_num(void) { return omp_get_thread_num(); }
@@ -97,5 +99,64 @@ static inline void fgd_barrier_wait(fgd_barrier *b, int nt, int *sense)
 #endif
 }
 #endif
+
+/*
+ * Bounded staleness for the lock-free (Hogwild!) loops. Thread tid of nt
+ * visits positions tid, tid + nt, ... of the epoch; left alone, a thread the
+ * OS deschedules for a few milliseconds falls thousands of positions behind
+ * the others and stays there, so that its rows' steps land on a model
+ * thousands of steps ahead of the step numbers they were computed for
+ * (momentum with lr 0.05 ended an epoch 15% above the serial loss when a
+ * busy machine did that). fgd_pace keeps every thread within
+ * FGD_PACE_LEAD positions of the slowest one that is still running: a thread
+ * that gets that far ahead waits (spinning, then yielding its core, as
+ * fgd_barrier_wait). Each thread publishes its position every
+ * FGD_PACE_EVERY of its rows on its own cache line, so on free cores the
+ * check costs a cache miss per FGD_PACE_EVERY rows.
+ *
+ * Zero one fgd_pace_slot per thread before the parallel region; every
+ * thread calls fgd_pace with its position and fgd_pace_done when it leaves
+ * the loop (by the end or by `*stop`). Without GCC-style atomics, no pacing.
+ */
+#ifndef FGD_PACE_LEAD
+#define FGD_PACE_LEAD 256
+#endif
+#define FGD_PACE_EVERY 16
+typedef struct {
+    _Alignas(64) int64_t pos;
+} fgd_pace_slot;
+
+static inline void fgd_pace(fgd_pace_slot *slot, int nt, int tid, int64_t r, const int *stop)
+{
+#if defined(_OPENMP) && defined(__GNUC__)
+    int spins = 0, k;
+    __atomic_store_n(&slot[tid].pos, r, __ATOMIC_RELAXED);
+    for (;;) {
+        int64_t slowest = INT64_MAX;
+        for (k = 0; k < nt; k++) {
+            const int64_t p = __atomic_load_n(&slot[k].pos, __ATOMIC_RELAXED);
+            if (k != tid && p < slowest) slowest = p;
+        }
+        if (r - slowest <= FGD_PACE_LEAD || __atomic_load_n(stop, __ATOMIC_RELAXED)) return;
+        if (spins < FGD_BARRIER_SPINS) {
+            spins++;
+            fgd_cpu_relax();
+        } else {
+            sched_yield();
+        }
+    }
+#else
+    (void)slot; (void)nt; (void)tid; (void)r; (void)stop;
+#endif
+}
+
+static inline void fgd_pace_done(fgd_pace_slot *slot, int tid)
+{
+#if defined(_OPENMP) && defined(__GNUC__)
+    __atomic_store_n(&slot[tid].pos, INT64_MAX, __ATOMIC_RELAXED);
+#else
+    (void)slot; (void)tid;
+#endif
+}
 
 #endif /* FASTGD_OMP_SHIM_H */
