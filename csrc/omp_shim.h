@@ -50,13 +50,20 @@ typedef struct {
 } fgd_barrier;
 #define FGD_BARRIER_INIT {0, 0}
 
-static inline void fgd_cpu_relax(void)
+/* One round of a wait loop: the CPU's pause hint for the first
+ * FGD_BARRIER_SPINS rounds (*spins counts them), then give up the core. */
+static inline void fgd_wait_round(int *spins)
 {
+    if (*spins < FGD_BARRIER_SPINS) {
+        ++*spins;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
+        __asm__ __volatile__("yield");
 #endif
+    } else {
+        sched_yield();
+    }
 }
 
 static inline void fgd_barrier_wait(fgd_barrier *b, int nt, int *sense)
@@ -72,14 +79,7 @@ static inline void fgd_barrier_wait(fgd_barrier *b, int nt, int *sense)
         __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
         return;
     }
-    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
-        if (spins < FGD_BARRIER_SPINS) {
-            spins++;
-            fgd_cpu_relax();
-        } else {
-            sched_yield();
-        }
-    }
+    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) fgd_wait_round(&spins);
 }
 #else
 typedef struct {
@@ -138,12 +138,7 @@ static inline void fgd_pace(fgd_pace_slot *slot, int nt, int tid, int64_t r, con
             if (k != tid && p < slowest) slowest = p;
         }
         if (r - slowest <= FGD_PACE_LEAD || __atomic_load_n(stop, __ATOMIC_RELAXED)) return;
-        if (spins < FGD_BARRIER_SPINS) {
-            spins++;
-            fgd_cpu_relax();
-        } else {
-            sched_yield();
-        }
+        fgd_wait_round(&spins);
     }
 #else
     (void)slot; (void)nt; (void)tid; (void)r; (void)stop;
