@@ -146,6 +146,9 @@ typedef struct {
     int mode;
     int trunc;              /* LOOP may stop early (see above) */
     double rate[3];         /* per-step decay of each state row under g = 0 */
+    /* DECAY and RMSPROP_MOMENTUM: rpow[k][J] = pow(rate[k], J), J = 0 ..
+     * nsteps (NULL where rate[k] is 1 or the mode has no room for it) */
+    const double *rpow[3];
     double trunc_factor;    /* mu / (1 - mu) or r / (1 - r) */
     int single;             /* float32 storage: round after each replayed step */
     int ns;                 /* state rows the rule reads and writes (of 3) */
@@ -387,6 +390,7 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->trunc = 0;
     L->trunc_factor = 0.0;
     L->rate[0] = L->rate[1] = L->rate[2] = 1.0;
+    L->rpow[0] = L->rpow[1] = L->rpow[2] = NULL;
     L->mode = FGD_LAZY_LOOP;
     L->const_lr = 1;
     for (i = 1; i < nsteps; i++)
@@ -487,6 +491,26 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
             L->mode = FGD_LAZY_ADAM;
         break;
     }
+    if (L->mode == FGD_LAZY_DECAY || L->mode == FGD_LAZY_RMSPROP_MOMENTUM) {
+        /* the powers of the state's decay rates, in rows 6 .. 8 (row 5 is
+         * RMSPROP_MOMENTUM's q): a catch-up looks rate^J up instead of
+         * calling pow, which took 40% of an RMSprop-with-momentum epoch at
+         * batch 1 (three per catch-up). The same values as pow's. */
+        double *row = tables + 6 * N;
+        int k;
+        for (k = 0; k < 3; k++) {
+            if (L->rate[k] == 1.0) continue;
+            for (i = 0; i < N; i++) row[i] = pow(L->rate[k], (double)i);
+            L->rpow[k] = row;
+            row += N;
+        }
+    }
+}
+
+/* rate[k] to the power J (0 <= J <= nsteps): from the table when there is one. */
+static inline double fgd_lazy_rate_pow(const fgd_lazy *L, int k, int64_t J)
+{
+    return L->rpow[k] ? L->rpow[k][J] : pow(L->rate[k], (double)J);
 }
 
 /*
@@ -833,7 +857,7 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         return 0;
     case FGD_LAZY_DECAY:
         for (k = 0; k < 3; k++)
-            if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], (double)(ib - ia));
+            if (L->rate[k] != 1.0) s[k] *= fgd_lazy_rate_pow(L, k, ib - ia);
         if (as) *as += *w * (double)fgd_lazy_n_averaged(L, ia, ib);
         return 0;
     case FGD_LAZY_ADAGRAD_L1:
@@ -866,11 +890,12 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         break;   /* the replay (truncated without decay) */
     case FGD_LAZY_RMSPROP_MOMENTUM: {
         /* buf_j = mu^j buf moves w by lr_i buf_j at table index i = ia + j - 1 */
-        const double mu = c->hyper[2], J = (double)(ib - ia), *q = L->aq[0];
+        /* rate[kb] is mu: its power is mu^J */
+        const double mu = c->hyper[2], *q = L->aq[0];
         const int kb = 1 + (c->hyper[3] != 0.0);
-        *w -= s[kb] * mu * (q[ia] - pow(mu, J) * q[ib]);
+        *w -= s[kb] * mu * (q[ia] - fgd_lazy_rate_pow(L, kb, ib - ia) * q[ib]);
         for (k = 0; k < 3; k++)
-            if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], J);
+            if (L->rate[k] != 1.0) s[k] *= fgd_lazy_rate_pow(L, k, ib - ia);
         if (L->single) {
             *w = fgd_round_single(*w);
             for (k = 0; k < 3; k++) s[k] = fgd_round_single(s[k]);
@@ -896,9 +921,8 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         if (as && i >= L->astart) *as += *w;
         if (L->trunc && i + 1 < ib &&
             fgd_lazy_bound(L, s, i + 1) <= FGD_LAZY_RTOL * fabs(*w)) {
-            const double rem = (double)(ib - i - 1);
             for (k = 0; k < 3; k++)
-                if (L->rate[k] != 1.0) s[k] *= pow(L->rate[k], rem);
+                if (L->rate[k] != 1.0) s[k] *= fgd_lazy_rate_pow(L, k, ib - i - 1);
             /* w stays within the truncation bound of its value here */
             if (as) *as += *w * (double)fgd_lazy_n_averaged(L, i + 1, ib);
             break;

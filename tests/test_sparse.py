@@ -863,6 +863,33 @@ def test_rmsprop_momentum_catch_up_equals_the_replay():
             assert not got[3]
 
 
+@pytest.mark.parametrize("optimizer,mode", [
+    (RMSprop(lr=0.01, alpha=0.97, centered=True), "decay"),
+    (Adadelta(lr=1.0, rho=0.8), "decay"),
+    (RMSprop(lr=0.01, alpha=0.95, momentum=0.6), "rmsprop_momentum")])
+def test_decay_catch_up_powers_equal_pow_up_to_the_whole_epoch(optimizer, mode):
+    """DECAY and RMSPROP_MOMENTUM read rate^J from a table of the epoch's
+    powers (lazy.h: rpow), J up to the epoch's length: each state row ends
+    as state * rate**J, bit for bit as with pow."""
+    X, y = make_sparse(n=10, d=5)
+    tr = Trainer(loss="log_loss", optimizer=optimizer, penalty=None, alpha=0.0)
+    tr.init_model(5, np.float64)
+    cfg = tr._problem(X, y, None, 1).c_config()
+    nsteps = 500
+    assert _sparse.lazy_mode(cfg, 7, nsteps)[0] == mode
+    rate = optimizer.rho if isinstance(optimizer, Adadelta) else optimizer.alpha
+    for J in (0, 1, 2, 37, nsteps - 1, nsteps):
+        state = [0.3, 0.2, 0.1]
+        w, got, _, refused = _sparse.lazy_catch_up(cfg, 7, nsteps, 0.5, state, 7, 7 + J)
+        assert not refused
+        if mode == "decay":   # both of Adadelta's rows; centered RMSprop's averages
+            decays = [rate, rate, 1.0]
+        else:   # the square average, then the momentum buffer
+            decays = [rate, optimizer.momentum, 1.0]
+        want = [v * d ** J if d != 1.0 else v for v, d in zip(state, decays)]
+        assert got.tolist() == want, (J, got, want)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size", [1, 4])
 def test_rmsprop_momentum_closed_form_equals_dense(batch_size, dtype):
