@@ -457,6 +457,8 @@ def _cfg(X, y, **kw):
     (dict(optimizer=SGD(lr=0.1), penalty="l1", alpha=1e-3), 0.05, 0.2),    # SCALED + L1
     (dict(optimizer=Adagrad(lr=0.1), penalty=None), 0.05, 0.2),            # IDENTITY
     (dict(optimizer=Adam(lr=0.01), penalty=None), 0.01, 0.05),             # ADAM
+    (dict(optimizer=RMSprop(lr=0.01), penalty=None), 0.04, 0.08),          # DECAY
+    (dict(optimizer=RMSprop(lr=0.01, momentum=0.9), penalty=None), 0.08, 0.12),  # RMSPROP_MOMENTUM
     (dict(optimizer=Adam(lr=0.01), penalty="l2", alpha=1e-3), None, 1e-4),  # LOOP
 ])
 def test_dense_steps_follow_each_modes_crossover(monkeypatch, kw, lazy_below, dense_at):
