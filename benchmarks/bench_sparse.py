@@ -79,12 +79,12 @@ class SparseOptimizers:
     two at batch 256 (dense steps)."""
 
     params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "adagrad-l2", "sgd-momentum-l2",
-                "adam", "ftrl", "adam-b256", "rmsprop-l2-b256"],)
+                "adam", "ftrl", "rmsprop-momentum", "adam-b256", "rmsprop-l2-b256"],)
     param_names = ["optimizer"]
     timeout = 300
 
     def setup(self, name):
-        from fastgd.optim import FTRL, SGD
+        from fastgd.optim import FTRL, SGD, RMSprop
 
         self.X, self.y = make_sparse()
         kw = {"sgd": dict(optimizer="sgd", lr=0.01),
@@ -98,6 +98,9 @@ class SparseOptimizers:
               # lazy mode ADAM: the expansion in eps / sqrt(v) (no penalty)
               "adam": dict(optimizer="adam", lr=0.001, alpha=0.0),
               "ftrl": dict(optimizer=FTRL(lr=0.1, l1=1.0), lr=None, penalty=None, alpha=0.0),
+              # lazy mode RMSPROP_MOMENTUM: decay powers from a table (session 8)
+              "rmsprop-momentum": dict(optimizer=RMSprop(lr=0.001, momentum=0.5), lr=None,
+                                       penalty=None, alpha=0.0),
               # batches of 256 rows touch 23% of the columns: dense steps
               # (since session 7; before, ADAM's catch-ups and LOOP's replay in lanes)
               "adam-b256": dict(optimizer="adam", lr=0.001, alpha=0.0, batch=256),
