@@ -517,12 +517,9 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
 {
     const int64_t D = d + 1;
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
-    fgd_pace_slot pace[FGD_MAX_THREADS];
+    fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
-    for (k = 0; k < FGD_MAX_THREADS; k++) {
-        tloss[k] = tweight[k] = 0.0;
-        pace[k].pos = 0;
-    }
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
@@ -532,10 +529,6 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
         int64_t r, q;
         int pace_in = 0;
         for (r = tid; r < n; r += nt) {
-            if (--pace_in <= 0) {
-                pace_in = FGD_PACE_EVERY;
-                fgd_pace(pace, nt, tid, r, &abort_flag);
-            }
             const int64_t i = order ? order[r] : r, t = t0 + r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
@@ -543,6 +536,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             const double pc[2] = {L->pc0[r], L->pc1[r]};
             double p = 0.0, l, dl;
             int stop;
+            fgd_pace(pace, nt, tid, r, &abort_flag, &pace_in);
             if (order && r + nt * FGD_CSR_PREFETCH < n)
                 FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
 #ifdef _OPENMP
@@ -607,12 +601,9 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
     const int lazy = L->mode == FGD_LAZY_SGD_CLOSED;
     const double *E = L->cum, *Q = L->lrmax;   /* prefix tables of SGD_CLOSED */
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
-    fgd_pace_slot pace[FGD_MAX_THREADS];
+    fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
-    for (k = 0; k < FGD_MAX_THREADS; k++) {
-        tloss[k] = tweight[k] = 0.0;
-        pace[k].pos = 0;
-    }
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
@@ -622,15 +613,12 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
         int64_t r, q;
         int pace_in = 0;
         for (r = tid; r < n; r += nt) {
-            if (--pace_in <= 0) {
-                pace_in = FGD_PACE_EVERY;
-                fgd_pace(pace, nt, tid, r, &abort_flag);
-            }
             const int64_t i = order ? order[r] : r, t = t0 + r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
             const double lr = L->lr[r], shrink = 1.0 - lr * l2, thr = l1 * lr;
             double p = 0.0, l, dl;
+            fgd_pace(pace, nt, tid, r, &abort_flag, &pace_in);
             if (order && r + nt * FGD_CSR_PREFETCH < n)
                 FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
             if (s == 0.0) continue;
@@ -722,13 +710,10 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
-    fgd_pace_slot pace[FGD_MAX_THREADS];
+    fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
     int64_t q;
-    for (k = 0; k < FGD_MAX_THREADS; k++) {
-        tloss[k] = tweight[k] = 0.0;
-        pace[k].pos = 0;
-    }
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
     if (gmode)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
 #ifdef _OPENMP
@@ -740,16 +725,13 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
         int64_t r, qq;
         int pace_in = 0;
         for (r = tid; r < n; r += nt) {
-            if (--pace_in <= 0) {
-                pace_in = FGD_PACE_EVERY;
-                fgd_pace(pace, nt, tid, r, &abort_flag);
-            }
             const int64_t i = order ? order[r] : r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
             const double lr = L->lr[r];
             double p = 0.0, l, dl;
             int stop;
+            fgd_pace(pace, nt, tid, r, &abort_flag, &pace_in);
             if (order && r + nt * FGD_CSR_PREFETCH < n)
                 FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
 #if defined(__GNUC__)

@@ -494,7 +494,7 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     if (L->mode == FGD_LAZY_DECAY || L->mode == FGD_LAZY_RMSPROP_MOMENTUM) {
         /* the powers of the state's decay rates, in rows 6 .. 8 (row 5 is
          * RMSPROP_MOMENTUM's q): a catch-up looks rate^J up instead of
-         * calling pow, which took 40% of an RMSprop-with-momentum epoch at
+         * calling pow, which took 43% of an RMSprop-with-momentum epoch at
          * batch 1 (three per catch-up). The same values as pow's. */
         double *row = tables + 6 * N;
         int k;
