@@ -32,7 +32,14 @@
  *   division are correctly rounded in SIMD too: no change in results);
  * - in a shuffled order the rows the thread will visit next are prefetched
  *   FGD_PREFETCH_ROWS ahead, across batch boundaries, hiding DRAM and TLB
- *   latency (otherwise the cost of pure SGD over a shuffled order).
+ *   latency (otherwise the cost of pure SGD over a shuffled order); the
+ *   mini-batch loop prefetches in storage order too;
+ * - the mini-batch loop takes rows in groups of FGD_GROUP: the group's dot
+ *   products share each load of w and fold their lanes together
+ *   (fgd_dot_group), and one pass over the thread's buffer adds the
+ *   group's gradients (fgd_axpy8), its last partial vector done as a whole
+ *   vector instead of a scalar tail. Same operations in the same order as
+ *   one row at a time: the same bits.
  */
 
 #define FGD_CAT_(a, b) a##_##b
@@ -84,6 +91,92 @@ FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
 #endif
     return (double)v[0] + (double)tail;
 }
+
+/* Four rows' accumulators (lo + hi of fgd_dot, before its fold) of rows
+ * x[0..3], their fold's first two levels done for all four at once: lanes
+ * 4k..4k+3 of the result are row k's lanes 0..3 after the widths 8 and 4
+ * (f32) or, for f64, lanes 2k..2k+1 after width 4 and 2... see
+ * fgd_dot_group. */
+FGD_INLINE FN(fgd_vec) FN(fgd_dot4_partial)(const REAL *const *x, const REAL *w, int64_t d,
+                                             REAL *tail)
+{
+    typedef FN(fgd_uvec) uvec;
+    typedef FN(fgd_vec) vec;
+    vec lo0 = {0}, lo1 = {0}, lo2 = {0}, lo3 = {0}, hi0 = {0}, hi1 = {0}, hi2 = {0}, hi3 = {0};
+    vec v0, v1, v2, v3, a, b;
+    int64_t i = 0, j;
+    int k;
+    for (; i + FGD_LANES <= d; i += FGD_LANES) {
+        const vec wl = *(const uvec *)(w + i), wh = *(const uvec *)(w + i + FGD_VLANES);
+        lo0 += *(const uvec *)(x[0] + i) * wl;
+        hi0 += *(const uvec *)(x[0] + i + FGD_VLANES) * wh;
+        lo1 += *(const uvec *)(x[1] + i) * wl;
+        hi1 += *(const uvec *)(x[1] + i + FGD_VLANES) * wh;
+        lo2 += *(const uvec *)(x[2] + i) * wl;
+        hi2 += *(const uvec *)(x[2] + i + FGD_VLANES) * wh;
+        lo3 += *(const uvec *)(x[3] + i) * wl;
+        hi3 += *(const uvec *)(x[3] + i + FGD_VLANES) * wh;
+    }
+    for (k = 0; k < 4; k++) {
+        REAL t = 0;
+        for (j = i; j < d; j++) t += x[k][j] * w[j];
+        tail[k] = t;
+    }
+    v0 = lo0 + hi0;
+    v1 = lo1 + hi1;
+    v2 = lo2 + hi2;
+    v3 = lo3 + hi3;
+#if FGD_VLANES == 16
+    /* width 8: lane k += lane k + 8, two rows per vector */
+    a = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+      + __builtin_shufflevector(v0, v1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
+                                30, 31);
+    b = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+      + __builtin_shufflevector(v2, v3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
+                                30, 31);
+    /* width 4: four rows per vector */
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26,
+                                   27)
+         + __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
+                                   31);
+#else
+    /* width 4 then 2 */
+    a = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 8, 9, 10, 11)
+      + __builtin_shufflevector(v0, v1, 4, 5, 6, 7, 12, 13, 14, 15);
+    b = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 8, 9, 10, 11)
+      + __builtin_shufflevector(v2, v3, 4, 5, 6, 7, 12, 13, 14, 15);
+    return __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13)
+         + __builtin_shufflevector(a, b, 2, 3, 6, 7, 10, 11, 14, 15);
+#endif
+}
+
+/* out[k] = fgd_dot(x[k], w, d) for the FGD_GROUP == 8 rows x[0..7], the same
+ * bits: the same products, accumulators and fold, but the fold's levels
+ * are done across rows (transposed), a few shuffles per row instead of a
+ * chain of four dependent shuffle-adds each, and each chunk of w is loaded
+ * once for four rows. */
+FGD_INLINE void FN(fgd_dot_group)(const REAL *const *x, const REAL *w, int64_t d, double *out)
+{
+    REAL tail[8];
+    const FN(fgd_vec) s0 = FN(fgd_dot4_partial)(x, w, d, tail);
+    const FN(fgd_vec) s1 = FN(fgd_dot4_partial)(x + 4, w, d, tail + 4);
+    FN(fgd_vec) r;
+    int k;
+#if FGD_VLANES == 16
+    /* width 2, then 1: row k's sum in lane 2k */
+    r = __builtin_shufflevector(s0, s1, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28,
+                                29)
+      + __builtin_shufflevector(s0, s1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
+                                31);
+    r += __builtin_shufflevector(r, r, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    for (k = 0; k < 8; k++) out[k] = (double)r[2 * k] + (double)tail[k];
+#else
+    /* width 1: row k's sum in lane k */
+    r = __builtin_shufflevector(s0, s1, 0, 2, 4, 6, 8, 10, 12, 14)
+      + __builtin_shufflevector(s0, s1, 1, 3, 5, 7, 9, 11, 13, 15);
+    for (k = 0; k < 8; k++) out[k] = (double)r[k] + (double)tail[k];
+#endif
+}
 #undef FGD_VLANES
 #else
 FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
@@ -100,26 +193,63 @@ FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
         for (k = 0; k < width; k++) acc[k] += acc[k + width];
     return (double)acc[0] + (double)tail;
 }
+
+FGD_INLINE void FN(fgd_dot_group)(const REAL *const *x, const REAL *w, int64_t d, double *out)
+{
+    int k;
+    for (k = 0; k < 8; k++) out[k] = FN(fgd_dot)(x[k], w, d);
+}
 #endif
 
-/* y += a * x */
-FGD_INLINE void FN(fgd_axpy)(REAL a, const REAL *x, REAL *y, int64_t d)
+/* y += a[0] x[0]; ...; y += a[7] x[7] -- the additions of eight axpy calls
+ * in the same order (same bits), with y loaded and stored once. */
+#if defined(__GNUC__)
+/* y[i..i+VL) after the eight additions, from the y given (VL = fgd_vec's
+ * lanes) */
+FGD_INLINE FN(fgd_vec) FN(fgd_axpy8_window)(const REAL *a, const REAL *const *x,
+                                             const REAL *y, int64_t i)
 {
-    int64_t i;
-    for (i = 0; i < d; i++) y[i] += a * x[i];
+    typedef FN(fgd_uvec) uvec;
+    FN(fgd_vec) v = *(const uvec *)(y + i);
+    int k;
+    for (k = 0; k < 8; k++) v += a[k] * *(const uvec *)(x[k] + i);
+    return v;
 }
 
-/* y += a[0] x0; y += a[1] x1; y += a[2] x2; y += a[3] x3 -- the same additions
- * in the same order as four fgd_axpy calls (same bits), but y is loaded and
- * stored once instead of four times. */
-FGD_INLINE void FN(fgd_axpy4)(const REAL *a, const REAL *x0, const REAL *x1,
-                              const REAL *x2, const REAL *x3, REAL *y, int64_t d)
+FGD_INLINE void FN(fgd_axpy8)(const REAL *a, const REAL *const *x, REAL *y, int64_t d)
 {
-    const REAL a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    typedef FN(fgd_uvec) uvec;
+    const int64_t VL = (int64_t)(sizeof(FN(fgd_vec)) / sizeof(REAL));
     int64_t i;
-    for (i = 0; i < d; i++)
-        y[i] = (((y[i] + a0 * x0[i]) + a1 * x1[i]) + a2 * x2[i]) + a3 * x3[i];
+    int k;
+    if (d >= VL) {
+        /* The last d % VL entries: a whole vector ending at d, computed
+         * from y before the main loop overwrites the entries it shares
+         * with it; both compute the same values there. A scalar tail cost
+         * as much as the whole vector loop at d = 100. */
+        const FN(fgd_vec) last = FN(fgd_axpy8_window)(a, x, y, d - VL);
+        for (i = 0; i + VL <= d; i += VL) *(uvec *)(y + i) = FN(fgd_axpy8_window)(a, x, y, i);
+        if (i < d) *(uvec *)(y + d - VL) = last;
+        return;
+    }
+    for (i = 0; i < d; i++) {
+        REAL v = y[i];
+        for (k = 0; k < 8; k++) v += a[k] * x[k][i];
+        y[i] = v;
+    }
 }
+#else
+FGD_INLINE void FN(fgd_axpy8)(const REAL *a, const REAL *const *x, REAL *y, int64_t d)
+{
+    int64_t i;
+    int k;
+    for (i = 0; i < d; i++) {
+        REAL v = y[i];
+        for (k = 0; k < 8; k++) v += a[k] * x[k][i];
+        y[i] = v;
+    }
+}
+#endif
 
 /* The optimizer rules over runs of coordinates (rule_run_impl.h), computing
  * in double: the epoch loops. */
@@ -300,21 +430,22 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
 
 /* Row index that thread tid of nt visits `ahead` positions after position r
  * of its slice [r0, r1) of the batch starting at `start`, looking at most
- * into its slice of the next batch; -1 when there is none. */
+ * into its slice of the next batch; -1 when there is none. order NULL:
+ * rows in storage order. */
 static inline int64_t FN(fgd_row_ahead)(const int64_t *order, int64_t n, int64_t B,
                                         int64_t start, int64_t r, int64_t r1,
                                         int tid, int nt, int64_t ahead)
 {
     const int64_t rp = r + ahead;
     int64_t next, m2, q0, q1;
-    if (rp < r1) return order[rp];
+    if (rp < r1) return order ? order[rp] : rp;
     next = start + B;
     if (next >= n) return -1;
     m2 = n - next < B ? n - next : B;
     q0 = next + m2 * tid / nt;
     q1 = next + m2 * (tid + 1) / nt;
     q0 += rp - r1;
-    return q0 < q1 ? order[q0] : -1;
+    return q0 < q1 ? (order ? order[q0] : q0) : -1;
 }
 
 /* Phase 1 for rows [r0, r1) (this thread's slice of the batch that starts
@@ -329,10 +460,11 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
 {
     const int64_t rowbytes = d * (int64_t)sizeof(REAL);
     double my_loss = *loss_sum, my_weight = *weight_sum;
-    const REAL *px[4];   /* rows whose gradient is pending, in visiting order */
-    REAL pa[4];
+    /* the intercept's gradient, in a register: as gb[d] += dl in memory it
+     * was a store-to-load chain through every row */
+    REAL g_icpt = gb[d];
     int64_t r;
-    int bad = 0, np = 0, k;
+    int bad = 0, k;
     /* Rows go in groups of FGD_GROUP: the margins of a group (independent
      * dot products, which the CPU overlaps), then their losses and
      * derivatives in one SIMD loop, then the gradient of each row in order. */
@@ -340,12 +472,15 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
         const int64_t re = r + FGD_GROUP < r1 ? r + FGD_GROUP : r1;
         const REAL *gx[FGD_GROUP];
         double gp[FGD_GROUP], gy[FGD_GROUP], gs[FGD_GROUP], gl[FGD_GROUP], gd[FGD_GROUP];
+        REAL ga[FGD_GROUP];
         int64_t q;
         int m = 0;
         for (q = r; q < re; q++) {
             const int64_t i = order ? order[q] : q;
             const double s = sw ? sw[i] : 1.0;
-            if (order) {
+            {
+                /* in storage order too: the hardware prefetcher loses the
+                 * stream when a group's rows are read side by side */
                 const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
                                                      FGD_PREFETCH_ROWS);
                 if (ip >= 0) {
@@ -358,32 +493,33 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
             gx[m] = X + i * d;
             gy[m] = y[i];
             gs[m] = s;
-            gp[m] = FN(fgd_dot)(gx[m], params, d) + (double)params[d];
             m++;
         }
+        if (m == 0) continue;
+        for (k = m; k < FGD_GROUP; k++) gx[k] = gx[0];   /* margins computed, not used */
+        FN(fgd_dot_group)(gx, params, d, gp);
+        for (k = 0; k < m; k++) gp[k] += (double)params[d];
         for (k = m; k < FGD_GROUP; k++) gy[k] = gp[k] = 0.0;
         fgd_loss_group(c->loss, c->loss_param, gy, gp, gl, gd);
+        /* a non-finite margin or loss stops the epoch, which is then undone
+         * (fgd_run_batches zeroes gb): the group adds nothing */
+        for (k = 0; k < m; k++) bad |= !isfinite(gl[k]) | !isfinite(gp[k]);
+        if (bad) break;
         for (k = 0; k < m; k++) {
-            double dl;
-            if (!isfinite(gl[k]) || !isfinite(gp[k])) {
-                bad = 1;
-                break;
-            }
             my_loss += gs[k] * gl[k];
             my_weight += gs[k];
-            dl = gs[k] * gd[k];
-            if (dl != 0.0) {
-                px[np] = gx[k];
-                pa[np++] = (REAL)dl;
-                gb[d] += (REAL)dl;
-                if (np == 4) {
-                    FN(fgd_axpy4)(pa, px[0], px[1], px[2], px[3], gb, d);
-                    np = 0;
-                }
-            }
         }
+        /* The gradient of the group's rows, in order. A zero coefficient
+         * (a zero derivative, or a padding slot) adds +-0 to a buffer that
+         * starts at +0 and so never holds -0: no change, the same bits as
+         * leaving the row out. */
+        for (k = 0; k < FGD_GROUP; k++) {
+            ga[k] = k < m ? (REAL)(gs[k] * gd[k]) : (REAL)0;
+            g_icpt += ga[k];
+        }
+        FN(fgd_axpy8)(ga, gx, gb, d);
     }
-    for (k = 0; k < np; k++) FN(fgd_axpy)(pa[k], px[k], gb, d);
+    gb[d] = g_icpt;
     *loss_sum = my_loss;
     *weight_sum = my_weight;
     return bad;
@@ -406,13 +542,13 @@ static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t
 {
     const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
     const int64_t D = k->d + 1;
-    if (start == 0 && k->order) {
+    if (start == 0) {
         /* the first rows of this thread's slice: later ones are prefetched
          * FGD_PREFETCH_ROWS ahead by fgd_batch_rows */
         const int64_t rowbytes = k->d * (int64_t)sizeof(REAL);
         int64_t r;
         for (r = r0; r < r1 && r < r0 + FGD_PREFETCH_ROWS; r++)
-            fgd_prefetch_row(k->X + k->order[r] * k->d, rowbytes);
+            fgd_prefetch_row(k->X + (k->order ? k->order[r] : r) * k->d, rowbytes);
     }
     return FN(fgd_batch_rows)(k->X, k->n, k->d, k->y, k->sw, k->order, k->params,
                               k->gbuf + tid * D, k->c, k->c->batch_size, start, r0, r1,
