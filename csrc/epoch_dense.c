@@ -29,7 +29,13 @@
  * depend on the vector width, so every clone returns the same bits. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(FGD_NO_DISPATCH)
-#define FGD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* the instruction sets cloned for; a build can narrow them to check that
+ * another clone gives the same bits, e.g.
+ * FASTGD_EXTRA_CFLAGS='-DFGD_CLONE_TARGETS="avx2","default"' */
+#ifndef FGD_CLONE_TARGETS
+#define FGD_CLONE_TARGETS "avx512f", "avx2", "default"
+#endif
+#define FGD_CLONES __attribute__((target_clones(FGD_CLONE_TARGETS)))
 #define FGD_HAVE_DISPATCH 1
 #else
 #define FGD_CLONES

@@ -21,7 +21,10 @@
  * so every clone returns the same bits. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(FGD_NO_DISPATCH)
-#define FGD_MN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#ifndef FGD_CLONE_TARGETS
+#define FGD_CLONE_TARGETS "avx512f", "avx2", "default"
+#endif
+#define FGD_MN_CLONES __attribute__((target_clones(FGD_CLONE_TARGETS)))
 #else
 #define FGD_MN_CLONES
 #endif

@@ -52,129 +52,103 @@
  * -ffast-math the result does not depend on the instruction set chosen at
  * run time.
  *
- * With GCC/Clang the accumulators are two vectors of FGD_LANES/2 lanes
- * (generic vector extensions, lowered to whatever width the clone has) and
- * the fold is written with shuffles: written as loops over an array, GCC
- * kept the accumulators on the stack and folded them one scalar lane at a
- * time, a fifth of the mini-batch loop's time. Both forms add the same lanes
- * in the same order (the same bits). */
+ * With GCC/Clang the accumulators are four 32-byte vectors (generic vector
+ * extensions: 8 floats or 4 doubles each; FGD_LANES is 32 or 16) and the
+ * fold is written with shuffles: written as loops over an array, GCC kept
+ * the accumulators on the stack and folded them one scalar lane at a time,
+ * a fifth of the mini-batch loop's time. 32 bytes, not 64: the AVX2 clone
+ * has 16 vector registers of 32 bytes, and with 64-byte vectors it spilled
+ * and ran the mini-batch loop 3x slower than the AVX-512 clone (the
+ * AVX-512 clone, on AMD Zen 4, runs at the same speed either way). Both
+ * forms add the same lanes in the same order (the same bits). */
 #if defined(__GNUC__)
-#define FGD_VLANES (FGD_LANES / 2)
-typedef REAL FN(fgd_vec) __attribute__((vector_size(FGD_VLANES * sizeof(REAL))));
-typedef REAL FN(fgd_uvec)
-    __attribute__((vector_size(FGD_VLANES * sizeof(REAL)), aligned(sizeof(REAL)), may_alias));
+#define FGD_VLANES (FGD_LANES / 4)      /* 8 floats or 4 doubles: 32 bytes */
+typedef REAL FN(fgd_vec) __attribute__((vector_size(32)));
+typedef REAL FN(fgd_uvec) __attribute__((vector_size(32), aligned(sizeof(REAL)), may_alias));
+
+/* The four accumulators of one row, summed into FGD_LANES / 4 lanes: the
+ * fold's first two widths (FGD_LANES / 2 and FGD_LANES / 4). Also returns
+ * the trailing products' sum in *tail. */
+FGD_INLINE FN(fgd_vec) FN(fgd_dot_lanes)(const REAL *x, const REAL *w, int64_t d, REAL *tail)
+{
+    typedef FN(fgd_uvec) uvec;
+    FN(fgd_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    REAL t = 0;
+    int64_t i = 0;
+    for (; i + FGD_LANES <= d; i += FGD_LANES) {
+        a0 += *(const uvec *)(x + i) * *(const uvec *)(w + i);
+        a1 += *(const uvec *)(x + i + FGD_VLANES) * *(const uvec *)(w + i + FGD_VLANES);
+        a2 += *(const uvec *)(x + i + 2 * FGD_VLANES) * *(const uvec *)(w + i + 2 * FGD_VLANES);
+        a3 += *(const uvec *)(x + i + 3 * FGD_VLANES) * *(const uvec *)(w + i + 3 * FGD_VLANES);
+    }
+    for (; i < d; i++) t += x[i] * w[i];
+    *tail = t;
+    /* lanes [a0 a1] + [a2 a3] (width FGD_LANES/2), then a-half + b-half */
+    return (a0 + a2) + (a1 + a3);
+}
 
 FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
 {
-    typedef FN(fgd_uvec) uvec;
-    FN(fgd_vec) lo = {0}, hi = {0}, v;
-    REAL tail = 0;
-    int64_t i = 0;
-    for (; i + FGD_LANES <= d; i += FGD_LANES) {
-        lo += *(const uvec *)(x + i) * *(const uvec *)(w + i);
-        hi += *(const uvec *)(x + i + FGD_VLANES) * *(const uvec *)(w + i + FGD_VLANES);
-    }
-    for (; i < d; i++) tail += x[i] * w[i];
-    v = lo + hi;
-#if FGD_VLANES == 16
-    v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13,
-                                 14, 15);
-    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
-    v += __builtin_shufflevector(v, v, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
-    v += __builtin_shufflevector(v, v, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-#elif FGD_VLANES == 8
+    REAL tail;
+    FN(fgd_vec) v = FN(fgd_dot_lanes)(x, w, d, &tail);
+#if FGD_VLANES == 8
     v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 4, 5, 6, 7);
     v += __builtin_shufflevector(v, v, 2, 3, 2, 3, 2, 3, 2, 3);
     v += __builtin_shufflevector(v, v, 1, 1, 1, 1, 1, 1, 1, 1);
 #else
-#error "fgd_dot: FGD_LANES must be 16 or 32"
+    v += __builtin_shufflevector(v, v, 2, 3, 2, 3);
+    v += __builtin_shufflevector(v, v, 1, 1, 1, 1);
 #endif
     return (double)v[0] + (double)tail;
 }
 
-/* Four rows' accumulators (lo + hi of fgd_dot, before its fold) of rows
- * x[0..3], their fold's first two levels done for all four at once: lanes
- * 4k..4k+3 of the result are row k's lanes 0..3 after the widths 8 and 4
- * (f32) or, for f64, lanes 2k..2k+1 after width 4 and 2... see
- * fgd_dot_group. */
-FGD_INLINE FN(fgd_vec) FN(fgd_dot4_partial)(const REAL *const *x, const REAL *w, int64_t d,
+/* Two rows' lanes (fgd_dot_lanes) with the next fold width done for both
+ * at once: row k's remaining lanes (4 for float, 2 for double) are the
+ * vector's k-th half. */
+FGD_INLINE FN(fgd_vec) FN(fgd_dot2_partial)(const REAL *const *x, const REAL *w, int64_t d,
                                              REAL *tail)
 {
-    typedef FN(fgd_uvec) uvec;
-    typedef FN(fgd_vec) vec;
-    vec lo0 = {0}, lo1 = {0}, lo2 = {0}, lo3 = {0}, hi0 = {0}, hi1 = {0}, hi2 = {0}, hi3 = {0};
-    vec v0, v1, v2, v3, a, b;
-    int64_t i = 0, j;
-    int k;
-    for (; i + FGD_LANES <= d; i += FGD_LANES) {
-        const vec wl = *(const uvec *)(w + i), wh = *(const uvec *)(w + i + FGD_VLANES);
-        lo0 += *(const uvec *)(x[0] + i) * wl;
-        hi0 += *(const uvec *)(x[0] + i + FGD_VLANES) * wh;
-        lo1 += *(const uvec *)(x[1] + i) * wl;
-        hi1 += *(const uvec *)(x[1] + i + FGD_VLANES) * wh;
-        lo2 += *(const uvec *)(x[2] + i) * wl;
-        hi2 += *(const uvec *)(x[2] + i + FGD_VLANES) * wh;
-        lo3 += *(const uvec *)(x[3] + i) * wl;
-        hi3 += *(const uvec *)(x[3] + i + FGD_VLANES) * wh;
-    }
-    for (k = 0; k < 4; k++) {
-        REAL t = 0;
-        for (j = i; j < d; j++) t += x[k][j] * w[j];
-        tail[k] = t;
-    }
-    v0 = lo0 + hi0;
-    v1 = lo1 + hi1;
-    v2 = lo2 + hi2;
-    v3 = lo3 + hi3;
-#if FGD_VLANES == 16
-    /* width 8: lane k += lane k + 8, two rows per vector */
-    a = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
-      + __builtin_shufflevector(v0, v1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
-                                30, 31);
-    b = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
-      + __builtin_shufflevector(v2, v3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
-                                30, 31);
-    /* width 4: four rows per vector */
-    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26,
-                                   27)
-         + __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
-                                   31);
+    const FN(fgd_vec) u0 = FN(fgd_dot_lanes)(x[0], w, d, tail);
+    const FN(fgd_vec) u1 = FN(fgd_dot_lanes)(x[1], w, d, tail + 1);
+#if FGD_VLANES == 8
+    return __builtin_shufflevector(u0, u1, 0, 1, 2, 3, 8, 9, 10, 11)
+         + __builtin_shufflevector(u0, u1, 4, 5, 6, 7, 12, 13, 14, 15);
 #else
-    /* width 4 then 2 */
-    a = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 8, 9, 10, 11)
-      + __builtin_shufflevector(v0, v1, 4, 5, 6, 7, 12, 13, 14, 15);
-    b = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 8, 9, 10, 11)
-      + __builtin_shufflevector(v2, v3, 4, 5, 6, 7, 12, 13, 14, 15);
-    return __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13)
-         + __builtin_shufflevector(a, b, 2, 3, 6, 7, 10, 11, 14, 15);
+    return __builtin_shufflevector(u0, u1, 0, 1, 4, 5) + __builtin_shufflevector(u0, u1, 2, 3, 6, 7);
 #endif
 }
 
 /* out[k] = fgd_dot(x[k], w, d) for the FGD_GROUP == 8 rows x[0..7], the same
- * bits: the same products, accumulators and fold, but the fold's levels
- * are done across rows (transposed), a few shuffles per row instead of a
- * chain of four dependent shuffle-adds each, and each chunk of w is loaded
- * once for four rows. */
+ * bits: the same products, accumulators and fold, but the fold's last
+ * levels are done across rows (transposed): a few shuffles per row instead
+ * of a chain of dependent shuffle-adds each. */
 FGD_INLINE void FN(fgd_dot_group)(const REAL *const *x, const REAL *w, int64_t d, double *out)
 {
     REAL tail[8];
-    const FN(fgd_vec) s0 = FN(fgd_dot4_partial)(x, w, d, tail);
-    const FN(fgd_vec) s1 = FN(fgd_dot4_partial)(x + 4, w, d, tail + 4);
-    FN(fgd_vec) r;
+    const FN(fgd_vec) p0 = FN(fgd_dot2_partial)(x, w, d, tail);
+    const FN(fgd_vec) p1 = FN(fgd_dot2_partial)(x + 2, w, d, tail + 2);
+    const FN(fgd_vec) p2 = FN(fgd_dot2_partial)(x + 4, w, d, tail + 4);
+    const FN(fgd_vec) p3 = FN(fgd_dot2_partial)(x + 6, w, d, tail + 6);
     int k;
-#if FGD_VLANES == 16
-    /* width 2, then 1: row k's sum in lane 2k */
-    r = __builtin_shufflevector(s0, s1, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28,
-                                29)
-      + __builtin_shufflevector(s0, s1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
-                                31);
-    r += __builtin_shufflevector(r, r, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
-    for (k = 0; k < 8; k++) out[k] = (double)r[2 * k] + (double)tail[k];
-#else
-    /* width 1: row k's sum in lane k */
-    r = __builtin_shufflevector(s0, s1, 0, 2, 4, 6, 8, 10, 12, 14)
-      + __builtin_shufflevector(s0, s1, 1, 3, 5, 7, 9, 11, 13, 15);
+#if FGD_VLANES == 8
+    /* width 2: rows 0-3 (q0) and 4-7 (q1), two lanes each; then width 1 */
+    const FN(fgd_vec) q0 = __builtin_shufflevector(p0, p1, 0, 1, 4, 5, 8, 9, 12, 13)
+                         + __builtin_shufflevector(p0, p1, 2, 3, 6, 7, 10, 11, 14, 15);
+    const FN(fgd_vec) q1 = __builtin_shufflevector(p2, p3, 0, 1, 4, 5, 8, 9, 12, 13)
+                         + __builtin_shufflevector(p2, p3, 2, 3, 6, 7, 10, 11, 14, 15);
+    const FN(fgd_vec) r = __builtin_shufflevector(q0, q1, 0, 2, 4, 6, 8, 10, 12, 14)
+                        + __builtin_shufflevector(q0, q1, 1, 3, 5, 7, 9, 11, 13, 15);
     for (k = 0; k < 8; k++) out[k] = (double)r[k] + (double)tail[k];
+#else
+    /* width 1: rows 0-3 and 4-7 */
+    const FN(fgd_vec) r0 = __builtin_shufflevector(p0, p1, 0, 2, 4, 6)
+                         + __builtin_shufflevector(p0, p1, 1, 3, 5, 7);
+    const FN(fgd_vec) r1 = __builtin_shufflevector(p2, p3, 0, 2, 4, 6)
+                         + __builtin_shufflevector(p2, p3, 1, 3, 5, 7);
+    for (k = 0; k < 4; k++) {
+        out[k] = (double)r0[k] + (double)tail[k];
+        out[k + 4] = (double)r1[k] + (double)tail[k + 4];
+    }
 #endif
 }
 #undef FGD_VLANES
