@@ -35,8 +35,8 @@
  *   latency (otherwise the cost of pure SGD over a shuffled order); the
  *   mini-batch loop prefetches in storage order too;
  * - the mini-batch loop takes rows in groups of FGD_GROUP: the group's dot
- *   products share each load of w and fold their lanes together
- *   (fgd_dot_group), and one pass over the thread's buffer adds the
+ *   products fold their lanes together, across rows (fgd_dot_group), and
+ *   one pass over the thread's buffer adds the
  *   group's gradients (fgd_axpy8), its last partial vector done as a whole
  *   vector instead of a scalar tail. Same operations in the same order as
  *   one row at a time: the same bits.
@@ -452,16 +452,14 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
         for (q = r; q < re; q++) {
             const int64_t i = order ? order[q] : q;
             const double s = sw ? sw[i] : 1.0;
-            {
-                /* in storage order too: the hardware prefetcher loses the
-                 * stream when a group's rows are read side by side */
-                const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
-                                                     FGD_PREFETCH_ROWS);
-                if (ip >= 0) {
-                    fgd_prefetch_row(X + ip * d, rowbytes);
-                    fgd_prefetch_value(y + ip);
-                    if (sw) fgd_prefetch_value(sw + ip);
-                }
+            /* in storage order too: the hardware prefetcher loses the stream
+             * when a group's rows are read side by side */
+            const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
+                                                 FGD_PREFETCH_ROWS);
+            if (ip >= 0) {
+                fgd_prefetch_row(X + ip * d, rowbytes);
+                fgd_prefetch_value(y + ip);
+                if (sw) fgd_prefetch_value(sw + ip);
             }
             if (s == 0.0) continue;
             gx[m] = X + i * d;

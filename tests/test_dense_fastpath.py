@@ -74,3 +74,52 @@ def test_batch1_fast_path_same_bits_as_general_loop(opt, dtype):
                 assert np.array_equal(a, b), (loss, l1, weights is None, average_start)
         assert fast[4] == general[4]
         assert fast[4]["n_steps"] == n - (weights is not None)   # steps of the last epoch
+
+
+@pytest.mark.parametrize("opt", [optim.SGD(lr=0.01), optim.Adam(lr=0.01)], ids=repr)
+@pytest.mark.parametrize("d", [3, 37, 100])
+@pytest.mark.parametrize("batch", [2, 8])
+def test_row_groups_same_bits_as_one_row_per_thread(opt, d, batch):
+    """The mini-batch loop's groups of 8 rows against one row per group.
+
+    fgd_batch_rows takes a thread's rows in groups of 8: the group's margins
+    (fgd_dot_group, folds across rows) and one pass adding the group's
+    gradients (fgd_axpy8, a whole-vector tail). With as many threads as the
+    batch has rows, every thread holds one row, in a group padded with seven
+    empty slots. In float64 both sum the same products in the same order
+    (the threads' buffers are added in thread order, row order here), so the
+    weights must agree bit for bit; d = 3, 37, 100 cover vectors with and
+    without scalar tails, and below one vector. (The epoch's loss and weight
+    sums are added per thread across batches: only they may differ, in
+    rounding.)
+    """
+    rng = np.random.default_rng(1)
+    n = 96
+    X = rng.standard_normal((n, d))
+    X[4, 1] = -0.0
+    y = np.where(X @ rng.standard_normal(d) > 0, 1.0, -1.0)
+    sw = rng.uniform(0, 2, n)
+    sw[[3, 9, 10]] = 0.0
+    for loss, weights, rows in itertools.product(["log_loss", "hinge"], [None, sw],
+                                                 [None, epoch_order(n, 5)]):
+        results = []
+        for threads in (1, batch):
+            prob = EpochProblem(
+                X=X, y=y, sw=weights, loss=get_loss(loss), optimizer=opt,
+                schedule=get_schedule("constant").bind(0.01, get_loss(loss), 1000), lr=opt.lr,
+                l2=0.01, l1=0.0, l2_decoupled=False, fit_intercept=True, batch_size=batch,
+                n_threads=threads, average_start=-1)
+            params = np.linspace(-0.5, 0.5, d + 1)
+            state = opt.init_state(d + 1, X.dtype)
+            gbuf = np.zeros((threads, d + 1))
+            gsum = np.zeros(d + 1)
+            stats = _core.epoch_dense(X, y, weights, rows, params, state, gbuf, gsum,
+                                      prob.c_config(), 0, None)
+            results.append((params, state, gsum, stats))
+        (p1, s1, g1, st1), (pn, sn, gn, stn) = results
+        assert np.array_equal(p1, pn), (loss, weights is None, rows is None)
+        assert np.array_equal(s1, sn) and np.array_equal(g1, gn)
+        for key in ("loss_sum", "weight_sum"):
+            assert st1[key] == pytest.approx(stn[key], rel=1e-12), key
+        for key in ("t", "n_steps", "nonfinite", "lr_last"):
+            assert st1[key] == stn[key], key
