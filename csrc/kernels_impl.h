@@ -32,8 +32,7 @@
  *   division are correctly rounded in SIMD too: no change in results);
  * - in a shuffled order the rows the thread will visit next are prefetched
  *   FGD_PREFETCH_ROWS ahead, across batch boundaries, hiding DRAM and TLB
- *   latency (otherwise the cost of pure SGD over a shuffled order); the
- *   mini-batch loop prefetches in storage order too;
+ *   latency (otherwise the cost of pure SGD over a shuffled order);
  * - the mini-batch loop takes rows in groups of FGD_GROUP: the group's dot
  *   products fold their lanes together, across rows (fgd_dot_group), and
  *   one pass over the thread's buffer adds the
@@ -404,22 +403,21 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
 
 /* Row index that thread tid of nt visits `ahead` positions after position r
  * of its slice [r0, r1) of the batch starting at `start`, looking at most
- * into its slice of the next batch; -1 when there is none. order NULL:
- * rows in storage order. */
+ * into its slice of the next batch; -1 when there is none. */
 static inline int64_t FN(fgd_row_ahead)(const int64_t *order, int64_t n, int64_t B,
                                         int64_t start, int64_t r, int64_t r1,
                                         int tid, int nt, int64_t ahead)
 {
     const int64_t rp = r + ahead;
     int64_t next, m2, q0, q1;
-    if (rp < r1) return order ? order[rp] : rp;
+    if (rp < r1) return order[rp];
     next = start + B;
     if (next >= n) return -1;
     m2 = n - next < B ? n - next : B;
     q0 = next + m2 * tid / nt;
     q1 = next + m2 * (tid + 1) / nt;
     q0 += rp - r1;
-    return q0 < q1 ? (order ? order[q0] : q0) : -1;
+    return q0 < q1 ? order[q0] : -1;
 }
 
 /* Phase 1 for rows [r0, r1) (this thread's slice of the batch that starts
@@ -452,14 +450,14 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
         for (q = r; q < re; q++) {
             const int64_t i = order ? order[q] : q;
             const double s = sw ? sw[i] : 1.0;
-            /* in storage order too: the hardware prefetcher loses the stream
-             * when a group's rows are read side by side */
-            const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
-                                                 FGD_PREFETCH_ROWS);
-            if (ip >= 0) {
-                fgd_prefetch_row(X + ip * d, rowbytes);
-                fgd_prefetch_value(y + ip);
-                if (sw) fgd_prefetch_value(sw + ip);
+            if (order) {
+                const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
+                                                     FGD_PREFETCH_ROWS);
+                if (ip >= 0) {
+                    fgd_prefetch_row(X + ip * d, rowbytes);
+                    fgd_prefetch_value(y + ip);
+                    if (sw) fgd_prefetch_value(sw + ip);
+                }
             }
             if (s == 0.0) continue;
             gx[m] = X + i * d;
@@ -514,13 +512,13 @@ static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t
 {
     const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
     const int64_t D = k->d + 1;
-    if (start == 0) {
+    if (start == 0 && k->order) {
         /* the first rows of this thread's slice: later ones are prefetched
          * FGD_PREFETCH_ROWS ahead by fgd_batch_rows */
         const int64_t rowbytes = k->d * (int64_t)sizeof(REAL);
         int64_t r;
         for (r = r0; r < r1 && r < r0 + FGD_PREFETCH_ROWS; r++)
-            fgd_prefetch_row(k->X + (k->order ? k->order[r] : r) * k->d, rowbytes);
+            fgd_prefetch_row(k->X + k->order[r] * k->d, rowbytes);
     }
     return FN(fgd_batch_rows)(k->X, k->n, k->d, k->y, k->sw, k->order, k->params,
                               k->gbuf + tid * D, k->c, k->c->batch_size, start, r0, r1,
