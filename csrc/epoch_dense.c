@@ -13,6 +13,7 @@
 #include "schedules.h"
 #include "omp_shim.h"
 #include "epoch_common.h"
+#include "dispatch.h"
 
 /* How far ahead in a shuffled order rows are prefetched (tuned on the
  * benchmarks of benchmarks/README.md: far enough to cover a DRAM and TLB miss
@@ -23,24 +24,6 @@
 /* Coordinates per run of an optimizer rule (a double buffer on the stack). */
 #define FGD_CHUNK 256
 
-/* Run-time choice of instruction set for the hot leaf kernels (GCC/Clang on
- * x86-64 Linux): the build stays baseline x86-64, and AVX2/AVX-512 are used
- * where the running CPU has them. The kernels' summation order does not
- * depend on the vector width, so every clone returns the same bits. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(FGD_NO_DISPATCH)
-/* the instruction sets cloned for; a build can narrow them to check that
- * another clone gives the same bits, e.g.
- * FASTGD_EXTRA_CFLAGS='-DFGD_CLONE_TARGETS="avx2","default"' */
-#ifndef FGD_CLONE_TARGETS
-#define FGD_CLONE_TARGETS "avx512f", "avx2", "default"
-#endif
-#define FGD_CLONES __attribute__((target_clones(FGD_CLONE_TARGETS)))
-#define FGD_HAVE_DISPATCH 1
-#else
-#define FGD_CLONES
-#define FGD_HAVE_DISPATCH 0
-#endif
 /* Leaf kernels are inlined into the dispatched loops, so that each clone
  * gets its own vector code and no call per row goes through the resolver. */
 #if defined(__GNUC__)

@@ -14,20 +14,11 @@
 #include "schedules.h"
 #include "omp_shim.h"
 #include "epoch_common.h"
+#include "dispatch.h"
 
-/* Run-time choice of instruction set for the per-row and per-coordinate
- * loops (GCC/Clang on x86-64 Linux), as in epoch_dense.c: the build stays
- * baseline x86-64. Those loops are elementwise (no reduction is reordered),
- * so every clone returns the same bits. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(FGD_NO_DISPATCH)
-#ifndef FGD_CLONE_TARGETS
-#define FGD_CLONE_TARGETS "avx512f", "avx2", "default"
-#endif
-#define FGD_MN_CLONES __attribute__((target_clones(FGD_CLONE_TARGETS)))
-#else
-#define FGD_MN_CLONES
-#endif
+/* The per-row and per-coordinate loops are cloned per instruction set
+ * (dispatch.h). They are elementwise (no reduction is reordered), so every
+ * clone returns the same bits. */
 
 #define REAL double
 #define SFX f64

@@ -35,9 +35,9 @@
  *   latency (otherwise the cost of pure SGD over a shuffled order);
  * - the mini-batch loop takes rows in groups of FGD_GROUP: the group's dot
  *   products fold their lanes together, across rows (fgd_dot_group), and
- *   one pass over the thread's buffer adds the
- *   group's gradients (fgd_axpy8), its last partial vector done as a whole
- *   vector instead of a scalar tail. Same operations in the same order as
+ *   one pass over the thread's buffer adds the group's gradients
+ *   (fgd_axpy8), its last partial vector done as a whole vector instead of
+ *   a scalar tail. Same operations in the same order as
  *   one row at a time: the same bits.
  */
 
@@ -175,7 +175,19 @@ FGD_INLINE void FN(fgd_dot_group)(const REAL *const *x, const REAL *w, int64_t d
 #endif
 
 /* y += a[0] x[0]; ...; y += a[7] x[7] -- the additions of eight axpy calls
- * in the same order (same bits), with y loaded and stored once. */
+ * in the same order (same bits), with y loaded and stored once. In scalar
+ * code: */
+FGD_INLINE void FN(fgd_axpy8_scalar)(const REAL *a, const REAL *const *x, REAL *y, int64_t d)
+{
+    int64_t i;
+    int k;
+    for (i = 0; i < d; i++) {
+        REAL v = y[i];
+        for (k = 0; k < 8; k++) v += a[k] * x[k][i];
+        y[i] = v;
+    }
+}
+
 #if defined(__GNUC__)
 /* y[i..i+VL) after the eight additions, from the y given (VL = fgd_vec's
  * lanes) */
@@ -189,38 +201,28 @@ FGD_INLINE FN(fgd_vec) FN(fgd_axpy8_window)(const REAL *a, const REAL *const *x,
     return v;
 }
 
+/* ... in vectors: the last d % VL entries as a whole vector ending at d,
+ * computed from y before the main loop overwrites the entries it shares
+ * with it (both compute the same values there). A scalar tail cost as much
+ * as the whole vector loop at d = 100. */
 FGD_INLINE void FN(fgd_axpy8)(const REAL *a, const REAL *const *x, REAL *y, int64_t d)
 {
     typedef FN(fgd_uvec) uvec;
     const int64_t VL = (int64_t)(sizeof(FN(fgd_vec)) / sizeof(REAL));
+    FN(fgd_vec) last;
     int64_t i;
-    int k;
-    if (d >= VL) {
-        /* The last d % VL entries: a whole vector ending at d, computed
-         * from y before the main loop overwrites the entries it shares
-         * with it; both compute the same values there. A scalar tail cost
-         * as much as the whole vector loop at d = 100. */
-        const FN(fgd_vec) last = FN(fgd_axpy8_window)(a, x, y, d - VL);
-        for (i = 0; i + VL <= d; i += VL) *(uvec *)(y + i) = FN(fgd_axpy8_window)(a, x, y, i);
-        if (i < d) *(uvec *)(y + d - VL) = last;
+    if (d < VL) {
+        FN(fgd_axpy8_scalar)(a, x, y, d);
         return;
     }
-    for (i = 0; i < d; i++) {
-        REAL v = y[i];
-        for (k = 0; k < 8; k++) v += a[k] * x[k][i];
-        y[i] = v;
-    }
+    last = FN(fgd_axpy8_window)(a, x, y, d - VL);
+    for (i = 0; i + VL <= d; i += VL) *(uvec *)(y + i) = FN(fgd_axpy8_window)(a, x, y, i);
+    if (i < d) *(uvec *)(y + d - VL) = last;
 }
 #else
 FGD_INLINE void FN(fgd_axpy8)(const REAL *a, const REAL *const *x, REAL *y, int64_t d)
 {
-    int64_t i;
-    int k;
-    for (i = 0; i < d; i++) {
-        REAL v = y[i];
-        for (k = 0; k < 8; k++) v += a[k] * x[k][i];
-        y[i] = v;
-    }
+    FN(fgd_axpy8_scalar)(a, x, y, d);
 }
 #endif
 

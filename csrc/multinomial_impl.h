@@ -37,7 +37,7 @@ FGD_MN_INLINE void FN(fgd_mn_grad_block)(const REAL *x, int64_t d, int64_t K, co
 /* Phase 1 for one row: margins into p, then p <- s (softmax(p) - onehot(c)),
  * the loss derivative in each margin, accumulated into the gradient gb.
  * Returns the loss logsumexp(p) - p_c (NaN/inf when the margins are). */
-FGD_MN_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, const REAL *W,
+FGD_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, const REAL *W,
                              int64_t label, double s, double *p, REAL *gb)
 {
     double l;
@@ -98,7 +98,7 @@ FGD_MN_CLONES static double FN(fgd_mn_row)(const REAL *x, int64_t d, int64_t K, 
         else FGD_MN_SEGMENT(NS, 0, 0, RULE);                                    \
     } while (0)
 
-FGD_MN_CLONES static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *restrict w,
+FGD_CLONES static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *restrict w,
                                     REAL *restrict state, REAL *restrict gbuf, int nt,
                                     int64_t P, int64_t DK, int64_t lo, int64_t hi,
                                     double inv_m, double lr, const double *pc,
