@@ -33,12 +33,12 @@
  * - in a shuffled order the rows the thread will visit next are prefetched
  *   FGD_PREFETCH_ROWS ahead, across batch boundaries, hiding DRAM and TLB
  *   latency (otherwise the cost of pure SGD over a shuffled order);
- * - the mini-batch loop takes rows in groups of FGD_GROUP: the group's dot
- *   products fold their lanes together, across rows (fgd_dot_group), and
- *   one pass over the thread's buffer adds the group's gradients
- *   (fgd_axpy8), its last partial vector done as a whole vector instead of
- *   a scalar tail. Same operations in the same order as
- *   one row at a time: the same bits.
+ * - the mini-batch loop takes rows in groups of FGD_GROUP: each row's
+ *   margin as it is reached, the group's losses in one SIMD loop, then one
+ *   pass over the thread's buffer adds the group's gradients (fgd_axpy8),
+ *   its last partial vector done as a whole vector instead of a scalar
+ *   tail. Same operations in the same order as one row at a time: the same
+ *   bits.
  */
 
 #define FGD_CAT_(a, b) a##_##b
@@ -58,21 +58,20 @@
  * a fifth of the mini-batch loop's time. 32 bytes, not 64: the AVX2 clone
  * has 16 vector registers of 32 bytes, and with 64-byte vectors it spilled
  * and ran the mini-batch loop 3x slower than the AVX-512 clone (the
- * AVX-512 clone, on AMD Zen 4, runs at the same speed either way). Both
+ * AVX-512 clone ran at the same speed either way on AMD Zen 4; on Zen 5,
+ * 64-byte vectors were 10% faster on two threads and 10% slower on one,
+ * for float64). Both
  * forms add the same lanes in the same order (the same bits). */
 #if defined(__GNUC__)
 #define FGD_VLANES (FGD_LANES / 4)      /* 8 floats or 4 doubles: 32 bytes */
 typedef REAL FN(fgd_vec) __attribute__((vector_size(32)));
 typedef REAL FN(fgd_uvec) __attribute__((vector_size(32), aligned(sizeof(REAL)), may_alias));
 
-/* The four accumulators of one row, summed into FGD_LANES / 4 lanes: the
- * fold's first two widths (FGD_LANES / 2 and FGD_LANES / 4). Also returns
- * the trailing products' sum in *tail. */
-FGD_INLINE FN(fgd_vec) FN(fgd_dot_lanes)(const REAL *x, const REAL *w, int64_t d, REAL *tail)
+FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
 {
     typedef FN(fgd_uvec) uvec;
-    FN(fgd_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    REAL t = 0;
+    FN(fgd_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v;
+    REAL tail = 0;
     int64_t i = 0;
     for (; i + FGD_LANES <= d; i += FGD_LANES) {
         a0 += *(const uvec *)(x + i) * *(const uvec *)(w + i);
@@ -80,16 +79,9 @@ FGD_INLINE FN(fgd_vec) FN(fgd_dot_lanes)(const REAL *x, const REAL *w, int64_t d
         a2 += *(const uvec *)(x + i + 2 * FGD_VLANES) * *(const uvec *)(w + i + 2 * FGD_VLANES);
         a3 += *(const uvec *)(x + i + 3 * FGD_VLANES) * *(const uvec *)(w + i + 3 * FGD_VLANES);
     }
-    for (; i < d; i++) t += x[i] * w[i];
-    *tail = t;
+    for (; i < d; i++) tail += x[i] * w[i];
     /* lanes [a0 a1] + [a2 a3] (width FGD_LANES/2), then a-half + b-half */
-    return (a0 + a2) + (a1 + a3);
-}
-
-FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
-{
-    REAL tail;
-    FN(fgd_vec) v = FN(fgd_dot_lanes)(x, w, d, &tail);
+    v = (a0 + a2) + (a1 + a3);
 #if FGD_VLANES == 8
     v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 4, 5, 6, 7);
     v += __builtin_shufflevector(v, v, 2, 3, 2, 3, 2, 3, 2, 3);
@@ -99,56 +91,6 @@ FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
     v += __builtin_shufflevector(v, v, 1, 1, 1, 1);
 #endif
     return (double)v[0] + (double)tail;
-}
-
-/* Two rows' lanes (fgd_dot_lanes) with the next fold width done for both
- * at once: row k's remaining lanes (4 for float, 2 for double) are the
- * vector's k-th half. */
-FGD_INLINE FN(fgd_vec) FN(fgd_dot2_partial)(const REAL *const *x, const REAL *w, int64_t d,
-                                             REAL *tail)
-{
-    const FN(fgd_vec) u0 = FN(fgd_dot_lanes)(x[0], w, d, tail);
-    const FN(fgd_vec) u1 = FN(fgd_dot_lanes)(x[1], w, d, tail + 1);
-#if FGD_VLANES == 8
-    return __builtin_shufflevector(u0, u1, 0, 1, 2, 3, 8, 9, 10, 11)
-         + __builtin_shufflevector(u0, u1, 4, 5, 6, 7, 12, 13, 14, 15);
-#else
-    return __builtin_shufflevector(u0, u1, 0, 1, 4, 5) + __builtin_shufflevector(u0, u1, 2, 3, 6, 7);
-#endif
-}
-
-/* out[k] = fgd_dot(x[k], w, d) for the FGD_GROUP == 8 rows x[0..7], the same
- * bits: the same products, accumulators and fold, but the fold's last
- * levels are done across rows (transposed): a few shuffles per row instead
- * of a chain of dependent shuffle-adds each. */
-FGD_INLINE void FN(fgd_dot_group)(const REAL *const *x, const REAL *w, int64_t d, double *out)
-{
-    REAL tail[8];
-    const FN(fgd_vec) p0 = FN(fgd_dot2_partial)(x, w, d, tail);
-    const FN(fgd_vec) p1 = FN(fgd_dot2_partial)(x + 2, w, d, tail + 2);
-    const FN(fgd_vec) p2 = FN(fgd_dot2_partial)(x + 4, w, d, tail + 4);
-    const FN(fgd_vec) p3 = FN(fgd_dot2_partial)(x + 6, w, d, tail + 6);
-    int k;
-#if FGD_VLANES == 8
-    /* width 2: rows 0-3 (q0) and 4-7 (q1), two lanes each; then width 1 */
-    const FN(fgd_vec) q0 = __builtin_shufflevector(p0, p1, 0, 1, 4, 5, 8, 9, 12, 13)
-                         + __builtin_shufflevector(p0, p1, 2, 3, 6, 7, 10, 11, 14, 15);
-    const FN(fgd_vec) q1 = __builtin_shufflevector(p2, p3, 0, 1, 4, 5, 8, 9, 12, 13)
-                         + __builtin_shufflevector(p2, p3, 2, 3, 6, 7, 10, 11, 14, 15);
-    const FN(fgd_vec) r = __builtin_shufflevector(q0, q1, 0, 2, 4, 6, 8, 10, 12, 14)
-                        + __builtin_shufflevector(q0, q1, 1, 3, 5, 7, 9, 11, 13, 15);
-    for (k = 0; k < 8; k++) out[k] = (double)r[k] + (double)tail[k];
-#else
-    /* width 1: rows 0-3 and 4-7 */
-    const FN(fgd_vec) r0 = __builtin_shufflevector(p0, p1, 0, 2, 4, 6)
-                         + __builtin_shufflevector(p0, p1, 1, 3, 5, 7);
-    const FN(fgd_vec) r1 = __builtin_shufflevector(p2, p3, 0, 2, 4, 6)
-                         + __builtin_shufflevector(p2, p3, 1, 3, 5, 7);
-    for (k = 0; k < 4; k++) {
-        out[k] = (double)r0[k] + (double)tail[k];
-        out[k + 4] = (double)r1[k] + (double)tail[k + 4];
-    }
-#endif
 }
 #undef FGD_VLANES
 #else
@@ -165,12 +107,6 @@ FGD_INLINE double FN(fgd_dot)(const REAL *x, const REAL *w, int64_t d)
     for (width = FGD_LANES / 2; width > 0; width /= 2)
         for (k = 0; k < width; k++) acc[k] += acc[k + width];
     return (double)acc[0] + (double)tail;
-}
-
-FGD_INLINE void FN(fgd_dot_group)(const REAL *const *x, const REAL *w, int64_t d, double *out)
-{
-    int k;
-    for (k = 0; k < 8; k++) out[k] = FN(fgd_dot)(x[k], w, d);
 }
 #endif
 
@@ -439,9 +375,12 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
     REAL g_icpt = gb[d];
     int64_t r;
     int bad = 0, k;
-    /* Rows go in groups of FGD_GROUP: the margins of a group (independent
-     * dot products, which the CPU overlaps), then their losses and
-     * derivatives in one SIMD loop, then the gradient of each row in order. */
+    /* Rows go in groups of FGD_GROUP: each row's margin as it is reached
+     * (the dot products are independent, and the CPU overlaps them), then
+     * the group's losses and derivatives in one SIMD loop, then the
+     * gradients of its rows, in order, in one pass over the buffer. (The
+     * group's dot products taken two rows at a time, with the lanes folded
+     * across rows, measured 10-40% slower on AMD Zen 5: benchmarks/README.md.) */
     for (r = r0; r < r1 && !bad; r += FGD_GROUP) {
         const int64_t re = r + FGD_GROUP < r1 ? r + FGD_GROUP : r1;
         const REAL *gx[FGD_GROUP];
@@ -465,12 +404,11 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
             gx[m] = X + i * d;
             gy[m] = y[i];
             gs[m] = s;
+            gp[m] = FN(fgd_dot)(gx[m], params, d) + (double)params[d];
             m++;
         }
         if (m == 0) continue;
-        for (k = m; k < FGD_GROUP; k++) gx[k] = gx[0];   /* margins computed, not used */
-        FN(fgd_dot_group)(gx, params, d, gp);
-        for (k = 0; k < m; k++) gp[k] += (double)params[d];
+        for (k = m; k < FGD_GROUP; k++) gx[k] = gx[0];   /* coefficient 0 below */
         for (k = m; k < FGD_GROUP; k++) gy[k] = gp[k] = 0.0;
         fgd_loss_group(c->loss, c->loss_param, gy, gp, gl, gd);
         /* a non-finite margin or loss stops the epoch, which is then undone

@@ -82,9 +82,9 @@ def test_batch1_fast_path_same_bits_as_general_loop(opt, dtype):
 def test_row_groups_same_bits_as_one_row_per_thread(opt, d, batch):
     """The mini-batch loop's groups of 8 rows against one row per group.
 
-    fgd_batch_rows takes a thread's rows in groups of 8: the group's margins
-    (fgd_dot_group, folds across rows) and one pass adding the group's
-    gradients (fgd_axpy8, a whole-vector tail). With as many threads as the
+    fgd_batch_rows takes a thread's rows in groups of 8: the group's margins,
+    its losses in one SIMD loop, and one pass adding the group's gradients
+    (fgd_axpy8, a whole-vector tail). With as many threads as the
     batch has rows, every thread holds one row, in a group padded with seven
     empty slots. In float64 both sum the same products in the same order
     (the threads' buffers are added in thread order, row order here), so the
