@@ -380,7 +380,7 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
      * the group's losses and derivatives in one SIMD loop, then the
      * gradients of its rows, in order, in one pass over the buffer. (The
      * group's dot products taken two rows at a time, with the lanes folded
-     * across rows, measured 10-40% slower on AMD Zen 5: benchmarks/README.md.) */
+     * across rows, measured slower on AMD Zen 5: benchmarks/README.md.) */
     for (r = r0; r < r1 && !bad; r += FGD_GROUP) {
         const int64_t re = r + FGD_GROUP < r1 ? r + FGD_GROUP : r1;
         const REAL *gx[FGD_GROUP];
