@@ -165,6 +165,10 @@ typedef struct {
     const double *mblk;
     int64_t moff[FGD_LAZY_MAX_LEVELS + 1];
     int mlevels;
+    /* MOMENTUM where every step has the same map (constant step size, not
+     * the first step of training): the map of J steps for J = 0 .. nsteps,
+     * 6 doubles each (fgd_lazy_momentum_powers), or NULL */
+    const double *mpow;
     /* ADAM (fgd_lazy_adam_tables): the decay products ad and their prefix
      * sums asd, the suffix tables aq[n] and (with decay) ar[n], n = 0 .. 2;
      * alrho[n] = log(arho[n]); arho[3] for the bound; adecay the decoupled
@@ -283,6 +287,38 @@ static inline void fgd_lazy_momentum_blocks(fgd_lazy *L, double *blk)
         off += 6 * nb;
         L->mlevels = l;
     }
+}
+
+/* Where every step's map is the same M (fgd_lazy_momentum_step): M^J for
+ * J = 0 .. nsteps into pw (6 (nsteps + 1) doubles), each the product of the
+ * aligned blocks' maps for the bits of J (M^(2^l) is the map of block 0 at
+ * level l), so at most log2(J) + 1 products round it, as in the walk over
+ * the blocks. A catch-up then takes one look-up instead of that walk. Call
+ * after fgd_lazy_momentum_blocks; leaves L->mpow NULL where the maps differ. */
+static inline void fgd_lazy_momentum_powers(fgd_lazy *L, double *pw)
+{
+    const int64_t n = L->nsteps;
+    double m0[6], mi[6];
+    int64_t i, J;
+    int k;
+    L->mpow = NULL;
+    if (n < 1) return;
+    fgd_lazy_momentum_step(L, 0, m0);
+    for (i = 1; i < n; i++) {
+        fgd_lazy_momentum_step(L, i, mi);
+        for (k = 0; k < 6; k++)
+            if (mi[k] != m0[k]) return;
+    }
+    pw[0] = pw[3] = 1.0;
+    pw[1] = pw[2] = pw[4] = pw[5] = 0.0;
+    for (J = 1; J <= n; J++) {
+        const int64_t low = J & -J;
+        int l = 0;
+        while (((int64_t)1 << l) < low) l++;
+        fgd_lazy_momentum_compose(pw + 6 * (J - low), l == 0 ? m0 : L->mblk + L->moff[l],
+                                  pw + 6 * J);
+    }
+    L->mpow = pw;
 }
 
 /*
@@ -420,6 +456,7 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->pq2 = tables + 10 * N;
     L->q3 = tables + 11 * N;
     L->mblk = NULL;
+    L->mpow = NULL;
     L->mlevels = 0;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
@@ -440,6 +477,8 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
              * the block maps: 6 nsteps <= 7 N doubles */
             L->mode = FGD_LAZY_MOMENTUM;
             fgd_lazy_momentum_blocks(L, tables + 5 * N);
+            /* rows 12 .. 17: the powers of a constant step's map */
+            fgd_lazy_momentum_powers(L, tables + 12 * N);
         }
         break;
     case FGD_ADAGRAD:
@@ -798,6 +837,7 @@ static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double 
 
 /*
  * MOMENTUM: the skipped steps [ia, ib) of one coordinate (w, buf = s[0]) as
+ * one look-up of M^J where every step has the same map M (L->mpow), else as
  * the longest aligned blocks that fit, in order; a step that starts no block
  * inside the range is replayed with fgd_coord_step.
  */
@@ -805,6 +845,14 @@ static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, do
                                      int64_t ia, int64_t ib)
 {
     int64_t i = ia;
+    if (L->mpow) {   /* the same map at every step: M^J, looked up */
+        const double *m = L->mpow + 6 * (ib - ia);
+        const double x = *w, b = s[0];
+        *gs += m[4] * x + m[5] * b;
+        *w = m[0] * x + m[1] * b;
+        s[0] = m[2] * x + m[3] * b;
+        i = ib;
+    }
     while (i < ib) {
         int l = 0;
         while (l < L->mlevels && (i & (((int64_t)2 << l) - 1)) == 0 &&

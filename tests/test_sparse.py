@@ -766,7 +766,7 @@ def check_wide_csr_against_dense(dtype, mode, grad_rtol, **kw):
     X = sp.random(400, 3000, density=0.01, format="csr", random_state=1,
                   data_rvs=lambda k: rng.standard_normal(k)).astype(dtype)
     y = np.where(rng.random(400) < 0.5, 1.0, -1.0)
-    kw = dict(loss="log_loss", random_state=0, schedule="invscaling", **kw)
+    kw = {"loss": "log_loss", "random_state": 0, "schedule": "invscaling", **kw}
     tr = Trainer(**kw)
     tr.init_model(X.shape[1], dtype)
     assert _sparse.lazy_mode(tr._problem(X, y, None, 1).c_config(), 0, 10)[0] == mode
@@ -776,7 +776,12 @@ def check_wide_csr_against_dense(dtype, mode, grad_rtol, **kw):
     assert_close(sparse.state, dense.state, dtype, "state")
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm,
                                rtol=grad_rtol)
-    np.testing.assert_allclose(sparse.history.loss, dense.history.loss, rtol=1e-6)
+    # float32: the lazy path rounds w to float32 once per catch-up, the dense
+    # path once per step; on a loss near 0.01 (momentum 0.9, constant step)
+    # that moved the third epoch's loss by 1.6e-6 relative, with the block
+    # walk and the powers alike
+    np.testing.assert_allclose(sparse.history.loss, dense.history.loss,
+                               rtol=1e-6 if dtype == np.float64 else 1e-5)
 
 
 def test_adam_catch_up_within_its_bound_of_the_replay():
@@ -907,17 +912,21 @@ MOMENTUM_SGD = [SGD(lr=0.05, momentum=0.9), SGD(lr=0.05, momentum=0.8, nesterov=
                                                                nesterov=True)]
 
 
-def test_momentum_catch_up_equals_the_replay():
+@pytest.mark.parametrize("schedule", ["invscaling", "constant"])
+def test_momentum_catch_up_equals_the_replay(schedule):
     """SGD momentum (lazy mode MOMENTUM): one coordinate's catch-up through the
-    products of aligned blocks of steps against the replay of every skipped
-    step, for gaps of 1 to 3,000 steps that start on and off a block
-    boundary, at the first step of training (where the buffer starts at g)
-    and later, with and without L2. Exact to rounding: w and the buffer within
-    1e-13 (|w| + |buf|), the gradient sum within 1e-13 alpha J (|w| + |buf|)."""
+    products of aligned blocks of steps (a varying step size), or one power
+    of the step's map (a constant step size, except at the first step of
+    training, where the buffer starts at g), against the replay of every
+    skipped step, for gaps of 1 to 3,000 steps that start on and off a block
+    boundary, at the first step of training and later, with and without L2.
+    Exact to rounding: w and the buffer within (1e-13 + 1e-16 J) (|w| +
+    |buf|) (the replay itself rounds at each of its J steps), the gradient
+    sum within 1e-13 alpha J (|w| + |buf|)."""
     X, y = make_sparse(n=10, d=5)
     for optimizer, alpha in itertools.product(MOMENTUM_SGD, (0.0, 1e-4, 1e-2)):
         tr = Trainer(loss="log_loss", optimizer=optimizer, penalty="l2", alpha=alpha,
-                     schedule="invscaling")
+                     schedule=schedule)
         tr.init_model(5, np.float64)
         cfg = tr._problem(X, y, None, 1).c_config()
         assert _sparse.lazy_mode(cfg, 0, 10) == ("momentum", False)
@@ -930,8 +939,8 @@ def test_momentum_catch_up_equals_the_replay():
                                          ta + J, replay=True)
             scale = abs(w) + abs(buf)
             case = (optimizer, alpha, t0, offset, J, w, buf)
-            assert abs(got[0] - want[0]) <= 1e-13 * scale, case
-            assert abs(got[1][0] - want[1][0]) <= 1e-13 * scale, case
+            assert abs(got[0] - want[0]) <= (1e-13 + 1e-16 * J) * scale, case
+            assert abs(got[1][0] - want[1][0]) <= (1e-13 + 1e-16 * J) * scale, case
             assert abs(got[2] - want[2]) <= 1e-13 * scale * alpha * J, case
             assert got[1][1] == got[1][2] == 0.0 and not got[3]
 
@@ -940,12 +949,16 @@ def test_momentum_catch_up_equals_the_replay():
 @pytest.mark.parametrize("batch_size", [1, 4])
 @pytest.mark.parametrize("penalty, alpha", [("l2", 1e-3), (None, 0.0)])
 @pytest.mark.parametrize("optimizer", MOMENTUM_SGD[:3])
-def test_momentum_closed_form_equals_dense(optimizer, penalty, alpha, batch_size, dtype):
-    """SGD momentum on CSR with long gaps: the block products against the
-    dense path, weights, buffers and gradient norms."""
+@pytest.mark.parametrize("schedule", ["invscaling", "constant"])
+def test_momentum_closed_form_equals_dense(schedule, optimizer, penalty, alpha, batch_size,
+                                           dtype):
+    """SGD momentum on CSR with long gaps: the block products (a varying step
+    size) or the powers of the step's map (a constant one, after the first
+    epoch's first step) against the dense path, weights, buffers and
+    gradient norms."""
     check_wide_csr_against_dense(dtype, "momentum", 1e-9 if dtype == np.float64 else 1e-5,
                                  optimizer=optimizer, penalty=penalty, alpha=alpha,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, schedule=schedule)
 
 
 # ---- multinomial (softmax) on CSR -----------------------------------------------
