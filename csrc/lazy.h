@@ -39,8 +39,11 @@
  *               aligned blocks of 2^l steps (l >= 1) are multiplied out once
  *               per epoch (fgd_lazy_momentum_blocks); a catch-up over J steps
  *               applies at most 2 log2(J) of them, and replays the at most
- *               two single steps between blocks. Exact to rounding (the
- *               products are associated differently from the replay).
+ *               two single steps between blocks; where every step has the
+ *               same map M (a constant step size), it looks M^J up in a
+ *               table of its powers (fgd_lazy_momentum_powers). Exact to
+ *               rounding (the products are associated differently from the
+ *               replay).
  *   ADAM        Adam/AdamW (amsgrad too), without penalty or with
  *               AdamW's decoupled decay alone: m and v decay geometrically,
  *               w decays by 1 - lr decay, and the skipped steps move w by a
