@@ -29,12 +29,12 @@ def make_sparse(n=N, d=D, nnz_row=NNZ_ROW, dtype=np.float64, seed=0):
 
 
 def _trainer(X, optimizer="sgd", lr=0.01, batch=1, n_jobs=1, penalty="l2", alpha=ALPHA,
-             hogwild=False, average=False):
+             hogwild=False, average=False, schedule=None):
     from fastgd.solver import Trainer
 
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty=penalty, alpha=alpha,
                  batch_size=batch, n_jobs=n_jobs, random_state=0, hogwild=hogwild,
-                 average=average)
+                 average=average, schedule=schedule)
     tr.init_model(X.shape[1], X.dtype)
     return tr
 
@@ -79,7 +79,8 @@ class SparseOptimizers:
     two at batch 256 (dense steps)."""
 
     params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "adagrad-l2", "sgd-momentum-l2",
-                "adam", "ftrl", "rmsprop-momentum", "adam-b256", "rmsprop-l2-b256"],)
+                "sgd-momentum-l2-invscaling", "adam", "ftrl", "rmsprop-momentum", "adam-b256",
+                "rmsprop-l2-b256"],)
     param_names = ["optimizer"]
     timeout = 300
 
@@ -93,9 +94,14 @@ class SparseOptimizers:
               "adagrad": dict(optimizer="adagrad", lr=0.05, alpha=0.0),
               # lazy mode ADAGRAD_L2: the closed-form catch-up of lazy.h
               "adagrad-l2": dict(optimizer="adagrad", lr=0.05, alpha=1e-4),
-              # lazy mode MOMENTUM: products of blocks of skipped steps
+              # lazy mode MOMENTUM: at a constant step size the powers M^J of
+              # the step's map, from a table (session 10) ...
               "sgd-momentum-l2": dict(optimizer=SGD(lr=0.01, momentum=0.9), lr=None),
-              # lazy mode ADAM: the expansion in eps / sqrt(v) (no penalty)
+              # ... at a varying one, products of blocks of skipped steps
+              "sgd-momentum-l2-invscaling": dict(optimizer=SGD(lr=0.01, momentum=0.9), lr=None,
+                                                 schedule="invscaling"),
+              # lazy mode ADAM: the expansion in eps / sqrt(v) (no penalty;
+              # the gap's powers from a table since session 10)
               "adam": dict(optimizer="adam", lr=0.001, alpha=0.0),
               "ftrl": dict(optimizer=FTRL(lr=0.1, l1=1.0), lr=None, penalty=None, alpha=0.0),
               # lazy mode RMSPROP_MOMENTUM: decay powers from a table (session 8)
