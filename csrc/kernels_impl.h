@@ -408,8 +408,10 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
             m++;
         }
         if (m == 0) continue;
-        for (k = m; k < FGD_GROUP; k++) gx[k] = gx[0];   /* coefficient 0 below */
-        for (k = m; k < FGD_GROUP; k++) gy[k] = gp[k] = 0.0;
+        for (k = m; k < FGD_GROUP; k++) {   /* empty slots: coefficient 0 below */
+            gx[k] = gx[0];
+            gy[k] = gp[k] = 0.0;
+        }
         fgd_loss_group(c->loss, c->loss_param, gy, gp, gl, gd);
         /* a non-finite margin or loss stops the epoch, which is then undone
          * (fgd_run_batches zeroes gb): the group adds nothing */

@@ -838,6 +838,15 @@ static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double 
     return 1;
 }
 
+/* (w, buf = s[0]) through the map m (fgd_lazy_momentum_step's layout). */
+static inline void fgd_lazy_momentum_apply(const double *m, double *w, double *s, double *gs)
+{
+    const double x = *w, b = s[0];
+    *gs += m[4] * x + m[5] * b;
+    *w = m[0] * x + m[1] * b;
+    s[0] = m[2] * x + m[3] * b;
+}
+
 /*
  * MOMENTUM: the skipped steps [ia, ib) of one coordinate (w, buf = s[0]) as
  * one look-up of M^J where every step has the same map M (L->mpow), else as
@@ -849,11 +858,7 @@ static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, do
 {
     int64_t i = ia;
     if (L->mpow) {   /* the same map at every step: M^J, looked up */
-        const double *m = L->mpow + 6 * (ib - ia);
-        const double x = *w, b = s[0];
-        *gs += m[4] * x + m[5] * b;
-        *w = m[0] * x + m[1] * b;
-        s[0] = m[2] * x + m[3] * b;
+        fgd_lazy_momentum_apply(L->mpow + 6 * (ib - ia), w, s, gs);
         i = ib;
     }
     while (i < ib) {
@@ -866,11 +871,7 @@ static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, do
             *w = fgd_coord_step(L->c, *w, 0.0, s, L->lr[i], pc, 1, gs);
             i++;
         } else {
-            const double *m = L->mblk + L->moff[l] + 6 * (i >> l);
-            const double x = *w, b = s[0];
-            *gs += m[4] * x + m[5] * b;
-            *w = m[0] * x + m[1] * b;
-            s[0] = m[2] * x + m[3] * b;
+            fgd_lazy_momentum_apply(L->mblk + L->moff[l] + 6 * (i >> l), w, s, gs);
             i += (int64_t)1 << l;
         }
     }
