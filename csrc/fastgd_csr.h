@@ -160,9 +160,9 @@ int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps, doub
 /* One coordinate (w, state s[3]) brought from step ta to step tb (within
  * the nsteps steps from t0) as the epoch would, for tests: by the mode
  * fgd_csr_lazy_mode reports, or by replaying every step when replay != 0.
- * The skipped steps' smooth gradient is added to *gs. Returns 0 where the
- * approximate closed form of ADAGRAD_L2 refused and the steps were
- * replayed, else 1. */
+ * The skipped steps' smooth gradient is added to *gs. Returns 0 where an
+ * approximate closed form (ADAGRAD_L2, ADAM) refused and some or all of the
+ * steps were replayed, else 1. */
 int fgd_csr_lazy_catch_up(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables,
                           double *w, double *s, double *gs, int64_t ta, int64_t tb,
                           int replay);

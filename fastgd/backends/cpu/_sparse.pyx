@@ -79,8 +79,9 @@ def lazy_catch_up(dict cfg, int64_t t0, int64_t nsteps, double w, state, int64_t
     Returns ``(w, state, gsum, refused)``: the coordinate after the skipped
     steps, the smooth gradient they add to the gradient sum, and whether the
     approximate closed form of mode ``adagrad_l2`` or ``adam`` refused (its error bound
-    too large), so that the steps were replayed. ``replay=True`` replays every
-    step whatever the mode.
+    too large), so that the steps were replayed (``adagrad_l2``: some of them, the
+    rest in shorter closed forms). ``replay=True`` replays every step whatever the
+    mode.
     """
     cdef fgd_config c = _make_config(cfg)
     cdef double[::1] tables = np.empty(N_TABLES * (nsteps + 1))
