@@ -1076,6 +1076,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     if (n < 0 || d < 0 || B <= 0 || c->loss < 0 || c->loss >= FGD_N_LOSSES ||
         c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
         c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || scr->nsteps < nb ||
+        scr->table_rows < fgd_lazy_table_rows(c) ||
         (avg && c->average_start >= 0 && !scr->asum))
         return -1;
     end_asum = asum;

@@ -135,6 +135,16 @@ int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
 }
 #undef FGD_CSR_PICK
 
+int fgd_csr_lazy_table_rows(const fgd_config *cfg) { return fgd_lazy_table_rows(cfg); }
+
+void fgd_csr_lazy_setup_closed(const fgd_config *cfg, int64_t t0, int64_t nsteps,
+                               double *tables)
+{
+    fgd_lazy L;
+    fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
+    fgd_lazy_closed_sgd(&L, tables);
+}
+
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables)
 {
     fgd_lazy L;

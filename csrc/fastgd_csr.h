@@ -34,8 +34,9 @@ extern "C" {
 
 /* Scratch owned by the caller, reused across epochs. */
 typedef struct {
-    double *tables;     /* FGD_LAZY_TABLES x (nsteps + 1) doubles (lazy.h) */
+    double *tables;     /* table_rows x (nsteps + 1) doubles (lazy.h) */
     int64_t nsteps;     /* >= number of batches of the epoch */
+    int table_rows;     /* >= fgd_csr_lazy_table_rows(cfg) */
     int64_t *last;      /* d: step up to which each coordinate is up to date */
     int64_t *cols;      /* d: the columns touched by the current batch */
     double *gacc;       /* d: gradient accumulator, zero on entry (left zero) */
@@ -153,6 +154,13 @@ int fgd_epoch_csr_multinomial_any(int is_f32, int is_i64, const void *data,
  * steps from t0, for tests and docs: 2 * (enum fgd_lazy_mode of lazy.h)
  * + (1 if the replay may be truncated). */
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);
+/* The rows of per-step tables an epoch with cfg needs (lazy.h:
+ * fgd_lazy_table_rows), at most FGD_LAZY_TABLES; each holds nsteps + 1 doubles. */
+int fgd_csr_lazy_table_rows(const fgd_config *cfg);
+/* For tests: the tables (FGD_LAZY_TABLES rows) as an epoch with cfg sets
+ * them up, with plain SGD's per-coordinate closed form where it applies. */
+void fgd_csr_lazy_setup_closed(const fgd_config *cfg, int64_t t0, int64_t nsteps,
+                               double *tables);
 /* Whether that mode's catch-ups replay every skipped step (lazy.h:
  * fgd_lazy_replays), averaging when cfg->average_start >= 0. */
 int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables);

@@ -405,8 +405,35 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
 }
 
 /*
+ * How many rows of the tables (from row 0) fgd_lazy_setup and
+ * fgd_lazy_closed_sgd may write for c: a scratch holds only these (plain
+ * SGD needs 7 of the FGD_LAZY_TABLES, so its tables take 39% of the memory
+ * at batch size 1). The cases follow fgd_lazy_setup's choice of mode,
+ * rounded up where a mode depends on more than c:
+ *   rows 0 .. 4   every mode (lr, pc0, pc1, cum, lrmax)
+ *   rows 5 .. 6   SGD_CLOSED (from SCALED): the sums of the iterates
+ *   rows 5 .. 8   RMSPROP_MOMENTUM's q (row 5) and DECAY's and its powers (6 .. 8)
+ *   rows 7 .. 11  ADAGRAD_L2's prefix sums
+ *   rows 5 .. 17  MOMENTUM's block maps (5 .. 11) and powers (12 .. 17),
+ *                 ADAM's tables (5 .. 12) and powers (13 .. 17)
+ */
+static inline int fgd_lazy_table_rows(const fgd_config *c)
+{
+    const int nopen = c->l2 == 0.0 && c->l1 == 0.0;
+    switch (c->optimizer) {
+    case FGD_SGD:      return c->hyper[0] == 0.0 ? 7 : FGD_LAZY_TABLES;
+    case FGD_ADAGRAD:  return c->l2 == 0.0 ? 5 : 12;
+    case FGD_RMSPROP:
+    case FGD_ADADELTA: return nopen ? 9 : 5;
+    case FGD_FTRL:     return 5;
+    default:           return FGD_LAZY_TABLES;   /* Adam, AdamW */
+    }
+}
+
+/*
  * Fill the per-step tables for the nsteps steps from t0 (tables holds
- * FGD_LAZY_TABLES * (nsteps + 1) doubles) and choose the catch-up mode.
+ * fgd_lazy_table_rows(c) * (nsteps + 1) doubles) and choose the catch-up
+ * mode.
  */
 static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
                                   int64_t nsteps, double *tables, int single)

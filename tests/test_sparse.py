@@ -126,6 +126,32 @@ def test_lazy_mode_is_the_documented_one(opt):
         assert name + ("+trunc" if trunc else "") == expected
 
 
+def test_tables_hold_the_rows_their_mode_writes():
+    """A CSR epoch allocates lazy_table_rows(cfg) rows of per-step tables
+    (csrc/lazy.h: fgd_lazy_table_rows), not all of them: for every optimizer,
+    penalty, schedule and averaging, setting the tables up (plain SGD's
+    per-coordinate closed form included) writes no row beyond those, and for
+    each row count allocated some configuration writes its last row (no
+    slack)."""
+    X, y = make_sparse()
+    optimizers = {**{k: v[0] for k, v in OPTIMIZERS.items()},
+                  "adamw-decay": AdamW(lr=0.05, weight_decay=0.01), "ftrl": "ftrl"}
+    tight = {}
+    for opt, (kind, alpha), schedule, average in itertools.product(
+            optimizers.values(), PENALTIES.values(), ("constant", "invscaling"), (False, True)):
+        if (opt == "ftrl" and (kind is not None or average)) or (
+                isinstance(opt, AdamW) and opt.weight_decay > 0 and kind in ("l2", "elasticnet")):
+            continue   # not accepted
+        tr = Trainer(loss="log_loss", optimizer=opt, penalty=kind, alpha=alpha, batch_size=1,
+                     schedule=schedule, average=average)
+        tr.init_model(X.shape[1], np.float64)
+        cfg = tr._problem(X, y, None, 1).c_config()
+        rows, written = _sparse.lazy_table_rows(cfg), _sparse.lazy_rows_written(cfg, 3, 40)
+        assert 5 <= written <= rows <= _sparse.N_TABLES_ALL, (opt, kind, schedule, average)
+        tight[rows] = tight.get(rows, False) or written == rows
+    assert tight == {5: True, 7: True, 9: True, 12: True, 18: True}, tight
+
+
 def test_scaled_sgd_folds_the_scale_and_falls_back():
     """Strong L2: the weight scale underflows its bound and is folded back
     many times per epoch; lr * l2 >= 1 (no positive scale) replays instead."""

@@ -7,6 +7,7 @@ cdef extern from "fastgd_csr.h" nogil:
     ctypedef struct fgd_csr_scratch:
         double *tables
         int64_t nsteps
+        int table_rows
         int64_t *last
         int64_t *cols
         double *gacc
@@ -34,6 +35,9 @@ cdef extern from "fastgd_csr.h" nogil:
                                       fgd_stats *stats)
     int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                             double *tables, double fill)
+    int fgd_csr_lazy_table_rows(const fgd_config *cfg)
+    void fgd_csr_lazy_setup_closed(const fgd_config *cfg, int64_t t0, int64_t nsteps,
+                                   double *tables)
     int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                              double *tables)
     int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps,

@@ -19,8 +19,9 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
-# Rows of the per-step tables of lazy.h.
+# Rows of the per-step tables of lazy.h (an epoch allocates lazy_table_rows).
 cdef int N_TABLES = FGD_LAZY_TABLES
+N_TABLES_ALL = FGD_LAZY_TABLES
 
 LAZY_MODES = ("identity", "scaled", "decay", "adagrad_l1", "last", "loop", "sgd_closed",
               "adagrad_l2", "momentum", "adam", "rmsprop_momentum")
@@ -63,6 +64,26 @@ def dense_steps(dict cfg, int64_t t0, double fill):
     return bool(fgd_csr_dense_steps(&c, t0, 1, &tables[0], fill))
 
 
+def lazy_table_rows(dict cfg):
+    """The rows of per-step tables (each ``n_steps + 1`` doubles) a CSR epoch
+    with ``cfg`` allocates."""
+    cdef fgd_config c = _make_config(cfg)
+    return fgd_csr_lazy_table_rows(&c)
+
+
+def lazy_rows_written(dict cfg, int64_t t0, int64_t nsteps):
+    """For tests: how many rows of the tables (from row 0) setting up a CSR
+    epoch with ``cfg`` writes, the per-coordinate closed form of plain SGD
+    (Hogwild!, averaging) included: the highest row with an entry changed,
+    plus one, in tables of every row filled with a sentinel first."""
+    cdef fgd_config c = _make_config(cfg)
+    tables = np.full(N_TABLES * (nsteps + 1), -7.25e300)
+    cdef double[::1] view = tables
+    fgd_csr_lazy_setup_closed(&c, t0, nsteps, &view[0])
+    changed = np.flatnonzero((tables != -7.25e300).reshape(N_TABLES, nsteps + 1).any(axis=1))
+    return int(changed.max()) + 1 if changed.size else 0
+
+
 def lazy_replays(dict cfg, int64_t t0, int64_t nsteps):
     """Whether the catch-ups of that mode replay every skipped step (when
     averaging too: ``cfg["average_start"] >= 0``)."""
@@ -102,8 +123,8 @@ cdef class _Scratch:
 
     def __cinit__(self, int64_t nb, int64_t d, int64_t per_feature, bint averaged,
                   int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size,
-                  object dense_dtype=None):
-        cdef double[::1] tables = np.empty(N_TABLES * (nb + 1))
+                  int table_rows, object dense_dtype=None):
+        cdef double[::1] tables = np.empty(table_rows * (nb + 1))
         cdef int64_t[::1] last = np.empty(max(d, 1), dtype=np.int64)
         cdef int64_t[::1] cols = np.empty(max(d, 1), dtype=np.int64)
         cdef double[::1] gacc = np.zeros(max(d * per_feature, 1))
@@ -114,6 +135,7 @@ cdef class _Scratch:
         self._keep = [tables, last, cols, gacc, snap]
         self.s.tables = &tables[0]
         self.s.nsteps = nb
+        self.s.table_rows = table_rows
         self.s.last = &last[0]
         self.s.cols = &cols[0]
         self.s.gacc = &gacc[0]
@@ -160,15 +182,17 @@ REUSE_BYTES = 32 << 20
 
 cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged,
                        int64_t n_coords, int n_threads, bint hogwild, int64_t batch_size,
-                       object dense_dtype=None):
+                       int table_rows, object dense_dtype=None):
     """A scratch for these sizes (gacc, tbuf and gbuf are left zero by every
-    epoch); with dense_dtype, the gradient buffers of dense steps."""
+    epoch) with table_rows rows of per-step tables; with dense_dtype, the
+    gradient buffers of dense steps."""
     key = (d, per_feature, averaged, n_coords, n_threads, batch_size, dense_dtype)
     cdef _Scratch s = getattr(_reuse, "scratch", None)
-    if s is None or s.key != key or s.s.nsteps < nb:   # fewer steps fit (a last chunk)
+    # fewer steps or table rows fit (a last chunk, a configuration needing fewer)
+    if s is None or s.key != key or s.s.nsteps < nb or s.s.table_rows < table_rows:
         _reuse.scratch = None   # free the old one first
         s = _Scratch(nb, d, per_feature, averaged, n_coords, n_threads, hogwild, batch_size,
-                     dense_dtype)
+                     table_rows, dense_dtype)
         s.key = key
         if sum(a.nbytes for a in s._keep) <= REUSE_BYTES:
             _reuse.scratch = s
@@ -255,7 +279,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     fill = batch_fill(min(B, n), nnz, n_rows, d)
     scratch = _scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
                        c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n),
-                       (np.float32 if floating is float else np.float64)
+                       fgd_csr_lazy_table_rows(&c), (np.float32 if floating is float else np.float64)
                        if not hogwild and dense_steps(cfg, t0, fill) else None)
     scratch.s.fill = np.inf if STEPS == "dense" else fill
 
@@ -336,7 +360,7 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     dense = dense_steps(cfg, t0, fill)
     scratch = _scratch((n + B - 1) // B, d, K, avg is not None, P,
                        c.n_threads if dense else 1, False, min(B, n),
-                       (np.float32 if floating is float else np.float64) if dense else None)
+                       fgd_csr_lazy_table_rows(&c), (np.float32 if floating is float else np.float64) if dense else None)
     scratch.s.fill = np.inf if STEPS == "dense" else fill
 
     if floating is float:
