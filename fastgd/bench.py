@@ -439,8 +439,10 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
     reaches after ``epochs`` epochs from zero (also with ``shuffle="block"``,
     which reads rows in runs of 64); ``n_jobs`` = all threads
     (Hogwild! at batch 1; deterministic mini-batches of ``batch`` rows, which
-    take dense steps, with plain SGD and with Adagrad) against one thread. ``large`` (a dict of n, d, nnz_row) adds the first two
-    on a larger problem. Epochs are timed in interleaved rounds, medians of
+    take dense steps, with plain SGD and with Adagrad) against one thread.
+    ``large`` (a dict of n, d, nnz_row) adds the batch-1 cases (scikit-learn,
+    full and block shuffle, Hogwild!) on a larger problem. Epochs are timed in
+    interleaved rounds, medians of
     ``repeat``. Returns ``(rows, info)``.
     """
     from fastgd.solver import Trainer
@@ -468,8 +470,8 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
                "b1": fastgd_epoch_runner(X, y, 1, 1, **sched)[0]}
         if n_all > 1:
             fns["hogwild"], used_hog = fastgd_epoch_runner(X, y, 1, n_all, hogwild=True, **sched)
+        fns["block"], _ = fastgd_epoch_runner(X, y, 1, 1, shuffle="block", **sched)
         if full:
-            fns["block"], _ = fastgd_epoch_runner(X, y, 1, 1, shuffle="block", **sched)
             fns["batch1"] = fastgd_epoch_runner(X, y, batch, 1, **sched)[0]
             if n_all > 1:
                 # batches this large take dense steps (csrc/fastgd_csr.h), which

@@ -170,8 +170,11 @@ def test_bench_sparse_cases_small_problem():
     assert first["objective_fastgd"] < np.log(2)     # better than the zero model
     assert abs(first["objective_fastgd"] / first["objective_sklearn"] - 1) < 0.1
     assert any("batch 64, 1 thread" in c for c in cases)   # mini-batches: first problem only
-    assert sum('shuffle="block"' in c for c in cases) == 1
-    assert abs(info["problems"][0]["objective_fastgd_block"] / first["objective_sklearn"] - 1) < 0.1
+    assert sum('shuffle="block"' in c for c in cases) == 2   # both problems
+    assert abs(first["objective_fastgd_block"] / first["objective_sklearn"] - 1) < 0.1
+    # (the second, 3,000 rows after 2 epochs, is too early in training for
+    # either shuffle's objective to be near scikit-learn's)
+    assert f"{info['problems'][1]['objective_fastgd_block']:.6f}" in text
     if max_threads() > 1:
         assert sum("hogwild=True" in c for c in cases) == 2
         assert any("(deterministic)" in c for c in cases)
