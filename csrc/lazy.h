@@ -42,9 +42,11 @@
  *               applies at most 2 log2(J) of them, and replays the at most
  *               two single steps between blocks; where every step has the
  *               same map M (a constant step size), it looks M^J up in a
- *               table of its powers (fgd_lazy_momentum_powers). Exact to
- *               rounding (the products are associated differently from the
- *               replay).
+ *               table of its powers (fgd_lazy_momentum_powers), and
+ *               elsewhere a gap across spans of FGD_LAZY_SPAN steps takes a
+ *               span's suffix, blocks of whole spans and a span's prefix
+ *               (fgd_lazy_momentum_spans). Exact to rounding (the products
+ *               are associated differently from the replay).
  *   ADAM        Adam/AdamW (amsgrad too), without penalty or with
  *               AdamW's decoupled decay alone: m and v decay geometrically,
  *               w decays by 1 - lr decay, and the skipped steps move w by a
@@ -136,7 +138,7 @@ enum fgd_lazy_mode {
 #define FGD_LAZY_MAX_LEVELS 62
 
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
-#define FGD_LAZY_TABLES 18
+#define FGD_LAZY_TABLES 24
 
 typedef struct {
     const fgd_config *c;
@@ -173,6 +175,11 @@ typedef struct {
      * the first step of training): the map of J steps for J = 0 .. nsteps,
      * 6 doubles each (fgd_lazy_momentum_powers), or NULL */
     const double *mpow;
+    /* MOMENTUM where the maps differ (a varying step size): within each
+     * aligned span of FGD_LAZY_SPAN steps, the map from step i to the span's
+     * end (msuf, i = 0 .. nsteps - 1) and from the span's start to step i
+     * (mpre, i = 0 .. nsteps), 6 doubles each (fgd_lazy_momentum_spans), or NULL */
+    const double *msuf, *mpre;
     /* ADAM (fgd_lazy_adam_tables): the decay products ad and their prefix
      * sums asd, the suffix tables aq[n] and (with decay) ar[n], n = 0 .. 2;
      * alrho[n] = log(arho[n]); arho[3] for the bound; adecay the decoupled
@@ -325,6 +332,42 @@ static inline void fgd_lazy_momentum_powers(fgd_lazy *L, double *pw)
     L->mpow = pw;
 }
 
+/* MOMENTUM: the steps of a span (a power of two; see fgd_lazy_momentum). */
+#define FGD_LAZY_SPAN 256
+
+/* Where the maps differ: for every table index i, the product of the maps
+ * from i to the end of its aligned span of FGD_LAZY_SPAN steps into suf (6
+ * nsteps doubles), and from the span's start to i into pre (6 (nsteps + 1)
+ * doubles). A catch-up across spans then takes one suffix, the aligned
+ * blocks of whole spans between, and one prefix. O(nsteps), once per
+ * epoch; each entry is a product of at most FGD_LAZY_SPAN maps, in order. */
+static inline void fgd_lazy_momentum_spans(fgd_lazy *L, double *suf, double *pre)
+{
+    const int64_t n = L->nsteps, S = FGD_LAZY_SPAN;
+    double m[6];
+    int64_t i;
+    int k;
+    for (i = 0; i <= n; i++) {
+        double *p = pre + 6 * i;
+        if ((i & (S - 1)) == 0) {
+            p[0] = p[3] = 1.0;
+            p[1] = p[2] = p[4] = p[5] = 0.0;
+        } else {
+            fgd_lazy_momentum_step(L, i - 1, m);
+            fgd_lazy_momentum_compose(pre + 6 * (i - 1), m, p);
+        }
+    }
+    for (i = n - 1; i >= 0; i--) {
+        fgd_lazy_momentum_step(L, i, m);
+        if (((i + 1) & (S - 1)) == 0 || i + 1 == n)
+            for (k = 0; k < 6; k++) suf[6 * i + k] = m[k];
+        else
+            fgd_lazy_momentum_compose(m, suf + 6 * (i + 1), suf + 6 * i);
+    }
+    L->msuf = suf;
+    L->mpre = pre;
+}
+
 /*
  * prodp[i] = prod_{k < i} (1 - lr_k rate) for i = 0 .. nsteps (the decay
  * of a weight over the steps before table index i: L2's for SGD_CLOSED,
@@ -414,19 +457,20 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
  *   rows 5 .. 6   SGD_CLOSED (from SCALED): the sums of the iterates
  *   rows 5 .. 8   RMSPROP_MOMENTUM's q (row 5) and DECAY's and its powers (6 .. 8)
  *   rows 7 .. 11  ADAGRAD_L2's prefix sums
- *   rows 5 .. 17  MOMENTUM's block maps (5 .. 11) and powers (12 .. 17),
- *                 ADAM's tables (5 .. 12) and powers (13 .. 17)
+ *   rows 5 .. 23  MOMENTUM's block maps (5 .. 11) and powers (12 .. 17) or
+ *                 spans (12 .. 23)
+ *   rows 5 .. 17  ADAM's tables (5 .. 12) and powers (13 .. 17)
  */
 static inline int fgd_lazy_table_rows(const fgd_config *c)
 {
     const int nopen = c->l2 == 0.0 && c->l1 == 0.0;
     switch (c->optimizer) {
-    case FGD_SGD:      return c->hyper[0] == 0.0 ? 7 : FGD_LAZY_TABLES;
+    case FGD_SGD:      return c->hyper[0] == 0.0 ? 7 : 24;
     case FGD_ADAGRAD:  return c->l2 == 0.0 ? 5 : 12;
     case FGD_RMSPROP:
     case FGD_ADADELTA: return nopen ? 9 : 5;
     case FGD_FTRL:     return 5;
-    default:           return FGD_LAZY_TABLES;   /* Adam, AdamW */
+    default:           return 18;   /* Adam, AdamW */
     }
 }
 
@@ -488,6 +532,7 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->q3 = tables + 11 * N;
     L->mblk = NULL;
     L->mpow = NULL;
+    L->msuf = L->mpre = NULL;
     L->mlevels = 0;
     switch (c->optimizer) {
     case FGD_SGD:      L->ns = h[0] != 0.0; break;
@@ -508,8 +553,11 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
              * the block maps: 6 nsteps <= 7 N doubles */
             L->mode = FGD_LAZY_MOMENTUM;
             fgd_lazy_momentum_blocks(L, tables + 5 * N);
-            /* rows 12 .. 17: the powers of a constant step's map */
+            /* rows 12 .. 17: the powers of a constant step's map; where
+             * the maps differ, the spans' suffixes (12 .. 17) and prefixes
+             * (18 .. 23) */
             fgd_lazy_momentum_powers(L, tables + 12 * N);
+            if (!L->mpow) fgd_lazy_momentum_spans(L, tables + 12 * N, tables + 18 * N);
         }
         break;
     case FGD_ADAGRAD:
@@ -972,22 +1020,33 @@ static inline void fgd_lazy_momentum_apply(const double *m, double *w, double *s
 
 /*
  * MOMENTUM: the skipped steps [ia, ib) of one coordinate (w, buf = s[0]) as
- * one look-up of M^J where every step has the same map M (L->mpow), else as
- * the longest aligned blocks that fit, in order; a step that starts no block
- * inside the range is replayed with fgd_coord_step.
+ * one look-up of M^J where every step has the same map M (L->mpow); else,
+ * where the gap crosses the end of ia's span (L->msuf), as the suffix of
+ * ia's span, the aligned blocks of whole spans up to ib's span, and the
+ * prefix of ib's span (at most 2 + 2 log2(J / FGD_LAZY_SPAN) maps; before
+ * the spans a catch-up walked up to 2 log2(J) blocks and replayed single
+ * steps); else as the longest aligned blocks that fit, in order, a step
+ * that starts no block inside the range replayed with fgd_coord_step.
  */
 static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, double *gs,
                                      int64_t ia, int64_t ib)
 {
-    int64_t i = ia;
+    const int64_t S = FGD_LAZY_SPAN;
+    int64_t i = ia, end = ib;
     if (L->mpow) {   /* the same map at every step: M^J, looked up */
         fgd_lazy_momentum_apply(L->mpow + 6 * (ib - ia), w, s, gs);
         i = ib;
+    } else if (L->msuf && ia / S != ib / S) {
+        if (ia % S) {   /* to the end of ia's span */
+            fgd_lazy_momentum_apply(L->msuf + 6 * ia, w, s, gs);
+            i = ia - ia % S + S;
+        }
+        end = ib - ib % S;   /* the blocks below stop at ib's span */
     }
-    while (i < ib) {
+    while (i < end) {
         int l = 0;
         while (l < L->mlevels && (i & (((int64_t)2 << l) - 1)) == 0 &&
-               i + ((int64_t)2 << l) <= ib)
+               i + ((int64_t)2 << l) <= end)
             l++;
         if (l == 0) {
             const double pc[2] = {L->pc0[i], L->pc1[i]};
@@ -998,6 +1057,8 @@ static inline void fgd_lazy_momentum(const fgd_lazy *L, double *w, double *s, do
             i += (int64_t)1 << l;
         }
     }
+    if (end < ib)   /* from the start of ib's span */
+        fgd_lazy_momentum_apply(L->mpre + 6 * ib, w, s, gs);
     if (L->single) {
         *w = fgd_round_single(*w);
         s[0] = fgd_round_single(s[0]);

@@ -149,7 +149,7 @@ def test_tables_hold_the_rows_their_mode_writes():
         rows, written = _sparse.lazy_table_rows(cfg), _sparse.lazy_rows_written(cfg, 3, 40)
         assert 5 <= written <= rows <= _sparse.N_TABLES_ALL, (opt, kind, schedule, average)
         tight[rows] = tight.get(rows, False) or written == rows
-    assert tight == {5: True, 7: True, 9: True, 12: True, 18: True}, tight
+    assert tight == {5: True, 7: True, 9: True, 12: True, 18: True, 24: True}, tight
 
 
 def test_scaled_sgd_folds_the_scale_and_falls_back():
