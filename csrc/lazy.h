@@ -260,6 +260,13 @@ static inline void fgd_lazy_momentum_step(const fgd_lazy *L, int64_t i, double *
     m[5] = 0.0;
 }
 
+/* The map of no step: (w, buf) unchanged, nothing added to the gradient sum. */
+static inline void fgd_lazy_momentum_identity(double *m)
+{
+    m[0] = m[3] = 1.0;
+    m[1] = m[2] = m[4] = m[5] = 0.0;
+}
+
 /* The map of m1 followed by m2 (out may not alias them). */
 static inline void fgd_lazy_momentum_compose(const double *m1, const double *m2, double *out)
 {
@@ -320,8 +327,7 @@ static inline void fgd_lazy_momentum_powers(fgd_lazy *L, double *pw)
         for (k = 0; k < 6; k++)
             if (mi[k] != m0[k]) return;
     }
-    pw[0] = pw[3] = 1.0;
-    pw[1] = pw[2] = pw[4] = pw[5] = 0.0;
+    fgd_lazy_momentum_identity(pw);
     for (J = 1; J <= n; J++) {
         const int64_t low = J & -J;
         int l = 0;
@@ -348,13 +354,11 @@ static inline void fgd_lazy_momentum_spans(fgd_lazy *L, double *suf, double *pre
     int64_t i;
     int k;
     for (i = 0; i <= n; i++) {
-        double *p = pre + 6 * i;
         if ((i & (S - 1)) == 0) {
-            p[0] = p[3] = 1.0;
-            p[1] = p[2] = p[4] = p[5] = 0.0;
+            fgd_lazy_momentum_identity(pre + 6 * i);
         } else {
             fgd_lazy_momentum_step(L, i - 1, m);
-            fgd_lazy_momentum_compose(pre + 6 * (i - 1), m, p);
+            fgd_lazy_momentum_compose(pre + 6 * (i - 1), m, pre + 6 * i);
         }
     }
     for (i = n - 1; i >= 0; i--) {
@@ -747,6 +751,15 @@ static inline double fgd_lazy_closed_sgd_sum(const fgd_lazy *L, double w, int64_
     return w < 0.0 ? -sum : sum;
 }
 
+/* Inlining hints where GCC's own choice measured slower (GCC and Clang). */
+#if defined(__GNUC__)
+#define FGD_LAZY_ALWAYS_INLINE __attribute__((always_inline))
+#define FGD_LAZY_NOINLINE __attribute__((noinline))
+#else
+#define FGD_LAZY_ALWAYS_INLINE
+#define FGD_LAZY_NOINLINE
+#endif
+
 /*
  * ADAGRAD_L2: the J = ib - ia skipped steps of Adagrad with L2 (g = l2 w):
  *   G += (l2 w)^2;  w *= 1 - clr_k c(G),  c(G) = l2 / (sqrt(G) + eps),
@@ -765,19 +778,9 @@ static inline double fgd_lazy_closed_sgd_sum(const fgd_lazy *L, double w, int64_
  * to the gradient sum (which only feeds the reported gradient norm), nothing
  * is changed and 0 is returned: a shorter gap may pass. Returns -1, also
  * changing nothing, where no gap from ia passes (G = 0, or a single step's
- * x above 1e-3), and 1 when applied.
+ * x above 1e-3), and 1 when applied. Always inlined: called from two
+ * places, GCC kept it out of line, and the call cost the common catch-up 5%.
  */
-/* Inlining hints where GCC's own choice measured slower (GCC and Clang). */
-#if defined(__GNUC__)
-#define FGD_LAZY_ALWAYS_INLINE __attribute__((always_inline))
-#define FGD_LAZY_NOINLINE __attribute__((noinline))
-#else
-#define FGD_LAZY_ALWAYS_INLINE
-#define FGD_LAZY_NOINLINE
-#endif
-
-/* always inlined: called from two places, GCC kept it out of line, and the
- * call cost the common catch-up 5% */
 static inline FGD_LAZY_ALWAYS_INLINE int
 fgd_lazy_adagrad_l2(const fgd_lazy *L, double *w, double *s, double *gs, int64_t ia, int64_t ib,
                     double share)

@@ -279,7 +279,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     fill = batch_fill(min(B, n), nnz, n_rows, d)
     scratch = _scratch((n + B - 1) // B, d, 1, avg is not None, d + 1,
                        c.n_threads if (B > 1 or hogwild) else 1, hogwild, min(B, n),
-                       fgd_csr_lazy_table_rows(&c), (np.float32 if floating is float else np.float64)
+                       fgd_csr_lazy_table_rows(&c),
+                       (np.float32 if floating is float else np.float64)
                        if not hogwild and dense_steps(cfg, t0, fill) else None)
     scratch.s.fill = np.inf if STEPS == "dense" else fill
 
@@ -360,7 +361,8 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
     dense = dense_steps(cfg, t0, fill)
     scratch = _scratch((n + B - 1) // B, d, K, avg is not None, P,
                        c.n_threads if dense else 1, False, min(B, n),
-                       fgd_csr_lazy_table_rows(&c), (np.float32 if floating is float else np.float64) if dense else None)
+                       fgd_csr_lazy_table_rows(&c),
+                       (np.float32 if floating is float else np.float64) if dense else None)
     scratch.s.fill = np.inf if STEPS == "dense" else fill
 
     if floating is float:
