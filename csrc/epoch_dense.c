@@ -21,6 +21,14 @@
 #ifndef FGD_PREFETCH_ROWS
 #define FGD_PREFETCH_ROWS 8
 #endif
+/* Bytes of rows in one call above which rows taken in storage order are
+ * prefetched as well (fgd_prefetches_rows): below, they are likely in the
+ * last-level cache, where the prefetches only cost instructions (measured
+ * on a 32 MB L3: 3% slower at 24 MB, 10% faster at 32 MB). Python's
+ * chunks of an epoch hold about 32 MB of rows (solver.CHUNK_BYTES). */
+#ifndef FGD_INORDER_PREFETCH_BYTES
+#define FGD_INORDER_PREFETCH_BYTES ((int64_t)24 << 20)
+#endif
 /* Coordinates per run of an optimizer rule (a double buffer on the stack). */
 #define FGD_CHUNK 256
 
