@@ -13,8 +13,11 @@ Cases (see benchmarks/README.md for the reasoning and the latest table):
 * dense logistic-regression epochs (SGD, L2, shuffled rows) at several batch
   sizes on one thread and on all threads, float64 and float32, against
   scikit-learn's ``SGDClassifier(loss="log_loss")`` epoch; also with
-  ``shuffle="block"`` (batch 1 and 256, one thread), with the objective its
-  model reaches next to that of the fully shuffled one;
+  ``shuffle="block"`` (batch 1 and 256, one thread; batch 256 on all
+  threads), with the objective its model reaches next to that of the fully
+  shuffled one; and with rows in order (batch 1 and 256 on one thread,
+  float64; batch 256 on all threads, each dtype), against scikit-learn's
+  ``shuffle=False`` epoch;
 * time to reach the L2-regularized logistic optimum to a relative 1e-4,
   against scikit-learn's ``LogisticRegression`` (lbfgs, saga) and
   ``SGDClassifier``;
@@ -602,9 +605,10 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
         if batch in batches:
             fns[("in order", batch)] = fastgd_epoch_runner(X64, y, batch, 1, shuffle=False)[0]
     if 256 in batches and n_all > 1:
-        fn, used = fastgd_epoch_runner(X64, y, 256, n_all, shuffle=False)
-        fns[("in order", 256, n_all)] = fn
-        cases.append(("float64", 256, ("in order", n_all), used))
+        for dt in dtypes:
+            fn, used = fastgd_epoch_runner(data[dt], y, 256, n_all, shuffle=False)
+            fns[(dt, 256, "in order", n_all)] = fn
+            cases.append((dt, 256, ("in order", n_all), used))
     say(f"timing {len(fns)} cases in {repeat} interleaved rounds ...")
     # BLAS held to one thread: its spinning workers would slow the next case
     with _blas_one_thread():
@@ -621,7 +625,7 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
         bw = bw1 if used == 1 else bwn
         if isinstance(n_jobs, tuple):     # (row order, threads asked)
             order, n_jobs = n_jobs
-            key = (dt, batch, order, n_jobs) if order == "block" else (order, batch, n_jobs)
+            key = (dt, batch, order, n_jobs)
             what = 'shuffle="block"' if order == "block" else "rows in order"
             peer = ("sklearn SGDClassifier epoch", med[("sklearn", dt)]) if order == "block" \
                 else ("sklearn SGDClassifier, shuffle=False", med[("sklearn", "in order")])

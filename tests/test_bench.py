@@ -116,6 +116,22 @@ def test_bench_run_small_problem_end_to_end():
     assert md.count("\n|") == len(rows) + 2
 
 
+def test_bench_times_batch_256_in_order_on_all_threads_for_each_dtype():
+    from fastgd import bench
+    from fastgd.backends.cpu import max_threads
+
+    if max_threads() < 2:
+        pytest.skip("the all-threads cases need two threads")
+    rows, _ = bench.run(n=3000, d=8, repeat=1, adam_params=5000, saga=False,
+                        dtypes=("float64", "float32"), batches=(256,), max_epochs=3,
+                        budget_s=2.0, methods=1)
+    for dt in ("float64", "float32"):
+        [row] = [r for r in rows if r["case"].startswith(f"SGD epoch, {dt}, batch 256, n_jobs=")
+                 and r["case"].endswith("rows in order")]
+        assert row["peer"] == "sklearn SGDClassifier, shuffle=False"
+        assert row["fastgd_s"] > 0 and row["bandwidth_fraction"] > 0
+
+
 def test_objective_and_optimum_agree_with_scikit_learn():
     from sklearn.linear_model import LogisticRegression
 
