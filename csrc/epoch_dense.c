@@ -15,11 +15,19 @@
 #include "epoch_common.h"
 #include "dispatch.h"
 
-/* How far ahead in a shuffled order rows are prefetched (tuned on the
- * benchmarks of benchmarks/README.md: far enough to cover a DRAM and TLB miss
- * at the speed rows are consumed, near enough not to evict them again). */
+/* How far ahead rows are prefetched: FGD_PREFETCH_BYTES of rows, at least
+ * FGD_PREFETCH_ROWS and at most FGD_PREFETCH_MAX_ROWS of them (tuned on
+ * the benchmarks of benchmarks/README.md: far enough to cover a DRAM and
+ * TLB miss at the speed rows are consumed, near enough not to evict them
+ * again). */
 #ifndef FGD_PREFETCH_ROWS
 #define FGD_PREFETCH_ROWS 8
+#endif
+#ifndef FGD_PREFETCH_BYTES
+#define FGD_PREFETCH_BYTES 6400
+#endif
+#ifndef FGD_PREFETCH_MAX_ROWS
+#define FGD_PREFETCH_MAX_ROWS 32
 #endif
 /* Bytes of rows in one call above which rows taken in storage order are
  * prefetched as well (fgd_prefetches_rows): below, they are likely in the
@@ -39,6 +47,14 @@
 #else
 #define FGD_INLINE static inline
 #endif
+
+/* Rows ahead to prefetch rows of rowbytes bytes (see FGD_PREFETCH_BYTES). */
+static inline int64_t fgd_prefetch_ahead(int64_t rowbytes)
+{
+    const int64_t k = FGD_PREFETCH_BYTES / (rowbytes > 0 ? rowbytes : 1);
+    return k < FGD_PREFETCH_ROWS ? FGD_PREFETCH_ROWS
+           : k > FGD_PREFETCH_MAX_ROWS ? FGD_PREFETCH_MAX_ROWS : k;
+}
 
 static inline void fgd_prefetch_row(const void *row, int64_t nbytes)
 {

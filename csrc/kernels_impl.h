@@ -31,7 +31,7 @@
  *   per run, not per coordinate, so the compiler vectorizes them (sqrt and
  *   division are correctly rounded in SIMD too: no change in results);
  * - in a shuffled order the rows the thread will visit next are prefetched
- *   FGD_PREFETCH_ROWS ahead, across batch boundaries, hiding DRAM and TLB
+ *   fgd_prefetch_ahead rows ahead, across batch boundaries, hiding DRAM and TLB
  *   latency (otherwise the cost of pure SGD over a shuffled order);
  * - the mini-batch loop takes rows in groups of FGD_GROUP: each row's
  *   margin as it is reached, the group's losses in one SIMD loop, then one
@@ -265,7 +265,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
                                  fgd_stats *stats)
 {
     const int64_t D = d + 1;
-    const int64_t rowbytes = d * (int64_t)sizeof(REAL);
+    const int64_t rowbytes = d * (int64_t)sizeof(REAL), ahead = fgd_prefetch_ahead(rowbytes);
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
     /* log-loss: each row's loss value waits here until FGD_LOSS_GROUP rows
      * have their derivative (only the derivative is on the critical path) */
@@ -276,7 +276,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
     int nonfinite = 0;
 
     if (order)
-        for (r = 0; r < FGD_PREFETCH_ROWS && r < n; r++)
+        for (r = 0; r < ahead && r < n; r++)
             fgd_prefetch_row(X + order[r] * d, rowbytes);
     for (r = 0; r < n; r++) {
         const int64_t i = order ? order[r] : r;
@@ -284,8 +284,8 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
         const double s = sw ? sw[i] : 1.0;
         double p, l, dl, lr, pc[2], l2g, decay;
         REAL dlr;
-        if (order && r + FGD_PREFETCH_ROWS < n) {
-            const int64_t ip = order[r + FGD_PREFETCH_ROWS];
+        if (order && r + ahead < n) {
+            const int64_t ip = order[r + ahead];
             fgd_prefetch_row(X + ip * d, rowbytes);
             fgd_prefetch_value(y + ip);
             if (sw) fgd_prefetch_value(sw + ip);
@@ -381,7 +381,7 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
                                          int64_t start, int64_t r0, int64_t r1, int tid,
                                          int nt, double *loss_sum, double *weight_sum)
 {
-    const int64_t rowbytes = d * (int64_t)sizeof(REAL);
+    const int64_t rowbytes = d * (int64_t)sizeof(REAL), ahead = fgd_prefetch_ahead(rowbytes);
     const int pf = FN(fgd_prefetches_rows)(order, n, d);
     double my_loss = *loss_sum, my_weight = *weight_sum;
     /* the intercept's gradient, in a register: as gb[d] += dl in memory it
@@ -407,7 +407,7 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
             const double s = sw ? sw[i] : 1.0;
             if (pf) {
                 const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
-                                                     FGD_PREFETCH_ROWS);
+                                                     ahead);
                 if (ip >= 0) {
                     fgd_prefetch_row(X + ip * d, rowbytes);
                     fgd_prefetch_value(y + ip);
@@ -470,10 +470,10 @@ static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t
     const int64_t D = k->d + 1;
     if (start == 0 && FN(fgd_prefetches_rows)(k->order, k->n, k->d)) {
         /* the first rows of this thread's slice: later ones are prefetched
-         * FGD_PREFETCH_ROWS ahead by fgd_batch_rows */
+         * fgd_prefetch_ahead rows ahead by fgd_batch_rows */
         const int64_t rowbytes = k->d * (int64_t)sizeof(REAL);
         int64_t r;
-        for (r = r0; r < r1 && r < r0 + FGD_PREFETCH_ROWS; r++)
+        for (r = r0; r < r1 && r < r0 + fgd_prefetch_ahead(rowbytes); r++)
             fgd_prefetch_row(k->X + (k->order ? k->order[r] : r) * k->d, rowbytes);
     }
     return FN(fgd_batch_rows)(k->X, k->n, k->d, k->y, k->sw, k->order, k->params,
