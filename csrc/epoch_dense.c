@@ -13,30 +13,9 @@
 #include "schedules.h"
 #include "omp_shim.h"
 #include "epoch_common.h"
+#include "prefetch.h"
 #include "dispatch.h"
 
-/* How far ahead rows are prefetched: FGD_PREFETCH_BYTES of rows, at least
- * FGD_PREFETCH_ROWS and at most FGD_PREFETCH_MAX_ROWS of them (tuned on
- * the benchmarks of benchmarks/README.md: far enough to cover a DRAM and
- * TLB miss at the speed rows are consumed, near enough not to evict them
- * again). */
-#ifndef FGD_PREFETCH_ROWS
-#define FGD_PREFETCH_ROWS 8
-#endif
-#ifndef FGD_PREFETCH_BYTES
-#define FGD_PREFETCH_BYTES 6400
-#endif
-#ifndef FGD_PREFETCH_MAX_ROWS
-#define FGD_PREFETCH_MAX_ROWS 32
-#endif
-/* Bytes of rows in one call above which rows taken in storage order are
- * prefetched as well (fgd_prefetches_rows): below, they are likely in the
- * last-level cache, where the prefetches only cost instructions (measured
- * on a 32 MB L3: 3% slower at 24 MB, 10% faster at 32 MB). Python's
- * chunks of an epoch hold about 32 MB of rows (solver.CHUNK_BYTES). */
-#ifndef FGD_INORDER_PREFETCH_BYTES
-#define FGD_INORDER_PREFETCH_BYTES ((int64_t)24 << 20)
-#endif
 /* Coordinates per run of an optimizer rule (a double buffer on the stack). */
 #define FGD_CHUNK 256
 
@@ -47,35 +26,6 @@
 #else
 #define FGD_INLINE static inline
 #endif
-
-/* Rows ahead to prefetch rows of rowbytes bytes (see FGD_PREFETCH_BYTES). */
-static inline int64_t fgd_prefetch_ahead(int64_t rowbytes)
-{
-    const int64_t k = FGD_PREFETCH_BYTES / (rowbytes > 0 ? rowbytes : 1);
-    return k < FGD_PREFETCH_ROWS ? FGD_PREFETCH_ROWS
-           : k > FGD_PREFETCH_MAX_ROWS ? FGD_PREFETCH_MAX_ROWS : k;
-}
-
-static inline void fgd_prefetch_row(const void *row, int64_t nbytes)
-{
-    const char *p = (const char *)row;
-    int64_t off;
-#if defined(__GNUC__) && defined(__x86_64__)
-    /* non-temporal (prefetchnta): a row is read once per epoch. On AMD Zen 5
-     * it measured 4-13% faster than into L2 (prefetcht1) for mini-batches of
-     * 1M x 100 rows in order, in blocks or shuffled, on one or two threads,
-     * and 6% for batch 1 shuffled (benchmarks/README.md); an earlier
-     * measurement had preferred L2 to L1 (prefetcht0) for shuffled rows.
-     * volatile asm because GCC 12 dropped a loop of __builtin_prefetch */
-    for (off = 0; off < nbytes; off += 64) __asm__ volatile("prefetchnta %0" : : "m"(p[off]));
-#elif defined(__GNUC__)
-    for (off = 0; off < nbytes; off += 64) __builtin_prefetch(p + off, 0, 0);
-#else
-    (void)p;
-    (void)off;
-    (void)nbytes;
-#endif
-}
 
 /* State rows (of 3) that the optimizer's rule reads and writes. */
 static inline int fgd_n_state(int optimizer, const double *h)
@@ -110,14 +60,6 @@ FGD_INLINE void fgd_loss_group(int loss, double eps, const double *y, const doub
 }
 
 /* Prefetch one value (a target or a sample weight) of a row visited soon. */
-static inline void fgd_prefetch_value(const double *p)
-{
-#if defined(__GNUC__)
-    __builtin_prefetch(p, 0, 3);
-#else
-    (void)p;
-#endif
-}
 
 #define REAL double
 #define SFX f64

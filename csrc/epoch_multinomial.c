@@ -14,6 +14,7 @@
 #include "schedules.h"
 #include "omp_shim.h"
 #include "epoch_common.h"
+#include "prefetch.h"
 #include "dispatch.h"
 
 /* The per-row and per-coordinate loops are cloned per instruction set

@@ -339,38 +339,6 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, nonfinite);
 }
 
-/* Whether the mini-batch loop prefetches the rows a thread visits next: in a
- * shuffled order always; rows in storage order too where the n rows are
- * larger than the caches, since each thread's slice is a jump from its
- * last one that the hardware prefetcher is slow to follow (1M x 100
- * float64, batch 256, in order: 15% less time on one thread, 11% on two;
- * where X fits in the L3, up to 9% more: benchmarks/README.md). */
-static inline int FN(fgd_prefetches_rows)(const int64_t *order, int64_t n, int64_t d)
-{
-    return order != NULL || n * d * (int64_t)sizeof(REAL) > FGD_INORDER_PREFETCH_BYTES;
-}
-
-/* Row index that thread tid of nt visits `ahead` positions after position r
- * of its slice [r0, r1) of the batch starting at `start`, looking at most
- * into its slice of the next batch; -1 when there is none. order NULL:
- * rows in storage order. */
-static inline int64_t FN(fgd_row_ahead)(const int64_t *order, int64_t n, int64_t B,
-                                        int64_t start, int64_t r, int64_t r1,
-                                        int tid, int nt, int64_t ahead)
-{
-    const int64_t rp = r + ahead;
-    int64_t next, m2, q0, q1;
-    if (rp < r1) return order ? order[rp] : rp;
-    next = start + B;
-    if (next >= n) return -1;
-    m2 = n - next < B ? n - next : B;
-    q0 = next + m2 * tid / nt;
-    q1 = next + m2 * (tid + 1) / nt;
-    q0 += rp - r1;
-    if (q0 >= q1) return -1;
-    return order ? order[q0] : q0;
-}
-
 /* Phase 1 for rows [r0, r1) (this thread's slice of the batch that starts
  * at `start`): margin, loss and loss derivative of each row, and its
  * gradient added to gb. Returns 1 if a margin or a loss is not finite. */
@@ -382,7 +350,7 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
                                          int nt, double *loss_sum, double *weight_sum)
 {
     const int64_t rowbytes = d * (int64_t)sizeof(REAL), ahead = fgd_prefetch_ahead(rowbytes);
-    const int pf = FN(fgd_prefetches_rows)(order, n, d);
+    const int pf = fgd_prefetches_rows(order, n, rowbytes);
     double my_loss = *loss_sum, my_weight = *weight_sum;
     /* the intercept's gradient, in a register: as gb[d] += dl in memory it
      * was a store-to-load chain through every row */
@@ -406,7 +374,7 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
             const int64_t i = order ? order[q] : q;
             const double s = sw ? sw[i] : 1.0;
             if (pf) {
-                const int64_t ip = FN(fgd_row_ahead)(order, n, B, start, q, r1, tid, nt,
+                const int64_t ip = fgd_row_ahead(order, n, B, start, q, r1, tid, nt,
                                                      ahead);
                 if (ip >= 0) {
                     fgd_prefetch_row(X + ip * d, rowbytes);
@@ -468,7 +436,7 @@ static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t
 {
     const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
     const int64_t D = k->d + 1;
-    if (start == 0 && FN(fgd_prefetches_rows)(k->order, k->n, k->d)) {
+    if (start == 0 && fgd_prefetches_rows(k->order, k->n, k->d * (int64_t)sizeof(REAL))) {
         /* the first rows of this thread's slice: later ones are prefetched
          * fgd_prefetch_ahead rows ahead by fgd_batch_rows */
         const int64_t rowbytes = k->d * (int64_t)sizeof(REAL);

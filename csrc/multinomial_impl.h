@@ -169,7 +169,7 @@ FGD_CLONES static void FN(fgd_mn_update_range)(const fgd_config *c, REAL *restri
 /* The softmax model's two phases for fgd_run_batches (epoch_common.h). */
 typedef struct {
     const REAL *X;
-    int64_t d, K;
+    int64_t n, d, K;
     const double *y, *sw;
     const int64_t *order;
     REAL *params, *state, *gbuf, *avg;
@@ -182,15 +182,27 @@ static int FN(fgd_mn_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0
 {
     const FN(fgd_mn_ctx) *k = (const FN(fgd_mn_ctx) *)ctx;
     const int64_t P = (k->d + 1) * k->K;
+    const int64_t rowbytes = k->d * (int64_t)sizeof(REAL), ahead = fgd_prefetch_ahead(rowbytes);
+    const int pf = fgd_prefetches_rows(k->order, k->n, rowbytes);
     REAL *gb = k->gbuf + tid * P;
     double *p = k->pbuf + tid * k->K;
     int64_t r;
-    (void)nt;
-    (void)start;
+    if (pf && start == 0)   /* the first rows; later ones `ahead` rows ahead */
+        for (r = r0; r < r1 && r < r0 + ahead; r++)
+            fgd_prefetch_row(k->X + (k->order ? k->order[r] : r) * k->d, rowbytes);
     for (r = r0; r < r1; r++) {
         const int64_t row = k->order ? k->order[r] : r;
         const double s = k->sw ? k->sw[row] : 1.0;
         double l;
+        if (pf) {
+            const int64_t ip = fgd_row_ahead(k->order, k->n, k->c->batch_size, start, r, r1,
+                                             tid, nt, ahead);
+            if (ip >= 0) {
+                fgd_prefetch_row(k->X + ip * k->d, rowbytes);
+                fgd_prefetch_value(k->y + ip);
+                if (k->sw) fgd_prefetch_value(k->sw + ip);
+            }
+        }
         if (s == 0.0) continue;
         l = FN(fgd_mn_row)(k->X + row * k->d, k->d, k->K, k->params, (int64_t)k->y[row], s,
                            p, gb);
@@ -238,7 +250,7 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
         const double yi = y[order ? order[i] : i];
         if (!(yi >= 0.0 && yi < (double)K && yi == floor(yi))) return -1;
     }
-    k.X = X; k.d = d; k.K = K; k.y = y; k.sw = sw; k.order = order;
+    k.X = X; k.n = n; k.d = d; k.K = K; k.y = y; k.sw = sw; k.order = order;
     k.params = params; k.state = state; k.gbuf = gbuf; k.avg = avg;
     k.pbuf = pbuf; k.gsum = gsum; k.c = c;
     ops.rows = FN(fgd_mn_rows);
