@@ -59,8 +59,6 @@ FGD_INLINE void fgd_loss_group(int loss, double eps, const double *y, const doub
     }
 }
 
-/* Prefetch one value (a target or a sample weight) of a row visited soon. */
-
 #define REAL double
 #define SFX f64
 #define FGD_REAL_IS_FLOAT 0

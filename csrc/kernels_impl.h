@@ -30,9 +30,10 @@
  *   choice of rule, of the state rows it uses and of the L1 prox made once
  *   per run, not per coordinate, so the compiler vectorizes them (sqrt and
  *   division are correctly rounded in SIMD too: no change in results);
- * - in a shuffled order the rows the thread will visit next are prefetched
- *   fgd_prefetch_ahead rows ahead, across batch boundaries, hiding DRAM and TLB
- *   latency (otherwise the cost of pure SGD over a shuffled order);
+ * - the rows the thread will visit next are prefetched (prefetch.h) a few
+ *   KB ahead, across batch boundaries, hiding DRAM and TLB latency: in a
+ *   shuffled order always (otherwise the cost of pure SGD over a shuffled
+ *   order), in storage order where the rows exceed the caches;
  * - the mini-batch loop takes rows in groups of FGD_GROUP: each row's
  *   margin as it is reached, the group's losses in one SIMD loop, then one
  *   pass over the thread's buffer adds the group's gradients (fgd_axpy8),
@@ -275,21 +276,14 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
     int64_t t = t0, r;
     int nonfinite = 0;
 
-    if (order)
-        for (r = 0; r < ahead && r < n; r++)
-            fgd_prefetch_row(X + order[r] * d, rowbytes);
+    if (order) fgd_prefetch_first_rows(X, rowbytes, order, 0, n, ahead);
     for (r = 0; r < n; r++) {
         const int64_t i = order ? order[r] : r;
         const REAL *x = X + i * d;
         const double s = sw ? sw[i] : 1.0;
         double p, l, dl, lr, pc[2], l2g, decay;
         REAL dlr;
-        if (order && r + ahead < n) {
-            const int64_t ip = order[r + ahead];
-            fgd_prefetch_row(X + ip * d, rowbytes);
-            fgd_prefetch_value(y + ip);
-            if (sw) fgd_prefetch_value(sw + ip);
-        }
+        if (order && r + ahead < n) fgd_prefetch_sample(X, rowbytes, y, sw, order[r + ahead]);
         if (s == 0.0) continue; /* no weight: no step */
         p = FN(fgd_dot)(x, params, d) + (double)params[d];
         if (defer) {
@@ -374,13 +368,8 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
             const int64_t i = order ? order[q] : q;
             const double s = sw ? sw[i] : 1.0;
             if (pf) {
-                const int64_t ip = fgd_row_ahead(order, n, B, start, q, r1, tid, nt,
-                                                     ahead);
-                if (ip >= 0) {
-                    fgd_prefetch_row(X + ip * d, rowbytes);
-                    fgd_prefetch_value(y + ip);
-                    if (sw) fgd_prefetch_value(sw + ip);
-                }
+                const int64_t ip = fgd_row_ahead(order, n, B, start, q, r1, tid, nt, ahead);
+                if (ip >= 0) fgd_prefetch_sample(X, rowbytes, y, sw, ip);
             }
             if (s == 0.0) continue;
             gx[m] = X + i * d;
@@ -435,15 +424,11 @@ static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t
                               int64_t r1, double *loss, double *weight)
 {
     const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
-    const int64_t D = k->d + 1;
-    if (start == 0 && fgd_prefetches_rows(k->order, k->n, k->d * (int64_t)sizeof(REAL))) {
-        /* the first rows of this thread's slice: later ones are prefetched
-         * fgd_prefetch_ahead rows ahead by fgd_batch_rows */
-        const int64_t rowbytes = k->d * (int64_t)sizeof(REAL);
-        int64_t r;
-        for (r = r0; r < r1 && r < r0 + fgd_prefetch_ahead(rowbytes); r++)
-            fgd_prefetch_row(k->X + (k->order ? k->order[r] : r) * k->d, rowbytes);
-    }
+    const int64_t D = k->d + 1, rowbytes = k->d * (int64_t)sizeof(REAL);
+    /* the first rows of this thread's slice: later ones are prefetched
+     * ahead by fgd_batch_rows */
+    if (start == 0 && fgd_prefetches_rows(k->order, k->n, rowbytes))
+        fgd_prefetch_first_rows(k->X, rowbytes, k->order, r0, r1, fgd_prefetch_ahead(rowbytes));
     return FN(fgd_batch_rows)(k->X, k->n, k->d, k->y, k->sw, k->order, k->params,
                               k->gbuf + tid * D, k->c, k->c->batch_size, start, r0, r1,
                               tid, nt, loss, weight);

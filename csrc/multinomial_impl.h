@@ -188,8 +188,7 @@ static int FN(fgd_mn_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0
     double *p = k->pbuf + tid * k->K;
     int64_t r;
     if (pf && start == 0)   /* the first rows; later ones `ahead` rows ahead */
-        for (r = r0; r < r1 && r < r0 + ahead; r++)
-            fgd_prefetch_row(k->X + (k->order ? k->order[r] : r) * k->d, rowbytes);
+        fgd_prefetch_first_rows(k->X, rowbytes, k->order, r0, r1, ahead);
     for (r = r0; r < r1; r++) {
         const int64_t row = k->order ? k->order[r] : r;
         const double s = k->sw ? k->sw[row] : 1.0;
@@ -197,11 +196,7 @@ static int FN(fgd_mn_rows)(void *ctx, int tid, int nt, int64_t start, int64_t r0
         if (pf) {
             const int64_t ip = fgd_row_ahead(k->order, k->n, k->c->batch_size, start, r, r1,
                                              tid, nt, ahead);
-            if (ip >= 0) {
-                fgd_prefetch_row(k->X + ip * k->d, rowbytes);
-                fgd_prefetch_value(k->y + ip);
-                if (k->sw) fgd_prefetch_value(k->sw + ip);
-            }
+            if (ip >= 0) fgd_prefetch_sample(k->X, rowbytes, k->y, k->sw, ip);
         }
         if (s == 0.0) continue;
         l = FN(fgd_mn_row)(k->X + row * k->d, k->d, k->K, k->params, (int64_t)k->y[row], s,
