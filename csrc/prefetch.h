@@ -1,9 +1,10 @@
 /*
  * prefetch.h -- software prefetch of the dense rows an epoch visits next,
  * shared by the binary loop (kernels_impl.h) and the softmax loop
- * (multinomial_impl.h). Each thread prefetches the rows of its own slice of
- * the batch, and of its slice of the next batch, a fixed number of bytes
- * ahead of the row it is on.
+ * (multinomial_impl.h), and the batch-1 loop (fgd_epoch_single). Each
+ * thread prefetches the rows of its own slice of the batch, and of its
+ * slices of the next batches, a fixed number of bytes ahead of the row it
+ * is on, with each row's target and sample weight.
  */
 #ifndef FASTGD_PREFETCH_H
 #define FASTGD_PREFETCH_H
