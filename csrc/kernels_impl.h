@@ -351,6 +351,8 @@ FGD_CLONES static int FN(fgd_batch_rows)(const REAL *X, int64_t n, int64_t d,
     REAL g_icpt = gb[d];
     int64_t r;
     int bad = 0, k;
+    if (pf && start == 0)   /* the first rows; later ones `ahead` rows ahead */
+        fgd_prefetch_first_rows(X, rowbytes, order, r0, r1, ahead);
     /* Rows go in groups of FGD_GROUP: each row's margin as it is reached
      * (the dot products are independent, and the CPU overlaps them), then
      * the group's losses and derivatives in one SIMD loop, then the
@@ -424,11 +426,7 @@ static int FN(fgd_dense_rows)(void *ctx, int tid, int nt, int64_t start, int64_t
                               int64_t r1, double *loss, double *weight)
 {
     const FN(fgd_dense_ctx) *k = (const FN(fgd_dense_ctx) *)ctx;
-    const int64_t D = k->d + 1, rowbytes = k->d * (int64_t)sizeof(REAL);
-    /* the first rows of this thread's slice: later ones are prefetched
-     * ahead by fgd_batch_rows */
-    if (start == 0 && fgd_prefetches_rows(k->order, k->n, rowbytes))
-        fgd_prefetch_first_rows(k->X, rowbytes, k->order, r0, r1, fgd_prefetch_ahead(rowbytes));
+    const int64_t D = k->d + 1;
     return FN(fgd_batch_rows)(k->X, k->n, k->d, k->y, k->sw, k->order, k->params,
                               k->gbuf + tid * D, k->c, k->c->batch_size, start, r0, r1,
                               tid, nt, loss, weight);
