@@ -118,6 +118,38 @@ def test_automatic_chunks_are_whole_batches(monkeypatch):
     assert tr.epoch == 2
 
 
+@pytest.mark.parametrize("ratio, max_bytes, work", [
+    (0, 1 << 30, 64 * 1024),          # without the rule: CHUNK_BYTES (64 KB) of rows
+    (32, 1 << 30, None),              # the catch-up of 100,001 coordinates: one chunk
+    (32, 128 * 1024, 128 * 1024),     # ... but never more than CHUNK_MAX_BYTES of work
+])
+def test_sparse_chunks_amortize_the_catch_up(monkeypatch, ratio, max_bytes, work):
+    # A CSR chunk of lazy updates ends with O(n_features) passes, so with
+    # many features its chunks are sized by those passes, not CHUNK_BYTES.
+    from fastgd.bench import make_sparse_data
+    sizes = []
+    real = cpu_backend.run_epoch
+
+    def spy(problem, params, state, order, *args, **kwargs):
+        sizes.append(order.shape[0])
+        return real(problem, params, state, order, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "run_epoch", spy)
+    monkeypatch.setattr("fastgd.solver.CHUNK_BYTES", 64 * 1024)
+    monkeypatch.setattr("fastgd.solver.CATCHUP_RATIO", ratio)
+    monkeypatch.setattr("fastgd.solver.CHUNK_MAX_BYTES", max_bytes)
+    n, d = 6000, 100_000
+    X, y = make_sparse_data(n, d, 3)
+    tr = Trainer(loss="log_loss", optimizer="sgd", lr=0.1, batch_size=1, random_state=0)
+    tr.init_model(d, np.float64)
+    tr.run(X, y, epochs=1)
+    assert sum(sizes) == n
+    row_bytes = X.nnz * 12 // n + 8      # float64 values and int32 indices
+    expected = 1 if work is None else -(-n // (work // row_bytes))
+    assert expected > 1 or work is None
+    assert len(sizes) == expected
+
+
 def test_interrupt_between_chunks_restores_last_epoch(monkeypatch):
     X, y = _problem(800, 5)
     tr = Trainer(optimizer="adam", lr=0.01, batch_size=10, random_state=0)
