@@ -49,10 +49,14 @@ REFERENCE_ROWS = 1024
 CHUNK_BYTES = 1 << 25
 # A CSR chunk of lazy updates ends with passes over every coordinate (the
 # weight scale folded into the weights, the skipped updates caught up, the
-# gradient sums). Such a chunk holds at least CATCHUP_RATIO times the bytes
-# those passes touch, and at most CHUNK_MAX_BYTES of work, so that they stay
-# a few percent of the epoch: 2M x 1M rows with 100 values each took 72
-# chunks of 32 MB, and a quarter of the epoch went to these passes.
+# gradient sums). Plain SGD's CSR loop costs little more than reading its
+# rows, so there a chunk holds at least CATCHUP_RATIO times the bytes those
+# passes touch, and at most CHUNK_MAX_BYTES of rows, so that they stay a few
+# percent of the epoch: 2M x 1M rows with 100 values each took 72 chunks of
+# 32 MB, and a quarter of the epoch went to these passes. (The other
+# optimizers' lazy updates cost 10-50 times more per stored value: their
+# chunks of CHUNK_BYTES already amortize the passes, and larger ones would
+# keep Ctrl-C waiting for seconds.)
 CATCHUP_RATIO = 32
 CHUNK_MAX_BYTES = 1 << 30
 
@@ -429,15 +433,18 @@ class Trainer:
         Deterministic (see CHUNK_BYTES): a row is read once, and each step
         reads and writes the parameters and three rows of state (dense), or
         only the batch's columns (sparse: lazy updates, with one
-        O(n_features) catch-up per chunk, which CATCHUP_RATIO amortizes).
+        O(n_features) catch-up per chunk, which CATCHUP_RATIO amortizes for
+        plain SGD).
         """
         if self.chunk_rows is not None:
             rows = int(self.chunk_rows)
         elif sparse:
-            # the catch-up reads and writes the weights, the optimizer state,
-            # the gradient sums and the core's snapshot of the weights
-            catchup = self.params.nbytes + self.state.nbytes + 16 * self.params.size
-            work = max(CHUNK_BYTES, min(CHUNK_MAX_BYTES, CATCHUP_RATIO * catchup))
+            work = CHUNK_BYTES
+            if self.optimizer.name == "sgd" and not self.optimizer.momentum:
+                # the catch-up reads and writes the weights, the optimizer
+                # state, the gradient sums and the core's copy of the weights
+                catchup = self.params.nbytes + self.state.nbytes + 16 * self.params.size
+                work = max(work, min(CHUNK_MAX_BYTES, CATCHUP_RATIO * catchup))
             rows = int(work / max(1, row_bytes))
         else:
             step_bytes = 4 * self.params.size * self.params.itemsize

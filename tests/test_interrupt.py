@@ -118,14 +118,16 @@ def test_automatic_chunks_are_whole_batches(monkeypatch):
     assert tr.epoch == 2
 
 
-@pytest.mark.parametrize("ratio, max_bytes, work", [
-    (0, 1 << 30, 64 * 1024),          # without the rule: CHUNK_BYTES (64 KB) of rows
-    (32, 1 << 30, None),              # the catch-up of 100,001 coordinates: one chunk
-    (32, 128 * 1024, 128 * 1024),     # ... but never more than CHUNK_MAX_BYTES of work
+@pytest.mark.parametrize("optimizer, ratio, max_bytes, work", [
+    ("sgd", 0, 1 << 30, 64 * 1024),         # without the rule: CHUNK_BYTES (64 KB) of rows
+    ("sgd", 32, 1 << 30, None),             # the catch-up of 100,001 coordinates: one chunk
+    ("sgd", 32, 128 * 1024, 128 * 1024),    # ... but never more than CHUNK_MAX_BYTES of work
+    ("adagrad", 32, 1 << 30, 64 * 1024),    # costlier lazy updates: CHUNK_BYTES
 ])
-def test_sparse_chunks_amortize_the_catch_up(monkeypatch, ratio, max_bytes, work):
-    # A CSR chunk of lazy updates ends with O(n_features) passes, so with
-    # many features its chunks are sized by those passes, not CHUNK_BYTES.
+def test_sparse_chunks_amortize_the_catch_up(monkeypatch, optimizer, ratio, max_bytes, work):
+    # A CSR chunk of plain SGD's lazy updates ends with O(n_features) passes
+    # that cost about as much as its rows, so with many features its chunks
+    # are sized by those passes, not CHUNK_BYTES.
     from fastgd.bench import make_sparse_data
     sizes = []
     real = cpu_backend.run_epoch
@@ -140,7 +142,7 @@ def test_sparse_chunks_amortize_the_catch_up(monkeypatch, ratio, max_bytes, work
     monkeypatch.setattr("fastgd.solver.CHUNK_MAX_BYTES", max_bytes)
     n, d = 6000, 100_000
     X, y = make_sparse_data(n, d, 3)
-    tr = Trainer(loss="log_loss", optimizer="sgd", lr=0.1, batch_size=1, random_state=0)
+    tr = Trainer(loss="log_loss", optimizer=optimizer, lr=0.1, batch_size=1, random_state=0)
     tr.init_model(d, np.float64)
     tr.run(X, y, epochs=1)
     assert sum(sizes) == n
