@@ -427,14 +427,15 @@ class Trainer:
             ref = max(current, zero) + self.penalty_value(coef)
         return ref if math.isfinite(ref) and ref > 0 else None
 
-    def _chunk_size(self, n, row_bytes, batch, sparse=False):
+    def _chunk_size(self, n, row_bytes, batch, sparse=False, table_bytes=0):
         """Rows for the next chunk: whole batches, about CHUNK_BYTES of work.
 
         Deterministic (see CHUNK_BYTES): a row is read once, and each step
         reads and writes the parameters and three rows of state (dense), or
         only the batch's columns (sparse: lazy updates, with one
         O(n_features) catch-up per chunk, which CATCHUP_RATIO amortizes for
-        plain SGD).
+        plain SGD). A sparse chunk's per-step tables (``table_bytes`` per
+        step) stay within CHUNK_BYTES, however short its rows.
         """
         if self.chunk_rows is not None:
             rows = int(self.chunk_rows)
@@ -446,6 +447,8 @@ class Trainer:
                 catchup = self.params.nbytes + self.state.nbytes + 16 * self.params.size
                 work = max(work, min(CHUNK_MAX_BYTES, CATCHUP_RATIO * catchup))
             rows = int(work / max(1, row_bytes))
+            if table_bytes > 0:
+                rows = min(rows, int(CHUNK_BYTES * batch / table_bytes))
         else:
             step_bytes = 4 * self.params.size * self.params.itemsize
             rows = int(CHUNK_BYTES / (max(1, row_bytes) + step_bytes / batch))
@@ -476,13 +479,16 @@ class Trainer:
         # costs about a dense step
         sparse_cheap = hasattr(X, "nnz") and not getattr(
             self.backend, "sparse_step_is_dense", lambda p, t: False)(problem, self.t)
+        table_bytes = getattr(self.backend, "sparse_table_bytes",
+                              lambda p: 0)(problem) if hasattr(X, "nnz") else 0
         total = None
         r0 = 0
         while True:
             if getattr(self, "_interrupt_requested", False):
                 self._interrupt_requested = False
                 raise KeyboardInterrupt("Trainer.interrupt() was called")
-            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch, sparse_cheap))
+            r1 = min(n, r0 + self._chunk_size(n, row_bytes, batch, sparse_cheap,
+                                                      table_bytes))
             if r0 == 0 and r1 == n:
                 part, part_order = problem, order                      # one chunk
             elif order is not None:

@@ -118,17 +118,8 @@ def test_automatic_chunks_are_whole_batches(monkeypatch):
     assert tr.epoch == 2
 
 
-@pytest.mark.parametrize("optimizer, ratio, max_bytes, work", [
-    ("sgd", 0, 1 << 30, 64 * 1024),         # without the rule: CHUNK_BYTES (64 KB) of rows
-    ("sgd", 32, 1 << 30, None),             # the catch-up of 100,001 coordinates: one chunk
-    ("sgd", 32, 128 * 1024, 128 * 1024),    # ... but never more than CHUNK_MAX_BYTES of work
-    ("adagrad", 32, 1 << 30, 64 * 1024),    # costlier lazy updates: CHUNK_BYTES
-])
-def test_sparse_chunks_amortize_the_catch_up(monkeypatch, optimizer, ratio, max_bytes, work):
-    # A CSR chunk of plain SGD's lazy updates ends with O(n_features) passes
-    # that cost about as much as its rows, so with many features its chunks
-    # are sized by those passes, not CHUNK_BYTES.
-    from fastgd.bench import make_sparse_data
+def _csr_chunks(monkeypatch, X, y, optimizer, batch_size, ratio=32, max_bytes=1 << 30):
+    """The rows of each chunk of one epoch over CSR X, with CHUNK_BYTES 64 KB."""
     sizes = []
     real = cpu_backend.run_epoch
 
@@ -140,16 +131,47 @@ def test_sparse_chunks_amortize_the_catch_up(monkeypatch, optimizer, ratio, max_
     monkeypatch.setattr("fastgd.solver.CHUNK_BYTES", 64 * 1024)
     monkeypatch.setattr("fastgd.solver.CATCHUP_RATIO", ratio)
     monkeypatch.setattr("fastgd.solver.CHUNK_MAX_BYTES", max_bytes)
-    n, d = 6000, 100_000
-    X, y = make_sparse_data(n, d, 3)
-    tr = Trainer(loss="log_loss", optimizer=optimizer, lr=0.1, batch_size=1, random_state=0)
-    tr.init_model(d, np.float64)
+    tr = Trainer(loss="log_loss", optimizer=optimizer, lr=0.1, batch_size=batch_size,
+                 random_state=0)
+    tr.init_model(X.shape[1], np.float64)
     tr.run(X, y, epochs=1)
-    assert sum(sizes) == n
+    assert sum(sizes) == X.shape[0]
+    return sizes
+
+
+@pytest.mark.parametrize("optimizer, ratio, max_bytes, work", [
+    ("sgd", 0, 1 << 30, 64 * 1024),         # without the rule: CHUNK_BYTES (64 KB) of rows
+    ("sgd", 32, 1 << 30, None),             # the catch-up of 100,001 coordinates: one chunk
+    ("sgd", 32, 128 * 1024, 128 * 1024),    # ... but never more than CHUNK_MAX_BYTES of work
+    ("adagrad", 32, 1 << 30, 64 * 1024),    # costlier lazy updates: CHUNK_BYTES
+])
+def test_sparse_chunks_amortize_the_catch_up(monkeypatch, optimizer, ratio, max_bytes, work):
+    # A CSR chunk of plain SGD's lazy updates ends with O(n_features) passes
+    # that cost about as much as its rows, so with many features its chunks
+    # are sized by those passes, not CHUNK_BYTES.
+    from fastgd.bench import make_sparse_data
+    n, batch = 6000, 8
+    X, y = make_sparse_data(n, 100_000, 20)
+    sizes = _csr_chunks(monkeypatch, X, y, optimizer, batch, ratio, max_bytes)
     row_bytes = X.nnz * 12 // n + 8      # float64 values and int32 indices
-    expected = 1 if work is None else -(-n // (work // row_bytes))
-    assert expected > 1 or work is None
-    assert len(sizes) == expected
+    rows = n if work is None else work // row_bytes // batch * batch
+    assert rows < n or work is None
+    assert sizes == [rows] * (n // rows) + ([n % rows] if n % rows else [])
+
+
+def test_sparse_chunk_tables_stay_within_chunk_bytes(monkeypatch):
+    # Rows shorter than a step's tables: the tables, not the rows, bound the
+    # chunk, so that its memory stays within CHUNK_BYTES.
+    from fastgd.bench import make_sparse_data
+    X, y = make_sparse_data(6000, 100_000, 3)
+    sizes = _csr_chunks(monkeypatch, X, y, "sgd", 1)
+    tr = Trainer(loss="log_loss", optimizer="sgd", lr=0.1, batch_size=1)
+    tr.init_model(X.shape[1], np.float64)
+    Xc, yc, _ = check_data(X, accept_sparse=True), y, None
+    table_bytes = cpu_backend.sparse_table_bytes(tr._problem(Xc, yc, None, 1, None))
+    assert table_bytes > X.nnz * 12 // X.shape[0] + 8
+    assert len(sizes) > 1
+    assert max(sizes) == 64 * 1024 // table_bytes
 
 
 def test_interrupt_between_chunks_restores_last_epoch(monkeypatch):

@@ -63,6 +63,13 @@ def sparse_step_is_dense(problem, t):
     return replays_skipped_steps(problem, t)
 
 
+def sparse_table_bytes(problem):
+    """Bytes of the per-step tables (lazy.h) a CSR chunk of ``problem``
+    allocates for each of its steps; the Trainer bounds its chunks by them."""
+    from fastgd.backends.cpu._sparse import lazy_table_rows
+    return 8 * lazy_table_rows(problem.c_config())
+
+
 def sparse_dense_steps(problem, t):
     """Whether ``problem``'s CSR mini-batches update every coordinate at every
     step (as the dense loop does) rather than lazily; see csrc/fastgd_csr.h."""
