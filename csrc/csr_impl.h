@@ -287,7 +287,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
-    const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
+    const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     /* log-loss: the rows' loss values wait for a group (fgd_flush_log_losses) */
     const int defer = c->loss == FGD_LOG_LOSS;
     double pz[FGD_LOSS_GROUP] = {0}, pe[FGD_LOSS_GROUP] = {0}, ps[FGD_LOSS_GROUP] = {0};
@@ -706,7 +706,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
 {
     const double *E = L->cum;
     const double l2 = c->l2;
-    const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES;
+    const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];

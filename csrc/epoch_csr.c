@@ -8,6 +8,9 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#endif
 
 #include "fastgd.h"
 #include "fastgd_csr.h"
@@ -52,6 +55,27 @@
 #ifndef FGD_CSR_WAHEAD
 #define FGD_CSR_WAHEAD 2
 #endif
+/* Whether plain SGD's loops (csr_sgd_rows, csr_hogwild_scaled) take that
+ * prefetch of the weights on this CPU. The figures above are AMD Zen 4's.
+ * On Zen 5 (AMD family 1Ah) the same prefetches made those epochs 8-12%
+ * slower (2M x 1M and 200k x 1M, shuffled and in blocks: benchmarks/
+ * README.md, session 13): its larger out-of-order window overlaps a row's
+ * weight misses by itself, and the prefetches only compete with the rows'
+ * own for the core's outstanding misses. Other CPUs keep the prefetch. */
+int fgd_csr_weight_prefetch(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    unsigned a, b, c, d, family;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u /* "Auth"enticAMD */ ||
+        !__get_cpuid(1, &a, &b, &c, &d))
+        return 1;
+    family = (a >> 8) & 0xfu;
+    if (family == 0xfu) family += (a >> 20) & 0xffu;
+    return family < 0x1au;
+#else
+    return 1;
+#endif
+}
 #ifndef FGD_CSR_WLOC
 #define FGD_CSR_WLOC 1
 #endif

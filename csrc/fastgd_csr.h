@@ -157,6 +157,9 @@ int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double 
 /* The rows of per-step tables an epoch with cfg needs (lazy.h:
  * fgd_lazy_table_rows), at most FGD_LAZY_TABLES; each holds nsteps + 1 doubles. */
 int fgd_csr_lazy_table_rows(const fgd_config *cfg);
+/* Whether plain SGD's CSR loops prefetch the weights of the rows ahead on
+ * this CPU (epoch_csr.c); for fastgd.show_config(). */
+int fgd_csr_weight_prefetch(void);
 /* For tests: the tables (FGD_LAZY_TABLES rows) as an epoch with cfg sets
  * them up, with plain SGD's per-coordinate closed form where it applies. */
 void fgd_csr_lazy_setup_closed(const fgd_config *cfg, int64_t t0, int64_t nsteps,

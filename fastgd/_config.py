@@ -50,6 +50,8 @@ def config_info():
                    "NO: built without OpenMP, the compiled core runs single-threaded"),
         "openmp threads": core["max_threads"],
         "simd": core["simd"],
+        "sparse weight prefetch": ("yes" if core["csr_weight_prefetch"] else
+                                   "no (measured slower on this kind of CPU)"),
         "blas": _blas(),
         "cuda": _cuda_status(),
     }

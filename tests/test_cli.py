@@ -29,7 +29,8 @@ def test_demo_prints_every_optimizer(capsys):
 def test_config_reports_openmp_and_simd(capsys):
     assert main(["config"]) == 0
     out = capsys.readouterr().out
-    for key in ("fastgd", "numpy", "openmp", "openmp threads", "simd", "blas", "cuda"):
+    for key in ("fastgd", "numpy", "openmp", "openmp threads", "simd",
+                "sparse weight prefetch", "blas", "cuda"):
         assert key in out
 
 

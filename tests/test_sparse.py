@@ -8,6 +8,8 @@ lazy catch-up mode of ``csrc/lazy.h`` is exercised, and a test checks which
 mode each configuration takes.
 """
 import itertools
+import platform
+import sys
 
 import numpy as np
 import pytest
@@ -1197,3 +1199,21 @@ def test_grad_norm_is_exact_under_the_per_coordinate_closed_form(batch_size):
     sparse = train(X, y, **kw)
     dense = train(X.toarray(), y, **kw)
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+                    reason="reads the CPU's vendor and family from /proc/cpuinfo (Linux x86-64)")
+def test_weight_prefetch_follows_the_cpu_family():
+    # Plain SGD's CSR loops skip the weight prefetch on AMD family 1Ah (Zen 5)
+    # and later, where it measured slower; every other CPU keeps it.
+    from fastgd.backends.cpu import build_info
+    fields = {}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    zen5_or_later = (fields.get("vendor_id") == "AuthenticAMD"
+                     and int(fields.get("cpu family", 0)) >= 0x1A)
+    assert build_info()["csr_weight_prefetch"] is (not zen5_or_later)

@@ -78,8 +78,10 @@ def sparse_dense_steps(problem, t):
 
 
 def build_info():
-    """OpenMP, thread count and SIMD dispatch of the compiled core."""
-    return _core.build_info()
+    """OpenMP, thread count and SIMD dispatch of the compiled core, and
+    whether its CSR loops prefetch weights on this CPU."""
+    from fastgd.backends.cpu._sparse import weight_prefetch
+    return dict(_core.build_info(), csr_weight_prefetch=weight_prefetch())
 
 
 def max_threads():

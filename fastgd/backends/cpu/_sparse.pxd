@@ -36,6 +36,7 @@ cdef extern from "fastgd_csr.h" nogil:
     int fgd_csr_dense_steps(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                             double *tables, double fill)
     int fgd_csr_lazy_table_rows(const fgd_config *cfg)
+    int fgd_csr_weight_prefetch()
     void fgd_csr_lazy_setup_closed(const fgd_config *cfg, int64_t t0, int64_t nsteps,
                                    double *tables)
     int fgd_csr_lazy_replays(const fgd_config *cfg, int64_t t0, int64_t nsteps,

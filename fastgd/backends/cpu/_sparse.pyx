@@ -64,6 +64,12 @@ def dense_steps(dict cfg, int64_t t0, double fill):
     return bool(fgd_csr_dense_steps(&c, t0, 1, &tables[0], fill))
 
 
+def weight_prefetch():
+    """Whether plain SGD's CSR loops prefetch the weights of the rows ahead
+    on this CPU (csrc/epoch_csr.c: not on AMD Zen 5, where it measured slower)."""
+    return bool(fgd_csr_weight_prefetch())
+
+
 def lazy_table_rows(dict cfg):
     """The rows of per-step tables (each ``n_steps + 1`` doubles) a CSR epoch
     with ``cfg`` allocates."""
