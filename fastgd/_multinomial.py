@@ -144,6 +144,10 @@ class _CompiledBackend:
         base = getattr(self._base, "sparse_dense_steps", None)
         return bool(base and base(problem, t))
 
+    def sparse_table_bytes(self, problem):
+        base = getattr(self._base, "sparse_table_bytes", None)
+        return base(problem) if base else 0
+
     def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None):
         from fastgd.backends.cpu import _multinomial
 

@@ -53,10 +53,11 @@ CHUNK_BYTES = 1 << 25
 # rows, so there a chunk holds at least CATCHUP_RATIO times the bytes those
 # passes touch, and at most CHUNK_MAX_BYTES of rows, so that they stay a few
 # percent of the epoch: 2M x 1M rows with 100 values each took 72 chunks of
-# 32 MB, and a quarter of the epoch went to these passes. (The other
-# optimizers' lazy updates cost 10-50 times more per stored value: their
-# chunks of CHUNK_BYTES already amortize the passes, and larger ones would
-# keep Ctrl-C waiting for seconds.)
+# 32 MB, and a quarter of the epoch went to these passes. (Elsewhere a
+# stored value costs more -- Adagrad about 11 ns without a penalty and
+# 35-130 ns with L2, against 2 ns for plain SGD; the softmax model once per
+# class -- so chunks of CHUNK_BYTES already take long enough to amortize the
+# passes better, and 1 GB chunks kept Ctrl-C waiting 9-11 s.)
 CATCHUP_RATIO = 32
 CHUNK_MAX_BYTES = 1 << 30
 
@@ -441,7 +442,8 @@ class Trainer:
             rows = int(self.chunk_rows)
         elif sparse:
             work = CHUNK_BYTES
-            if self.optimizer.name == "sgd" and not self.optimizer.momentum:
+            if (self.optimizer.name == "sgd" and not self.optimizer.momentum
+                    and self.params.ndim == 1):   # one weight per feature
                 # the catch-up reads and writes the weights, the optimizer
                 # state, the gradient sums and the core's copy of the weights
                 catchup = self.params.nbytes + self.state.nbytes + 16 * self.params.size

@@ -159,6 +159,39 @@ def test_sparse_chunks_amortize_the_catch_up(monkeypatch, optimizer, ratio, max_
     assert sizes == [rows] * (n // rows) + ([n % rows] if n % rows else [])
 
 
+def test_softmax_csr_chunks_keep_chunk_bytes_and_bound_their_tables(monkeypatch):
+    # The softmax model's rows cost once per class: no catch-up rule, but
+    # its step tables bound its chunks as the binary model's do.
+    from fastgd._multinomial import MultinomialTrainer
+    from fastgd.bench import make_sparse_data
+    X, y = make_sparse_data(6000, 100_000, 3)
+    y = (y > 0) + (np.arange(y.size) % 2)          # three classes
+    sizes = []
+    real = MultinomialTrainer._make_backend
+
+    def spying_backend(self):
+        backend = real(self)
+        run = backend.run_epoch
+
+        def spy(problem, params, state, order, *args, **kwargs):
+            sizes.append(order.shape[0])
+            return run(problem, params, state, order, *args, **kwargs)
+
+        backend.run_epoch = spy
+        return backend
+
+    monkeypatch.setattr(MultinomialTrainer, "_make_backend", spying_backend)
+    monkeypatch.setattr("fastgd.solver.CHUNK_BYTES", 64 * 1024)
+    tr = MultinomialTrainer(3, optimizer="sgd", lr=0.1, batch_size=1, random_state=0)
+    tr.init_model(X.shape[1], np.float64)
+    tr.run(X, y.astype(float), epochs=1)
+    table_bytes = tr.backend.sparse_table_bytes(tr._problem(X, y.astype(float), None, 1))
+    assert table_bytes > 0
+    assert sum(sizes) == 6000 and len(sizes) > 1
+    assert max(sizes) == min(64 * 1024 // table_bytes,
+                             64 * 1024 // (X.nnz * 12 // X.shape[0] + 8))
+
+
 def test_sparse_chunk_tables_stay_within_chunk_bytes(monkeypatch):
     # Rows shorter than a step's tables: the tables, not the rows, bound the
     # chunk, so that its memory stays within CHUNK_BYTES.
