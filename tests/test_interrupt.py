@@ -118,13 +118,20 @@ def test_automatic_chunks_are_whole_batches(monkeypatch):
     assert tr.epoch == 2
 
 
+def _csr_row_bytes(X):
+    """Trainer's bytes per CSR row: float64 values, int32 indices, a row pointer."""
+    return X.nnz * 12 // X.shape[0] + 8
+
+
 def _csr_chunks(monkeypatch, X, y, optimizer, batch_size, ratio=32, max_bytes=1 << 30):
-    """The rows of each chunk of one epoch over CSR X, with CHUNK_BYTES 64 KB."""
-    sizes = []
+    """The rows of each chunk of one epoch over CSR X, with CHUNK_BYTES 64 KB,
+    and the problem the chunks were run on."""
+    sizes, problems = [], []
     real = cpu_backend.run_epoch
 
     def spy(problem, params, state, order, *args, **kwargs):
         sizes.append(order.shape[0])
+        problems.append(problem)
         return real(problem, params, state, order, *args, **kwargs)
 
     monkeypatch.setattr(cpu_backend, "run_epoch", spy)
@@ -136,7 +143,7 @@ def _csr_chunks(monkeypatch, X, y, optimizer, batch_size, ratio=32, max_bytes=1 
     tr.init_model(X.shape[1], np.float64)
     tr.run(X, y, epochs=1)
     assert sum(sizes) == X.shape[0]
-    return sizes
+    return sizes, problems[0]
 
 
 @pytest.mark.parametrize("optimizer, ratio, max_bytes, work", [
@@ -152,9 +159,8 @@ def test_sparse_chunks_amortize_the_catch_up(monkeypatch, optimizer, ratio, max_
     from fastgd.bench import make_sparse_data
     n, batch = 6000, 8
     X, y = make_sparse_data(n, 100_000, 20)
-    sizes = _csr_chunks(monkeypatch, X, y, optimizer, batch, ratio, max_bytes)
-    row_bytes = X.nnz * 12 // n + 8      # float64 values and int32 indices
-    rows = n if work is None else work // row_bytes // batch * batch
+    sizes, _ = _csr_chunks(monkeypatch, X, y, optimizer, batch, ratio, max_bytes)
+    rows = n if work is None else work // _csr_row_bytes(X) // batch * batch
     assert rows < n or work is None
     assert sizes == [rows] * (n // rows) + ([n % rows] if n % rows else [])
 
@@ -166,7 +172,7 @@ def test_softmax_csr_chunks_keep_chunk_bytes_and_bound_their_tables(monkeypatch)
     from fastgd.bench import make_sparse_data
     X, y = make_sparse_data(6000, 100_000, 3)
     y = (y > 0) + (np.arange(y.size) % 2)          # three classes
-    sizes = []
+    sizes, problems = [], []
     real = MultinomialTrainer._make_backend
 
     def spying_backend(self):
@@ -175,6 +181,7 @@ def test_softmax_csr_chunks_keep_chunk_bytes_and_bound_their_tables(monkeypatch)
 
         def spy(problem, params, state, order, *args, **kwargs):
             sizes.append(order.shape[0])
+            problems.append(problem)
             return run(problem, params, state, order, *args, **kwargs)
 
         backend.run_epoch = spy
@@ -185,11 +192,10 @@ def test_softmax_csr_chunks_keep_chunk_bytes_and_bound_their_tables(monkeypatch)
     tr = MultinomialTrainer(3, optimizer="sgd", lr=0.1, batch_size=1, random_state=0)
     tr.init_model(X.shape[1], np.float64)
     tr.run(X, y.astype(float), epochs=1)
-    table_bytes = tr.backend.sparse_table_bytes(tr._problem(X, y.astype(float), None, 1))
+    table_bytes = tr.backend.sparse_table_bytes(problems[0])
     assert table_bytes > 0
     assert sum(sizes) == 6000 and len(sizes) > 1
-    assert max(sizes) == min(64 * 1024 // table_bytes,
-                             64 * 1024 // (X.nnz * 12 // X.shape[0] + 8))
+    assert max(sizes) == min(64 * 1024 // table_bytes, 64 * 1024 // _csr_row_bytes(X))
 
 
 def test_sparse_chunk_tables_stay_within_chunk_bytes(monkeypatch):
@@ -197,12 +203,9 @@ def test_sparse_chunk_tables_stay_within_chunk_bytes(monkeypatch):
     # chunk, so that its memory stays within CHUNK_BYTES.
     from fastgd.bench import make_sparse_data
     X, y = make_sparse_data(6000, 100_000, 3)
-    sizes = _csr_chunks(monkeypatch, X, y, "sgd", 1)
-    tr = Trainer(loss="log_loss", optimizer="sgd", lr=0.1, batch_size=1)
-    tr.init_model(X.shape[1], np.float64)
-    Xc, yc, _ = check_data(X, accept_sparse=True), y, None
-    table_bytes = cpu_backend.sparse_table_bytes(tr._problem(Xc, yc, None, 1, None))
-    assert table_bytes > X.nnz * 12 // X.shape[0] + 8
+    sizes, problem = _csr_chunks(monkeypatch, X, y, "sgd", 1)
+    table_bytes = cpu_backend.sparse_table_bytes(problem)
+    assert table_bytes > _csr_row_bytes(X)
     assert len(sizes) > 1
     assert max(sizes) == 64 * 1024 // table_bytes
 
