@@ -1150,8 +1150,14 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     for (b = 0; b < nb && !abort_flag; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const int64_t m = end - start;
-        double batch_weight = 0.0, gb = 0.0;
-        int64_t nc = 0, k;
+        double batch_weight = 0.0, gb = 0.0, dl1 = 0.0;
+        int64_t nc = 0, k, lo1 = 0, hi1 = 0;
+        /* batch_size 1 with no column twice in the row (canonical CSR): the
+         * step takes each entry's gradient from the row, still in cache,
+         * instead of through gacc (one array fewer read and written at
+         * random per stored value); the same values, as gacc[j] would hold
+         * 0 + dl x_j */
+        int direct = B == 1 && !scaled;
         for (r = start; r < end; r++) {
             const int64_t i = order ? order[r] : r;
             const double s = sw ? sw[i] : 1.0;
@@ -1171,6 +1177,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                                           last[j], t);
                     last[j] = t + 1;
                     cols[nc++] = j;
+                } else {
+                    direct = 0;
                 }
             }
             FN(csr_lanes_flush)(&lanes, &L, params, state, D, gsum, t);
@@ -1185,13 +1193,19 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             loss_sum += s * l;
             weight_sum += s;
             dl *= s;
-            if (dl != 0.0) {
+            if (direct) {
+                lo1 = lo;
+                hi1 = hi;
+                dl1 = dl;
+                gb += dl;
+            } else if (dl != 0.0) {
                 for (q = lo; q < hi; q++) gacc[indices[q]] += dl * (double)data[q];
                 gb += dl;
             }
         }
         if (abort_flag) {
-            for (k = 0; k < nc; k++) gacc[cols[k]] = 0.0;
+            if (!direct)
+                for (k = 0; k < nc; k++) gacc[cols[k]] = 0.0;
             break;
         }
         if (batch_weight > 0.0) {
@@ -1219,6 +1233,13 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                         snap[j] = U;
                     }
                     params[j] = (REAL)v;
+                }
+            } else if (direct) {
+                for (q = lo1; q < hi1; q++) {
+                    j = (int64_t)indices[q];
+                    FN(csr_step_coord)(c, L.ns, params, state, D, j, 0.0 + dl1 * (double)data[q], lr,
+                                       pc, 1, &gsum[j]);
+                    if (asum && it >= L.astart) asum[j] += (double)params[j];
                 }
             } else {
                 for (k = 0; k < nc; k++) {
@@ -1252,7 +1273,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         } else {
             /* no step: the listed columns are up to date at step t */
             for (k = 0; k < nc; k++) {
-                gacc[cols[k]] = 0.0;
+                if (!direct) gacc[cols[k]] = 0.0;
                 last[cols[k]] = t;
             }
         }

@@ -1217,3 +1217,43 @@ def test_weight_prefetch_follows_the_cpu_family():
     zen5_or_later = (fields.get("vendor_id") == "AuthenticAMD"
                      and int(fields.get("cpu family", 0)) >= 0x1A)
     assert build_info()["csr_weight_prefetch"] is (not zen5_or_later)
+
+
+@pytest.mark.parametrize("opt", [fastgd.optim.Adagrad(lr=0.05), fastgd.optim.Adam(lr=0.01)])
+def test_batch_one_row_with_a_repeated_column_sums_its_entries(opt):
+    # the general loop at batch_size 1 takes each entry's gradient straight
+    # from the row; a row that names a column twice (possible in the core's
+    # contract, though Python hands it canonical CSR) must fall back to the
+    # gradient accumulator so that the column takes one step with the sum
+    import dataclasses
+
+    from fastgd.backends.cpu._csr import run_epoch_csr
+
+    X, y = _data(n=300, d=40)
+    X = X.tocsr()
+    # split each row's first entry in two halves under the same column
+    data, indices, indptr = [], [], [0]
+    for i in range(X.shape[0]):
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        row_d, row_i = list(X.data[lo:hi]), list(X.indices[lo:hi])
+        if row_d:
+            row_d = [row_d[0] / 2, row_d[0] / 2] + row_d[1:]
+            row_i = [row_i[0], row_i[0]] + row_i[1:]
+        data += row_d
+        indices += row_i
+        indptr.append(len(data))
+    Xdup = sp.csr_matrix((np.array(data), np.array(indices, dtype=np.int32),
+                          np.array(indptr, dtype=np.int32)), shape=X.shape)
+    assert Xdup.nnz > X.nnz
+    tr = Trainer(loss="log_loss", optimizer=opt, penalty="l2", alpha=1e-3, batch_size=1)
+    tr.init_model(X.shape[1], np.float64)
+    problem = tr._problem(X, y, None, 1)
+    results = []
+    for rows in (X, Xdup):
+        params, state = tr.params.copy(), tr.state.copy()
+        stats = run_epoch_csr(dataclasses.replace(problem, X=rows), params, state, None, 0,
+                              np.zeros_like(params))
+        assert stats.n_steps == X.shape[0]
+        results.append(params)
+    # x/2 + x/2 == x exactly, so only the order of the sums differs
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-15)
