@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
-__all__ = ["check_data", "check_sparse", "check_targets", "check_labels", "check_numeric_dtype",
+__all__ = ["check_data", "check_sparse", "check_sparse_structure", "check_targets", "check_labels", "check_numeric_dtype",
            "scaled_sample_weight", "base_seed", "epoch_seed", "epoch_order",
            "epoch_order_blocks", "check_shuffle", "DEFAULT_SHUFFLE_BLOCK"]
 
@@ -302,6 +302,54 @@ def scaled_sample_weight(sample_weight, X):
     return sw / (total / sw.shape[0])
 
 
+def check_sparse_structure(X):
+    """Refuse a sparse matrix whose index arrays do not describe its shape.
+
+    SciPy builds matrices from raw arrays without checking them by default,
+    and its compiled products and conversions index memory with them
+    unchecked: a column index past ``n_features`` or a decreasing ``indptr``
+    would read outside the arrays (a crash, or garbage margins). This check
+    runs before any such use, in O(nnz) vectorized passes, and never
+    modifies X. CSR and CSC (their compressed axis) and COO (row and column
+    coordinates) are checked; other formats are converted by SciPy's own
+    checked code paths.
+
+    Raises
+    ------
+    ValueError
+        Naming the first inconsistency found.
+    """
+    fmt = X.format
+    if fmt in ("csr", "csc"):
+        n_major, n_minor = X.shape if fmt == "csr" else X.shape[::-1]
+        major, minor = ("row", "column") if fmt == "csr" else ("column", "row")
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        if indptr.ndim != 1 or indptr.shape[0] != n_major + 1:
+            raise ValueError(f"sparse X ({fmt}) of shape {X.shape} needs an indptr of length "
+                             f"{n_major + 1}, got shape {indptr.shape}")
+        nnz = int(indptr[-1])
+        if int(indptr[0]) != 0 or nnz > min(indices.shape[0], np.asarray(X.data).shape[0]):
+            raise ValueError("sparse X: indptr must run from 0 to the number of stored entries")
+        if n_major and np.any(indptr[1:] < indptr[:-1]):
+            bad = int(np.argmax(indptr[1:] < indptr[:-1]))
+            raise ValueError(f"sparse X: indptr decreases at {major} {bad}")
+        _check_coordinates(indices[:nnz], n_minor, minor)
+    elif fmt == "coo":
+        _check_coordinates(np.asarray(X.row), X.shape[0], "row")
+        _check_coordinates(np.asarray(X.col), X.shape[1], "column")
+
+
+def _check_coordinates(idx, bound, what):
+    """Every entry of ``idx`` in [0, bound), or a ValueError naming the first not."""
+    if idx.shape[0] == 0:
+        return
+    lo, hi = idx.min(), idx.max()
+    if lo < 0 or hi >= bound:
+        bad = int(np.argmax((idx < 0) | (idx >= bound)))
+        raise ValueError(f"sparse X: {what} index {int(idx[bad])} is out of range "
+                         f"[0, {bound})")
+
+
 def check_sparse(X, dtype=None):
     """Validate a scipy.sparse matrix or array as canonical CSR for training.
 
@@ -315,7 +363,9 @@ def check_sparse(X, dtype=None):
     * Other value dtypes become float64 (a copy); integer indices of other
       widths become int64.
     * Explicit zeros, empty rows and all-zero columns are fine.
-    * NaN or infinity among the stored values raises ValueError.
+    * NaN or infinity among the stored values raises ValueError, and so do
+      index arrays that do not fit the shape (:func:`check_sparse_structure`)
+      and a matrix with no rows or no columns.
 
     Parameters
     ----------
@@ -335,6 +385,7 @@ def check_sparse(X, dtype=None):
         raise ValueError(f"X must be 2-D, got a sparse array of shape {X.shape}")
     if X.dtype.kind not in "fiu" or X.dtype.kind == "b":
         raise ValueError(f"sparse X must have numeric values, got dtype {X.dtype}")
+    check_sparse_structure(X)   # before SciPy's unchecked conversions and products use it
     if X.format != "csr":
         X = X.tocsr()       # one conversion (a new object: the input is untouched)
     if X.dtype not in dtypes:
@@ -351,5 +402,8 @@ def check_sparse(X, dtype=None):
         X.sum_duplicates()   # sorts the indices too
     if X.shape[0] == 0:
         raise ValueError("Found array with 0 sample(s) (shape=%r) while a minimum of 1 is "
+                         "required." % (X.shape,))
+    if X.shape[1] == 0:
+        raise ValueError("Found array with 0 feature(s) (shape=%r) while a minimum of 1 is "
                          "required." % (X.shape,))
     return X

@@ -83,7 +83,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastgd.data import check_numeric_dtype, check_shuffle, scaled_sample_weight
+from fastgd.data import (check_numeric_dtype, check_shuffle, check_sparse_structure,
+                         scaled_sample_weight)
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -246,6 +247,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         # fastgd's dtype policy, as in fastgd.fit: bool, string, complex and
         # datetime input is refused rather than guessed at (check_numeric_dtype).
         check_numeric_dtype(X, "X")
+        if sp.issparse(X):   # before scikit-learn's validation converts or reads it
+            check_sparse_structure(X)
         if y is not None and not isinstance(self, ClassifierMixin):
             check_numeric_dtype(y, "y", bool_hint=" (for class labels use SGDClassifier)")
         X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
@@ -767,6 +770,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
         """
         check_numeric_dtype(X, "X")
+        if sp.issparse(X):   # before scikit-learn's unchecked sparse product reads it
+            check_sparse_structure(X)
         return super().decision_function(X)
 
     @available_if(_check_proba)
@@ -960,6 +965,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     def _decision_function(self, X):
         check_is_fitted(self)
         check_numeric_dtype(X, "X")
+        if sp.issparse(X):   # before scikit-learn's unchecked sparse product reads it
+            check_sparse_structure(X)
         X = validate_data(self, X, accept_sparse="csr", reset=False,
                           dtype=[np.float64, np.float32])
         return np.asarray(safe_sparse_dot(X, self.coef_.T, dense_output=True)).ravel() \

@@ -347,6 +347,61 @@ def test_invalid_structure_is_refused():
         _sparse.check_structure(bad.indices, bad.indptr, X.shape[1])
 
 
+def _broken_matrices():
+    """CSR/CSC/COO matrices whose index arrays do not fit their shape, built
+    from raw arrays as SciPy allows without checking, with the message each
+    must raise."""
+    data = np.array([1.0, 2.0, 3.0])
+    yield (sp.csr_matrix((data, np.array([0, 2, 10**9]), np.array([0, 2, 3])), shape=(2, 3)),
+           "column index 1000000000 is out of range")
+    yield (sp.csr_matrix((data, np.array([0, -1, 1]), np.array([0, 2, 3])), shape=(2, 3)),
+           "column index -1 is out of range")
+    yield (sp.csr_matrix((data, np.array([0, 1, 2]), np.array([0, 3, 1])), shape=(2, 3)),
+           "indptr decreases at row 1")
+    yield (sp.csc_matrix((data[:2], np.array([0, 7]), np.array([0, 1, 2, 2])), shape=(2, 3)),
+           "row index 7 is out of range")
+    coo = sp.coo_matrix((data[:2], (np.array([0, 1]), np.array([0, 1]))), shape=(2, 3))
+    coo.col = np.array([0, 5], dtype=coo.col.dtype)
+    yield coo, "column index 5 is out of range"
+
+
+@pytest.mark.parametrize("entry", ["fit", "fit_result.predict", "SGDClassifier.fit",
+                                   "SGDClassifier.partial_fit", "SGDClassifier.predict",
+                                   "SGDClassifier.predict_proba", "multinomial.fit",
+                                   "SGDRegressor.fit", "SGDRegressor.predict"])
+def test_index_arrays_that_do_not_fit_the_shape_are_refused(entry):
+    # SciPy's products and conversions would read out of bounds with them (a
+    # crash, or garbage): every entry point checks first, naming the problem
+    good = sp.csr_matrix(np.eye(3)[:2])
+    y = np.array([0.0, 1.0])
+    fitted = {"fit_result": lambda: fastgd.fit(good, y),
+              "SGDClassifier": lambda: fastgd.SGDClassifier(loss="log_loss").fit(good, y),
+              "SGDRegressor": lambda: fastgd.SGDRegressor().fit(good, y)}
+    owner, method = entry.split(".") if "." in entry else (entry, None)
+    for X, message in _broken_matrices():
+        before = [a.copy() for a in (X.data, getattr(X, "indices", X.data),
+                                     getattr(X, "indptr", X.data))]
+        with pytest.raises(ValueError, match=message):
+            if entry == "fit":
+                fastgd.fit(X, y)
+            elif entry == "multinomial.fit":
+                fastgd.SGDClassifier(loss="log_loss", multi_class="multinomial").fit(
+                    X, np.array([0, 1]))
+            elif method in ("fit", "partial_fit"):
+                est = fastgd.SGDClassifier() if owner == "SGDClassifier" else fastgd.SGDRegressor()
+                kw = {"classes": [0.0, 1.0]} if method == "partial_fit" else {}
+                getattr(est, method)(X, y, **kw)
+            else:
+                getattr(fitted[owner](), method)(X)
+        after = (X.data, getattr(X, "indices", X.data), getattr(X, "indptr", X.data))
+        assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_sparse_input_with_no_columns_is_refused():
+    with pytest.raises(ValueError, match="0 feature"):
+        fastgd.fit(sp.csr_matrix((20, 0)), np.arange(20.0))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size, steps", BATCH_STEPS)
 @pytest.mark.parametrize("penalty", list(PENALTIES))
