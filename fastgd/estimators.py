@@ -112,14 +112,6 @@ def _trainer_accepts_sparse():
     return hasattr(data, "check_sparse")
 
 
-def _final_params(trainer, t=None):
-    """The model to report: the averaged iterate once averaging has started."""
-    t = trainer.t if t is None else t
-    if trainer.avg is not None and t > trainer.average_start:
-        return trainer.avg
-    return trainer.params
-
-
 class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """Parameter handling and the training loop shared by both estimators."""
 
@@ -321,7 +313,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
 
                 def monitor(coef, intercept, tr=tr, best=best, score=score):
                     # called before the Trainer commits the epoch's step count
-                    p = _final_params(tr, tr.t + steps_per_epoch)
+                    p = tr.final_params(tr.t + steps_per_epoch)
                     value = score(p[:-1], p[-1])
                     if value > best["score"]:
                         best["score"] = value
@@ -387,7 +379,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
 
     def _record(self, trainers, epochs_before):
         """Copy the trainers' models into scikit-learn's fitted attributes."""
-        finals = [_final_params(tr) for tr in trainers]
+        finals = [tr.final_params() for tr in trainers]
         self.n_iter_ = max(tr.epoch - e0 for tr, e0 in zip(trainers, epochs_before))
         # t_: optimizer steps taken + 1. At batch_size=1 with non-zero weights
         # that is scikit-learn's "samples seen + 1".

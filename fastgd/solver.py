@@ -322,6 +322,19 @@ class Trainer:
     def intercept_(self):
         return float(self.params[-1])
 
+    def final_params(self, t=None):
+        """The model to report after step ``t`` (default: the current step).
+
+        The averaged iterate once averaging has started (``t`` past
+        ``average_start``), else the last iterate: an ``average`` start that
+        training never reached reports the weights it trained, as
+        scikit-learn's SGD does.
+        """
+        t = self.t if t is None else t
+        if self.avg is not None and t > self.average_start:
+            return self.avg
+        return self.params
+
     def optimizer_state(self):
         """The optimizer's state rows in use, by their torch.optim names."""
         names = self.optimizer.state_names
@@ -855,7 +868,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     trainer.init_model(d, X.dtype, coef_init, intercept_init)
     reason = trainer.run(X, y, sw, epochs=epochs, tol=tol, n_iter_no_change=n_iter_no_change,
                          gtol=gtol, verbose=verbose)
-    final = trainer.avg if trainer.avg is not None else trainer.params
+    final = trainer.final_params()
     return FitResult(coef_=final[:-1].copy(), intercept_=float(final[-1]),
                      n_iter_=trainer.epoch, t_=trainer.t, history=trainer.history,
                      classes_=classes, optimizer_state_=trainer.optimizer_state(),

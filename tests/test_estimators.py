@@ -510,6 +510,26 @@ def test_average_reports_the_averaged_iterate(diabetes):
     assert not np.allclose(tr.avg, tr.params)
 
 
+@pytest.mark.parametrize("dense", [True, False])
+def test_fit_reports_the_last_iterate_when_averaging_never_started(diabetes, dense):
+    # average=k past the last step: fastgd.fit and the estimator both report
+    # the weights trained, as scikit-learn does (not the untouched average)
+    X, y = diabetes
+    X = X if dense else sp.csr_matrix(X)
+    kw = dict(lr=0.01, epochs=3, random_state=0)
+    late = fastgd.fit(X, y, average=100_000, **kw)
+    plain = fastgd.fit(X, y, **kw)
+    assert late.t_ < 100_000 and np.any(late.coef_ != 0)
+    np.testing.assert_array_equal(late.coef_, plain.coef_)
+    assert late.intercept_ == plain.intercept_
+    est = SGDRegressor(average=100_000, max_iter=3, tol=None, random_state=0).fit(X, y)
+    ref = SGDRegressor(max_iter=3, tol=None, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.coef_, ref.coef_)
+    # once averaging starts, the average is reported
+    early = fastgd.fit(X, y, average=10, **kw)
+    assert not np.array_equal(early.coef_, plain.coef_)
+
+
 def test_warm_start_and_coef_init(cancer):
     X, y = cancer
     cold = SGDClassifier(max_iter=3, tol=None, random_state=0, loss="log_loss").fit(X, y)
