@@ -410,9 +410,14 @@ class Trainer:
     def _reference_loss(self, X, y, sw):
         """The loss the explosion test compares an epoch with, or None.
 
-        The larger of the mean loss of the current model and of the all-zero
-        model (plus the current penalty) on an evenly strided sample of at
-        most REFERENCE_ROWS rows (and about 4 MB of X). None where that is
+        The larger of the mean loss of the current model on an evenly
+        strided sample of at most REFERENCE_ROWS rows (and about 4 MB of X)
+        and of the all-zero model on every row, plus the current penalty.
+        The all-zero model needs only y, so it sees every row: a few rows of
+        large targets that the sample missed would otherwise make an epoch
+        that merely fits them look like an explosion. (A classification
+        loss at margin 0 is the same for every row, so there the sample
+        gives it exactly, without a pass over y.) None where that is
         not defined (a model with several rows of weights) or not a positive
         finite number. Margins are taken in the data's dtype: X is not
         copied or cast.
@@ -427,7 +432,12 @@ class Trainer:
         rows = slice(0, n, -(-n // m))
         ys = np.asarray(y[rows], dtype=np.float64)
         ws = np.ones_like(ys) if sw is None else np.asarray(sw[rows], dtype=np.float64)
-        if not ws.sum() > 0:
+        if self.loss.is_classification:
+            yall, wall = ys, ws
+        else:
+            yall = np.asarray(y, dtype=np.float64)
+            wall = np.ones_like(yall) if sw is None else np.asarray(sw, dtype=np.float64)
+        if not (ws.sum() > 0 and wall.sum() > 0):
             return None
         coef = self.params[:d]
         with np.errstate(all="ignore"):
@@ -437,7 +447,7 @@ class Trainer:
             margins = Xs @ coef if hasattr(Xs, "nnz") else np.einsum("ij,j->i", Xs, coef)
             p = np.asarray(margins, dtype=np.float64).reshape(-1) + float(self.params[d])
             current = float(ws @ self.loss.value(ys, p)) / float(ws.sum())
-            zero = float(ws @ self.loss.value(ys, np.zeros_like(ys))) / float(ws.sum())
+            zero = float(wall @ self.loss.value(yall, np.zeros_like(yall))) / float(wall.sum())
             ref = max(current, zero) + self.penalty_value(coef)
         return ref if math.isfinite(ref) and ref > 0 else None
 
