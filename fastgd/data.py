@@ -294,12 +294,18 @@ def scaled_sample_weight(sample_weight, X):
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(sw < 0):
         raise ValueError("sample_weight must be non-negative")
-    total = sw.sum()
-    if not total > 0:
+    peak = sw.max() if sw.shape[0] else 0.0
+    if not peak > 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit")
     if np.all(sw == sw[0]):
         return None
-    return sw / (total / sw.shape[0])
+    mean = sw.sum() / sw.shape[0]
+    if not (math.isfinite(mean) and mean >= np.finfo(np.float64).tiny):
+        # the sum overflows (weights near the float64 maximum) or the mean
+        # is subnormal: only the ratios matter, so divide by the largest first
+        sw = sw / peak
+        mean = sw.sum() / sw.shape[0]
+    return sw / mean
 
 
 def check_sparse_structure(X):

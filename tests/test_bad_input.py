@@ -90,6 +90,20 @@ def test_sample_weight_all_zero(data):
         _fit(X, y, sample_weight=np.zeros(40))
 
 
+@pytest.mark.parametrize("scale", [1e307, 1e-310])
+def test_only_the_ratios_of_sample_weights_matter(data, scale):
+    # weights whose sum overflows or whose mean is subnormal train as the
+    # same weights near 1 (they were all zero after the sum overflowed)
+    X, y = data
+    sw = np.random.default_rng(0).uniform(0.5, 1.5, 40)
+    scaled = scaled_sample_weight(sw * scale, X)
+    np.testing.assert_allclose(scaled, scaled_sample_weight(sw, X), rtol=1e-12)
+    ref = _fit(X, y, sample_weight=sw)
+    big = _fit(X, y, sample_weight=sw * scale)
+    np.testing.assert_allclose(big.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+    assert np.any(big.coef_ != 0)
+
+
 def test_sample_weight_wrong_length(data):
     X, y = data
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(39,\), expected \(40,\)"):
