@@ -22,7 +22,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
 __all__ = ["check_data", "check_sparse", "check_sparse_structure", "check_targets", "check_labels", "check_numeric_dtype",
-           "scaled_sample_weight", "base_seed", "epoch_seed", "epoch_order",
+           "scaled_sample_weight", "weights_of_mean_one", "base_seed", "epoch_seed", "epoch_order",
            "epoch_order_blocks", "check_shuffle", "DEFAULT_SHUFFLE_BLOCK"]
 
 _MASK = (1 << 64) - 1
@@ -299,12 +299,26 @@ def scaled_sample_weight(sample_weight, X):
         raise ValueError("sample_weight sums to zero: there is nothing to fit")
     if np.all(sw == sw[0]):
         return None
-    mean = sw.sum() / sw.shape[0]
+    return weights_of_mean_one(sw)
+
+
+def weights_of_mean_one(sw, over=None):
+    """``sw`` divided by the mean of ``sw[over]`` (default: of all of it).
+
+    Only the ratios of sample weights matter; where their sum overflows
+    (weights near the float64 maximum) or their mean is subnormal, they are
+    divided by the largest of ``sw[over]`` first. Both ways, ``sw[over]`` of
+    the result equals what this gives for ``sw[over]`` alone, bit for bit
+    (a training subset weighs its rows as a copy of them would). ``sw`` is
+    non-negative and finite, ``sw[over]`` not all zero.
+    """
+    ref = sw if over is None else sw[over]
+    with np.errstate(over="ignore"):
+        mean = ref.sum() / ref.shape[0]
     if not (math.isfinite(mean) and mean >= np.finfo(np.float64).tiny):
-        # the sum overflows (weights near the float64 maximum) or the mean
-        # is subnormal: only the ratios matter, so divide by the largest first
-        sw = sw / peak
-        mean = sw.sum() / sw.shape[0]
+        peak = ref.max()
+        sw, ref = sw / peak, ref / peak
+        mean = ref.sum() / ref.shape[0]
     return sw / mean
 
 

@@ -84,7 +84,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fastgd.data import (check_numeric_dtype, check_shuffle, check_sparse_structure,
-                         scaled_sample_weight)
+                         scaled_sample_weight, weights_of_mean_one)
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -262,6 +262,14 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         check_numeric_dtype(sample_weight, "sample_weight")
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
                                   allow_all_zero_weights=True)
+        if np.all(np.isfinite(sw)) and np.any(sw > 0):
+            with np.errstate(over="ignore"):
+                mean = sw.sum() / sw.shape[0]
+            if not (np.isfinite(mean) and mean >= np.finfo(np.float64).tiny):
+                # sums of these would overflow (or their mean is subnormal):
+                # only the ratios matter, so rescale them here, once, for the
+                # training and the validation scores alike
+                sw = weights_of_mean_one(sw)
         return sw
 
     def _split(self, X, y, sw, stratify):
@@ -279,7 +287,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if len(train) == 0 or len(val) == 0:
             raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} "
                              f"of {n} samples leaves an empty training or validation set")
-        if not sw[val].sum() > 0:
+        if not np.any(sw[val] > 0):
             raise ValueError("The sample weights for validation set are all zero, consider "
                              "using a different random state.")
         return train, val
@@ -301,7 +309,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             sub = None if sw is None else scaled_sample_weight(sw[rows], rows)
             # the same division as scaled_sample_weight, so the same bits as
             # training on a copy of the rows
-            swn = None if sub is None else sw / (sw[rows].sum() / n_rows)
+            swn = None if sub is None else weights_of_mean_one(sw, rows)
         steps_per_epoch = -(-n_rows // self.batch_size)
 
         def one(k):
@@ -669,7 +677,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         if self.early_stopping:
             train, val = self._split(X, y, sw, stratify=True)
             scorers = self._scorers(X[val], [t[val] for t in ys], sw[val], classes)
-        if not (sw if train is None else sw[train]).sum() > 0:
+        if not np.any((sw if train is None else sw[train]) > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainers = self._make_trainers(len(classes), X.shape[1], X.dtype, coef_init,
                                        intercept_init)
@@ -729,7 +737,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             raise ValueError("classes must hold at least two labels")
         sw = self._sample_weight(sample_weight, X)
         sw = self._class_sample_weight(y, sw, self.classes_)
-        if not sw.sum() > 0:
+        if not np.any(sw > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         if first:
             self._trainers = self._make_trainers(len(self.classes_), X.shape[1], X.dtype,
@@ -912,7 +920,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             scorers = [r2]
         else:
             train = None
-        if not (sw if train is None else sw[train]).sum() > 0:
+        if not np.any((sw if train is None else sw[train]) > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainer = self._make_trainer(X.shape[1], X.dtype, coef_init, intercept_init)
         tol = self._tol()
@@ -943,7 +951,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         X, y = self._validate(X, y, reset=first)
         y = np.asarray(y, dtype=np.float64)
         sw = self._sample_weight(sample_weight, X)
-        if not sw.sum() > 0:
+        if not np.any(sw > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         if first:
             self._trainers = [self._make_trainer(X.shape[1], X.dtype, None, None)]
