@@ -21,8 +21,9 @@ import scipy.sparse as sp
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
-__all__ = ["check_data", "check_sparse", "check_sparse_structure", "check_targets", "check_labels", "check_numeric_dtype",
-           "scaled_sample_weight", "weights_of_mean_one", "base_seed", "epoch_seed", "epoch_order",
+__all__ = ["check_data", "check_sparse", "check_sparse_structure", "check_targets",
+           "check_labels", "check_numeric_dtype", "scaled_sample_weight",
+           "weights_of_mean_one", "extreme_weights", "base_seed", "epoch_seed", "epoch_order",
            "epoch_order_blocks", "check_shuffle", "DEFAULT_SHUFFLE_BLOCK"]
 
 _MASK = (1 << 64) - 1
@@ -313,13 +314,17 @@ def weights_of_mean_one(sw, over=None):
     non-negative and finite, ``sw[over]`` not all zero.
     """
     ref = sw if over is None else sw[over]
-    with np.errstate(over="ignore"):
-        mean = ref.sum() / ref.shape[0]
-    if not (math.isfinite(mean) and mean >= np.finfo(np.float64).tiny):
+    if extreme_weights(ref):
         peak = ref.max()
         sw, ref = sw / peak, ref / peak
-        mean = ref.sum() / ref.shape[0]
-    return sw / mean
+    return sw / (ref.sum() / ref.shape[0])
+
+
+def extreme_weights(sw):
+    """Whether the sum of the weights ``sw`` overflows or their mean is subnormal."""
+    with np.errstate(over="ignore"):
+        mean = sw.sum() / sw.shape[0]
+    return not (math.isfinite(mean) and mean >= np.finfo(np.float64).tiny)
 
 
 def check_sparse_structure(X):

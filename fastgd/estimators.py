@@ -84,7 +84,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fastgd.data import (check_numeric_dtype, check_shuffle, check_sparse_structure,
-                         scaled_sample_weight, weights_of_mean_one)
+                         extreme_weights, scaled_sample_weight, weights_of_mean_one)
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -262,14 +262,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         check_numeric_dtype(sample_weight, "sample_weight")
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
                                   allow_all_zero_weights=True)
-        if np.all(np.isfinite(sw)) and np.any(sw > 0):
-            with np.errstate(over="ignore"):
-                mean = sw.sum() / sw.shape[0]
-            if not (np.isfinite(mean) and mean >= np.finfo(np.float64).tiny):
-                # sums of these would overflow (or their mean is subnormal):
-                # only the ratios matter, so rescale them here, once, for the
-                # training and the validation scores alike
-                sw = weights_of_mean_one(sw)
+        if np.all(np.isfinite(sw)) and np.any(sw > 0) and extreme_weights(sw):
+            # sums of these would overflow (or their mean is subnormal): only
+            # the ratios matter, so rescale them here, once, for the training
+            # and the validation scores alike
+            sw = weights_of_mean_one(sw)
         return sw
 
     def _split(self, X, y, sw, stratify):
