@@ -9,6 +9,7 @@ over it.
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import time
@@ -224,7 +225,10 @@ class Trainer:
                  on_divergence="raise", max_backoffs=10, average=False, hogwild=False,
                  shuffle_block=None):
         self.loss = get_loss(loss, epsilon=epsilon)
-        self.optimizer = get_optimizer(optimizer, lr=lr)
+        # a copy of an optimizer object: its hyperparameters are this
+        # trainer's from now on, whatever the caller later sets on theirs
+        # (e.g. an estimator's set_params(optimizer__lr=...) before a refit)
+        self.optimizer = copy.copy(get_optimizer(optimizer, lr=lr))
         self.schedule = get_schedule(schedule)
         self.penalty = get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio)
         wd = self.optimizer.weight_decay
@@ -432,12 +436,7 @@ class Trainer:
         rows = slice(0, n, -(-n // m))
         ys = np.asarray(y[rows], dtype=np.float64)
         ws = np.ones_like(ys) if sw is None else np.asarray(sw[rows], dtype=np.float64)
-        if self.loss.is_classification:
-            yall, wall = ys, ws
-        else:
-            yall = np.asarray(y, dtype=np.float64)
-            wall = np.ones_like(yall) if sw is None else np.asarray(sw, dtype=np.float64)
-        if not (ws.sum() > 0 and wall.sum() > 0):
+        if not ws.sum() > 0:
             return None
         coef = self.params[:d]
         with np.errstate(all="ignore"):
@@ -447,9 +446,31 @@ class Trainer:
             margins = Xs @ coef if hasattr(Xs, "nnz") else np.einsum("ij,j->i", Xs, coef)
             p = np.asarray(margins, dtype=np.float64).reshape(-1) + float(self.params[d])
             current = float(ws @ self.loss.value(ys, p)) / float(ws.sum())
-            zero = float(wall @ self.loss.value(yall, np.zeros_like(yall))) / float(wall.sum())
+            zero = self._zero_model_loss(ys, ws if self.loss.is_classification else None,
+                                         y, sw)
             ref = max(current, zero) + self.penalty_value(coef)
         return ref if math.isfinite(ref) and ref > 0 else None
+
+    def _zero_model_loss(self, ys, ws, y, sw, block=1 << 16):
+        """The weighted mean loss of the all-zero model: on ``ys``/``ws``
+        where given (a classification loss: the same value at every row),
+        else on every row of ``y``, a block of rows at a time (no O(n)
+        temporaries). NaN where the weights sum to zero (max() then
+        ignores it)."""
+        if ws is not None:
+            return float(ws @ self.loss.value(ys, np.zeros_like(ys))) / float(ws.sum())
+        total = weight = 0.0
+        for lo in range(0, y.shape[0], block):
+            yb = np.asarray(y[lo:lo + block], dtype=np.float64)
+            lb = self.loss.value(yb, np.zeros_like(yb))
+            if sw is None:
+                total += float(lb.sum())
+                weight += yb.shape[0]
+            else:
+                wb = np.asarray(sw[lo:lo + block], dtype=np.float64)
+                total += float(wb @ lb)
+                weight += float(wb.sum())
+        return total / weight if weight > 0 else math.nan
 
     def _chunk_size(self, n, row_bytes, batch, sparse=False, table_bytes=0):
         """Rows for the next chunk: whole batches, about CHUNK_BYTES of work.
