@@ -57,21 +57,72 @@ class Optimizer:
         self.weight_decay = _check_real("weight_decay", weight_decay, low=0.0)
 
     def __repr__(self):
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.get_params())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other):
         return type(self) is type(other) and self.get_params() == other.get_params()
 
     def __hash__(self):
+        # Hyperparameters can change (set_params): as for any mutable value,
+        # do not change an optimizer while it is a dict key or in a set.
         return hash((type(self), tuple(sorted(self.get_params().items()))))
 
-    def get_params(self):
-        """The constructor's arguments, as a dict."""
+    # -- scikit-learn's parameter protocol ------------------------------
+    # Optimizers are plain objects, not sklearn.base.BaseEstimator: they
+    # have no fit, and set_params validates (as the constructor does) and is
+    # all-or-nothing. get_params and set_params follow scikit-learn's
+    # signatures, so that clone(), GridSearchCV (``optimizer`` and
+    # ``optimizer__lr``-style keys) and cross_val_score take an estimator
+    # whose ``optimizer`` is an object.
+
+    @classmethod
+    def _get_param_names(cls):
+        """The constructor's argument names, in order."""
         import inspect
 
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {k: getattr(self, k) for k in names}
+        names = []
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.name == "self":
+                continue
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise RuntimeError(f"{cls.__name__}.__init__ must name its hyperparameters "
+                                   f"(no *args or **kwargs), as scikit-learn requires")
+            names.append(p.name)
+        return names
+
+    def get_params(self, deep=True):
+        """The constructor's arguments, as a dict (scikit-learn's ``get_params``).
+
+        The values are those stored (validated: floats, bools, ``betas`` a
+        tuple), so ``type(opt)(**opt.get_params()) == opt`` and
+        ``sklearn.base.clone`` works. ``deep`` is accepted for scikit-learn
+        and changes nothing: no hyperparameter is itself an estimator.
+        """
+        return {k: getattr(self, k) for k in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Change hyperparameters in place and return ``self`` (scikit-learn's ``set_params``).
+
+        The new values are validated together, as the constructor validates
+        them: an unknown name or an invalid value raises ``ValueError`` and
+        leaves the optimizer unchanged. This is what
+        ``estimator.set_params(optimizer__lr=0.1)`` calls; it takes effect at
+        the estimator's next ``fit`` (a ``Trainer`` keeps its own copy of the
+        optimizer it was built with). :meth:`with_params` gives a changed copy
+        instead.
+        """
+        if not params:
+            return self
+        current = self.get_params()
+        unknown = [k for k in params if k not in current]
+        if unknown:
+            raise ValueError(f"Invalid parameter {unknown[0]!r} for optimizer "
+                             f"{type(self).__name__}. Valid parameters are: {list(current)!r}.")
+        current.update(params)
+        validated = type(self)(**current)   # raises before anything here is changed
+        vars(self).update(vars(validated))
+        return self
 
     def with_params(self, **changes):
         """A copy with some hyperparameters changed (validated again)."""
@@ -387,10 +438,16 @@ class Adam(Optimizer):
             beta1, beta2 = betas
         except (TypeError, ValueError):
             raise ValueError(f"betas must be a pair of numbers, got {betas!r}") from None
-        self.betas = (
+        checked = (
             _check_real("betas[0]", beta1, low=0.0, high=1.0, high_open=True),
             _check_real("betas[1]", beta2, low=0.0, high=1.0, high_open=True),
         )
+        # A tuple of floats is kept as given (the same object), as
+        # scikit-learn's clone() checks that the constructor stores each
+        # argument unchanged; other pairs (lists, ints) become a float tuple.
+        if type(betas) is tuple and all(a is b for a, b in zip(checked, betas)):
+            checked = betas
+        self.betas = checked
         self.eps = _check_real("eps", eps, low=0.0)
         self.amsgrad = bool(amsgrad)
 
