@@ -80,20 +80,53 @@ def _demo(args):
                 backend=args.backend)
 
 
+# --zero-based's choices, as load_svmlight's zero_based.
+ZERO_BASED = {"auto": "auto", "yes": True, "no": False}
+
+
+def _load_training_data(args, dtype):
+    """``(X, y, zero_based)`` of ``fastgd fit``'s data file.
+
+    ``zero_based`` is how svmlight feature indices were read, saved with the
+    model so that ``fastgd predict`` reads its files the same way; for other
+    formats it is what ``--zero-based`` said (None for "auto").
+    """
+    from fastgd.io import is_svmlight, load_data, load_svmlight
+
+    zero_based = ZERO_BASED[args.zero_based]
+    if not is_svmlight(args.data):
+        X, y = load_data(args.data, label_column=args.label_column, dtype=dtype)
+        return X, y, None if zero_based == "auto" else zero_based
+    X, y, used = load_svmlight(args.data, dtype=dtype, zero_based=zero_based)
+    if zero_based == "auto":
+        # The guess is per file: say what it was, and how to overrule it.
+        how = ("the file uses index 0" if used else
+               "the file has no index 0; pass --zero-based yes if it is zero-based")
+        print(f"svmlight feature indices read as {'zero' if used else 'one'}-based ({how})")
+    return X, y, used
+
+
+def _average(args):
+    """fastgd.fit's ``average`` from ``--average`` and ``--average-start``."""
+    if args.average_start is not None:
+        return args.average_start
+    return args.average
+
+
 def _fit(args):
     import numpy as np
 
-    from fastgd.io import load_data, save_model
+    from fastgd.io import save_model
     from fastgd.solver import fit
 
     dtype = np.float32 if args.float32 else np.float64
-    X, y = load_data(args.data, label_column=args.label_column, dtype=dtype)
+    X, y, zero_based = _load_training_data(args, dtype)
     start = time.perf_counter()
     res = fit(X, y, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
               batch_size=args.batch_size, epochs=args.epochs, penalty=args.penalty,
               alpha=args.alpha, l1_ratio=args.l1_ratio, schedule=args.schedule,
               random_state=args.seed, n_jobs=args.n_jobs, tol=args.tol,
-              average=args.average, hogwild=args.hogwild, verbose=args.verbose)
+              average=_average(args), hogwild=args.hogwild, verbose=args.verbose)
     seconds = time.perf_counter() - start
     print(f"fitted {X.shape[0]} x {X.shape[1]} ({type(X).__name__}, {X.dtype}) in "
           f"{seconds:.3f} s: {res.n_iter_} epochs, {res.t_} steps, final loss "
@@ -101,7 +134,7 @@ def _fit(args):
     if res.classes_ is not None:
         print(f"training accuracy {np.mean(res.predict(X) == y):.4f}")
     if args.output:
-        save_model(args.output, res, args.loss)
+        save_model(args.output, res, args.loss, zero_based=zero_based)
         print(f"model saved to {args.output}")
     return 0
 
@@ -109,11 +142,19 @@ def _fit(args):
 def _predict(args):
     import numpy as np
 
-    from fastgd.io import load_data, load_model
+    from fastgd.io import load_data, load_model, load_model_info
 
     model = load_model(args.model)
+    if args.zero_based is not None:
+        zero_based = ZERO_BASED[args.zero_based]
+    else:
+        # The training file's convention; models saved before it was recorded
+        # (or fitted on CSV/.npz data) fall back to guessing per file.
+        zero_based = load_model_info(args.model)["zero_based"]
+        if zero_based is None:
+            zero_based = "auto"
     X, y = load_data(args.data, label_column=args.label_column,
-                     n_features=model.coef_.shape[0])
+                     n_features=model.coef_.shape[0], zero_based=zero_based)
     pred = model.predict(X)
     if args.output:
         np.savetxt(args.output, pred, fmt="%s" if model.classes_ is not None else "%.17g")
@@ -155,23 +196,36 @@ def build_parser():
     p.add_argument("--schedule", default=None)
     p.add_argument("--tol", type=float, default=None)
     p.add_argument("--n-jobs", type=int, default=None)
-    p.add_argument("--average", nargs="?", type=int, const=True, default=False,
-                   metavar="START", help="averaged SGD: report the average of the iterates "
-                   "(after step START when given)")
+    # A flag, not an option with an optional value: "--average train.svm"
+    # would take the data file for the start step.
+    p.add_argument("--average", action="store_true",
+                   help="averaged SGD: report the average of the iterates")
+    p.add_argument("--average-start", type=int, default=None, metavar="STEP",
+                   help="averaged SGD over the iterates from step STEP on (implies --average)")
     p.add_argument("--hogwild", action="store_true",
                    help="lock-free asynchronous steps on --n-jobs threads (CSR data, "
                    "--batch-size 1; not deterministic)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--label-column", type=int, default=0)
+    p.add_argument("--label-column", type=int, default=0, metavar="COLUMN",
+                   help="CSV: the label's column (default 0; negative counts from the end)")
+    p.add_argument("--zero-based", choices=tuple(ZERO_BASED), default="auto",
+                   help="svmlight: feature indices start at 0 (yes) or 1 (no); auto (default): "
+                   "at 0 when the file uses index 0. Saved with the model for 'predict'")
     p.add_argument("--float32", action="store_true", help="train in float32")
-    p.add_argument("--output", "-o", help="save the model to this .npz file")
+    p.add_argument("--output", "-o", help="save the model to this file (.npz format, written "
+                   "to exactly this name)")
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("predict", help="predict with a saved model")
     p.add_argument("model", help="a model saved by 'fastgd fit -o'")
     p.add_argument("data", help="data file, as for 'fastgd fit' (its labels are ignored)")
-    p.add_argument("--label-column", type=int, default=0)
+    p.add_argument("--label-column", type=int, default=0, metavar="COLUMN",
+                   help="CSV: the label's column (default 0; negative counts from the end)")
+    p.add_argument("--zero-based", choices=tuple(ZERO_BASED), default=None,
+                   help="svmlight: feature indices start at 0 (yes) or 1 (no) or, auto, at 0 "
+                   "when the file uses index 0 (default: as the model's training file; auto "
+                   "for models that did not record it)")
     p.add_argument("--output", "-o", help="write predictions here, one per line")
     p.set_defaults(func=_predict)
 
@@ -188,11 +242,15 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``fastgd`` command."""
+    from fastgd.solver import DivergenceError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
+    # A diverging fit is bad input too (a step size too large for the data):
+    # DivergenceError is a FloatingPointError, not a ValueError.
+    except (ValueError, TypeError, OSError, DivergenceError) as exc:
         print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -4,10 +4,17 @@ Data files, by extension:
 
 ``.svm``, ``.svmlight``, ``.libsvm``, ``.txt``
     svmlight/libsvm text (``label index:value ...``), loaded as a CSR matrix
-    with scikit-learn's ``load_svmlight_file`` (never densified).
+    with scikit-learn's ``load_svmlight_file`` (never densified). Feature
+    indices are zero-based (index 0 is column 0) or one-based (index 1 is
+    column 0); ``zero_based="auto"`` takes a file as zero-based exactly when
+    it uses index 0 (scikit-learn's rule), which is a guess per file: a
+    model's test files must be read with the convention its training file was
+    read with, so :func:`load_svmlight` reports the one it used and
+    :func:`save_model` records it.
 ``.csv``
     Comma-separated numbers, one row per sample, the label in column
-    ``label_column`` (default 0); an optional header line is skipped.
+    ``label_column`` (default 0; negative counts from the end, as in Python);
+    an optional header line is skipped.
 ``.npz``
     NumPy archive with arrays ``X`` and ``y``.
 """
@@ -17,12 +24,24 @@ import os
 
 import numpy as np
 
-__all__ = ["load_data", "save_model", "load_model"]
+__all__ = ["load_data", "load_svmlight", "is_svmlight", "save_model", "load_model",
+           "load_model_info"]
 
 SVMLIGHT_EXTENSIONS = (".svm", ".svmlight", ".libsvm", ".txt")
 
 
-def load_data(path, label_column=0, dtype=np.float64, n_features=None):
+def is_svmlight(path):
+    """Whether ``path`` names an svmlight/libsvm text file (by its extension)."""
+    return os.path.splitext(path)[1].lower() in SVMLIGHT_EXTENSIONS
+
+
+def _check_exists(path):
+    """Raise a short OSError for a missing data file."""
+    if not os.path.exists(path):
+        raise OSError(f"no such data file: {path!r}")
+
+
+def load_data(path, label_column=0, dtype=np.float64, n_features=None, zero_based="auto"):
     """Load ``(X, y)`` from a data file; see the module docstring for formats.
 
     Parameters
@@ -33,30 +52,18 @@ def load_data(path, label_column=0, dtype=np.float64, n_features=None):
     dtype : {numpy.float64, numpy.float32}
     n_features : int, optional
         For svmlight files: the number of features (else the largest index seen).
+    zero_based : {"auto", True, False}, default="auto"
+        For svmlight files: how feature indices are numbered; see
+        :func:`load_svmlight`.
     """
     ext = os.path.splitext(path)[1].lower()
-    if not os.path.exists(path):
-        raise OSError(f"no such data file: {path!r}")
+    _check_exists(path)
     if ext in SVMLIGHT_EXTENSIONS:
-        from sklearn.datasets import load_svmlight_file
-
-        X, y = load_svmlight_file(path, dtype=dtype, n_features=n_features)
+        X, y, _ = load_svmlight(path, dtype=dtype, n_features=n_features,
+                                zero_based=zero_based)
         return X, y
     if ext == ".csv":
-        with open(path) as f:
-            first = f.readline()
-        try:
-            [float(v) for v in first.strip().split(",") if v.strip()]
-            skip = 0
-        except ValueError:
-            skip = 1  # a header line
-        data = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
-        if data.shape[1] < 2:
-            raise ValueError(f"{path}: a CSV data file needs a label column and at least one "
-                             "feature column")
-        y = data[:, label_column]
-        X = np.delete(data, label_column % data.shape[1], axis=1)
-        return np.ascontiguousarray(X, dtype=dtype), y
+        return _load_csv(path, label_column, dtype)
     if ext == ".npz":
         with np.load(path, allow_pickle=False) as archive:
             if "X" not in archive or "y" not in archive:
@@ -66,13 +73,107 @@ def load_data(path, label_column=0, dtype=np.float64, n_features=None):
                      ".csv or .npz")
 
 
-def save_model(path, result, loss):
-    """Save a :class:`fastgd.FitResult` (coefficients, intercept, classes, loss) to ``.npz``."""
+def load_svmlight(path, dtype=np.float64, n_features=None, zero_based="auto"):
+    """Load an svmlight/libsvm file and say how its feature indices were read.
+
+    Parameters
+    ----------
+    path : str
+    dtype : {numpy.float64, numpy.float32}
+    n_features : int, optional
+        The number of features (else the largest index seen).
+    zero_based : {"auto", True, False}, default="auto"
+        True: index 0 is column 0. False: index 1 is column 0 (and index 0 is
+        an error). "auto": zero-based exactly when the file uses index 0 (or
+        has no feature at all), as scikit-learn guesses.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix
+    y : ndarray
+    zero_based : bool
+        The convention used, so that other files can be read the same way.
+    """
+    from sklearn.datasets import load_svmlight_file
+
+    if zero_based not in ("auto", True, False):
+        raise ValueError(f"zero_based must be 'auto', True or False, got {zero_based!r}")
+    _check_exists(path)
+    if zero_based != "auto":
+        zero_based = bool(zero_based)
+        try:
+            X, y = load_svmlight_file(path, dtype=dtype, n_features=n_features,
+                                      zero_based=zero_based)
+        except ValueError as exc:
+            if "Invalid index 0" not in str(exc):
+                raise
+            raise ValueError(f"{path}: feature index 0 in a file read as one-based (feature "
+                             "indices from 1)") from None
+        return X, y, zero_based
+    # scikit-learn's "auto" does not say what it chose: read the indices as
+    # written, choose by the same rule and shift in place (no second parse).
+    X, y = load_svmlight_file(path, dtype=dtype, zero_based=True)
+    zero_based = not (X.nnz and X.indices.min() > 0)
+    width = X.shape[1]
+    if not zero_based:
+        X.indices -= 1
+        width -= 1
+    if n_features is not None:
+        if width > n_features:
+            raise ValueError(f"{path}: has {width} features, but n_features is {n_features}")
+        width = n_features
+    X = type(X)((X.data, X.indices, X.indptr), shape=(X.shape[0], width))
+    return X, y, zero_based
+
+
+def _load_csv(path, label_column, dtype):
+    """``(X, y)`` from a CSV file, the label in column ``label_column``."""
+    with open(path) as f:
+        first = f.readline()
+    try:
+        [float(v) for v in first.strip().split(",") if v.strip()]
+        skip = 0
+    except ValueError:
+        skip = 1  # a header line
+    data = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
+    n_columns = data.shape[1]
+    if n_columns < 2:
+        raise ValueError(f"{path}: a CSV data file needs a label column and at least one "
+                         "feature column")
+    # Python-style negative indices count from the end; anything else out of
+    # range would be numpy's bare IndexError.
+    if not -n_columns <= label_column < n_columns:
+        raise ValueError(f"{path}: label column {label_column} is out of range: the file has "
+                         f"{n_columns} columns (0 to {n_columns - 1}, or -{n_columns} to -1 "
+                         "from the end)")
+    y = data[:, label_column]
+    X = np.delete(data, label_column % n_columns, axis=1)
+    return np.ascontiguousarray(X, dtype=dtype), y
+
+
+def save_model(path, result, loss, zero_based=None):
+    """Save a :class:`fastgd.FitResult` to an ``.npz`` archive at exactly ``path``.
+
+    Parameters
+    ----------
+    path : str
+        The file to write; no ``.npz`` is appended.
+    result : fastgd.FitResult
+    loss : str
+    zero_based : bool, optional
+        How the training file's svmlight feature indices were read (see
+        :func:`load_svmlight`); not recorded when None (data that had none).
+    """
     arrays = dict(coef=result.coef_, intercept=np.array([result.intercept_]),
                   loss=np.array(loss))
     if result.classes_ is not None:
         arrays["classes"] = np.asarray(result.classes_)
-    np.savez(path, **arrays)
+    if zero_based is not None:
+        arrays["zero_based"] = np.array(bool(zero_based))
+    # np.savez appends ".npz" to a file name without it; through an open file
+    # it writes where it is told, so the path printed is the path written.
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load_model(path):
@@ -86,3 +187,15 @@ def load_model(path):
         classes = archive["classes"] if "classes" in archive else None
         return FitResult(coef_=archive["coef"], intercept_=float(archive["intercept"][0]),
                          n_iter_=0, t_=0, history=History(), classes_=classes)
+
+
+def load_model_info(path):
+    """What a model file records besides the model: ``{"loss", "zero_based"}``.
+
+    ``zero_based`` is how the training file's svmlight feature indices were
+    read (bool), or None for models fitted on other data and for files saved
+    before it was recorded.
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        zero_based = bool(archive["zero_based"]) if "zero_based" in archive else None
+        return dict(loss=str(archive["loss"]), zero_based=zero_based)

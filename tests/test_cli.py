@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fastgd.cli import DEMO_OPTIMIZERS, main
-from fastgd.io import load_data, load_model
+from fastgd.io import load_data, load_model, load_model_info, load_svmlight
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_averaged_and_hogwild_fits_from_the_command(tmp_path, binary_data, capsy
     model = tmp_path / "model.npz"
     args = ["fit", str(data), "--loss", "log_loss", "--lr", "0.05", "--batch-size", "1",
             "--seed", "0", "--epochs", "3", "-o", str(model)]
-    assert main(args + ["--average", "10"]) == 0
+    assert main(args + ["--average-start", "10"]) == 0
     ref = fastgd.fit(X_loaded, y_loaded, loss="log_loss", lr=0.05, batch_size=1, epochs=3,
                      random_state=0, penalty="l2", average=10)
     np.testing.assert_allclose(load_model(str(model)).coef_, ref.coef_, rtol=1e-12)
@@ -135,3 +135,180 @@ def test_predict_with_a_model_of_other_width_is_a_clear_error(tmp_path, binary_d
     assert main(["fit", str(train), "--loss", "hinge", "-o", str(model)]) == 0
     assert main(["predict", str(model), str(other)]) == 2
     assert "features" in capsys.readouterr().err
+
+
+# -- svmlight feature indexing: predict reads as the training file was read --
+# Every row of TRAIN_ZERO_BASED is one feature with value 1, the target its
+# index plus 1: a model fitted on it predicts 1, 2, 3 for indices 0, 1, 2.
+TRAIN_ZERO_BASED = "1 0:1\n2 1:1\n3 2:1\n" * 2
+
+
+def _fit_svmlight(tmp_path, text, *options):
+    data = tmp_path / "train.svm"
+    data.write_text(text)
+    model = tmp_path / "model.npz"
+    assert main(["fit", str(data), "--lr", "0.1", "--epochs", "200", "--batch-size", "1",
+                 "--seed", "0", "--alpha", "0", "-o", str(model), *options]) == 0
+    return model
+
+
+def _predict_svmlight(tmp_path, model, text, *options):
+    data = tmp_path / "test.svm"
+    data.write_text(text)
+    return main(["predict", str(model), str(data), *options])
+
+
+def _printed_numbers(out):
+    return [float(line) for line in out.splitlines()]
+
+
+def test_predict_reads_a_test_file_without_index_0_as_the_training_file(tmp_path, capsys):
+    # The test file has no index 0, which scikit-learn's per-file guess took
+    # for one-based: every feature moved one column to the left.
+    model = _fit_svmlight(tmp_path, TRAIN_ZERO_BASED)
+    capsys.readouterr()
+    assert _predict_svmlight(tmp_path, model, "0 1:1\n0 2:1\n") == 0
+    np.testing.assert_allclose(_printed_numbers(capsys.readouterr().out), [2.0, 3.0],
+                               atol=1e-6)
+
+
+def test_one_based_training_file_is_recorded_and_index_0_refused(tmp_path, capsys):
+    # No index 0: read as one-based (index 1 is column 0), and said so.
+    model = _fit_svmlight(tmp_path, "1 1:1\n2 2:1\n3 3:1\n" * 2)
+    out = capsys.readouterr().out
+    assert "read as one-based (the file has no index 0" in out and "--zero-based yes" in out
+    assert load_model(str(model)).coef_.shape == (3,)
+    assert load_model_info(str(model))["zero_based"] is False
+    assert _predict_svmlight(tmp_path, model, "0 2:1\n0 3:1\n") == 0
+    np.testing.assert_allclose(_printed_numbers(capsys.readouterr().out), [2.0, 3.0],
+                               atol=1e-6)
+    assert _predict_svmlight(tmp_path, model, "0 0:1\n") == 2
+    assert "feature index 0 in a file read as one-based" in capsys.readouterr().err
+
+
+def test_zero_based_option_for_a_zero_based_file_without_index_0(tmp_path, capsys):
+    # Zero-based, but index 0 never occurs: --zero-based yes keeps column 0
+    # (its weight stays 0) instead of shifting every feature.
+    model = _fit_svmlight(tmp_path, "2 1:1\n3 2:1\n" * 3, "--zero-based", "yes")
+    assert "read as" not in capsys.readouterr().out  # nothing guessed
+    assert load_model_info(str(model))["zero_based"] is True
+    coef = load_model(str(model)).coef_
+    assert coef.shape == (3,) and coef[0] == 0
+    assert _predict_svmlight(tmp_path, model, "0 0:1\n0 2:1\n") == 0
+    np.testing.assert_allclose(_printed_numbers(capsys.readouterr().out),
+                               [load_model(str(model)).intercept_, 3.0], atol=1e-6)
+    # and a one-based reading of a file with index 0 is a clear error
+    data = tmp_path / "train.svm"
+    data.write_text(TRAIN_ZERO_BASED)
+    assert main(["fit", str(data), "--zero-based", "no"]) == 2
+    assert "feature index 0" in capsys.readouterr().err
+
+
+def test_model_without_recorded_indexing_falls_back_to_guessing(tmp_path, capsys):
+    # Model files saved before the indexing was recorded have no
+    # "zero_based": predict guesses per file, as it did, unless told.
+    model = _fit_svmlight(tmp_path, TRAIN_ZERO_BASED)
+    assert "read as zero-based (the file uses index 0)" in capsys.readouterr().out
+    with np.load(model) as archive:
+        arrays = {k: archive[k] for k in archive.files if k != "zero_based"}
+    np.savez(model, **arrays)
+    assert load_model_info(str(model))["zero_based"] is None
+    capsys.readouterr()
+    assert _predict_svmlight(tmp_path, model, "0 0:1\n0 2:1\n") == 0
+    np.testing.assert_allclose(_printed_numbers(capsys.readouterr().out), [1.0, 3.0],
+                               atol=1e-6)
+    assert _predict_svmlight(tmp_path, model, "0 1:1\n0 2:1\n", "--zero-based", "yes") == 0
+    np.testing.assert_allclose(_printed_numbers(capsys.readouterr().out), [2.0, 3.0],
+                               atol=1e-6)
+
+
+def test_load_svmlight_reports_and_applies_the_indexing(tmp_path):
+    data = tmp_path / "d.svm"
+    data.write_text("1 1:5\n0 3:7\n")
+    X, y, zero_based = load_svmlight(str(data))
+    assert zero_based is False and X.shape == (2, 3)
+    np.testing.assert_array_equal(X.toarray(), [[5, 0, 0], [0, 0, 7]])
+    X, _, _ = load_svmlight(str(data), n_features=5)
+    assert X.shape == (2, 5) and X.format == "csr"
+    X, _, zero_based = load_svmlight(str(data), zero_based=True)
+    assert zero_based is True
+    np.testing.assert_array_equal(X.toarray(), [[0, 5, 0, 0], [0, 0, 0, 7]])
+    with pytest.raises(ValueError, match="has 3 features, but n_features is 2"):
+        load_svmlight(str(data), n_features=2)
+    with pytest.raises(ValueError, match="zero_based must be"):
+        load_svmlight(str(data), zero_based="no")
+
+
+# -- other command-line errors ------------------------------------------------
+def test_diverging_fit_is_a_one_line_error(tmp_path, capsys):
+    data = tmp_path / "train.svm"
+    data.write_text(TRAIN_ZERO_BASED)
+    assert main(["fit", str(data), "--lr", "1e6"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastgd fit: error: training diverged")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_label_column_out_of_range_is_a_clear_error(tmp_path, capsys, command):
+    data = tmp_path / "d.csv"
+    data.write_text("y,a,b\n1,0.5,1\n0,1.5,0\n")
+    args = ["fit", str(data)]
+    if command == "predict":
+        model = tmp_path / "model.npz"
+        assert main(args + ["-o", str(model)]) == 0
+        args = ["predict", str(model), str(data)]
+    for column in (5, 3, -4):
+        capsys.readouterr()
+        assert main(args + ["--label-column", str(column)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"fastgd {command}: error:")
+        assert f"label column {column} is out of range" in err and "3 columns" in err
+
+
+def test_negative_label_column_counts_from_the_end(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n0.5,1,7\n1.5,0,8\n")
+    X, y = load_data(str(data), label_column=-1)
+    np.testing.assert_array_equal(y, [7, 8])
+    np.testing.assert_array_equal(X, [[0.5, 1], [1.5, 0]])
+    assert main(["fit", str(data), "--label-column", "-1"]) == 0
+
+
+def test_model_is_saved_at_exactly_the_given_path(tmp_path, binary_data, capsys):
+    X, y = binary_data
+    data = tmp_path / "train.npz"
+    np.savez(data, X=X, y=y)
+    model = tmp_path / "model"  # no .npz
+    assert main(["fit", str(data), "--loss", "hinge", "-o", str(model)]) == 0
+    assert f"model saved to {model}\n" in capsys.readouterr().out
+    assert model.is_file() and not (tmp_path / "model.npz").exists()
+    assert main(["predict", str(model), str(data)]) == 0
+    printed = capsys.readouterr().out.split()
+    np.testing.assert_array_equal(np.array(printed, dtype=int),
+                                  load_model(str(model)).predict(X))
+
+
+def test_average_flag_does_not_take_the_data_file(tmp_path, binary_data):
+    from sklearn.datasets import dump_svmlight_file
+
+    import fastgd
+
+    X, y = binary_data
+    data = tmp_path / "train.svm"
+    dump_svmlight_file(X, y, str(data))
+    X_loaded, y_loaded = load_data(str(data))
+    model = tmp_path / "model.npz"
+    common = dict(loss="log_loss", lr=0.05, batch_size=1, epochs=2, random_state=0,
+                  penalty="l2")
+    options = ["--loss", "log_loss", "--lr", "0.05", "--batch-size", "1", "--epochs", "2",
+               "--seed", "0", "-o", str(model)]
+    # --average before the data file: a flag, the file stays the data
+    assert main(["fit", "--average", str(data)] + options) == 0
+    ref = fastgd.fit(X_loaded, y_loaded, average=True, **common)
+    np.testing.assert_allclose(load_model(str(model)).coef_, ref.coef_, rtol=1e-12)
+    last = fastgd.fit(X_loaded, y_loaded, **common)
+    assert not np.allclose(ref.coef_, last.coef_)  # the flag did average
+    assert main(["fit", "--average-start", "50", str(data)] + options) == 0
+    ref = fastgd.fit(X_loaded, y_loaded, average=50, **common)
+    np.testing.assert_allclose(load_model(str(model)).coef_, ref.coef_, rtol=1e-12)
