@@ -50,11 +50,15 @@
  *   ADAM        Adam/AdamW (amsgrad too), without penalty or with
  *               AdamW's decoupled decay alone: m and v decay geometrically,
  *               w decays by 1 - lr decay, and the skipped steps move w by a
- *               sum that expands in eps / sqrt(v_j); its first three terms
- *               are read from suffix tables of the step constants
- *               (fgd_lazy_adam), O(1) per catch-up. Where a bound on the
- *               rest exceeds FGD_LAZY_RTOL * |w| (FGD_LAZY_GTOL for the
- *               gradient sum), the replay below.               approximate
+ *               sum that expands in eps / sqrt(v_j); its first three (or
+ *               five) terms are read from suffix tables of the step
+ *               constants (fgd_lazy_adam), O(1) per catch-up. Where a bound
+ *               on the rest exceeds FGD_LAZY_RTOL * |w| (w before or after
+ *               the gap, the larger; FGD_LAZY_GTOL for the gradient sum):
+ *               without decay, the first K steps of the gap in closed form
+ *               and the rest, which moves w by less than the bound, as the
+ *               decay of m and v (fgd_lazy_adam_head); else the replay
+ *               below.                                         approximate
  *   RMSPROP_MOMENTUM  RMSprop with momentum < 1, no penalty: under g = 0
  *               the buffer decays by the momentum each step and w moves by
  *               lr_k times it; the state decays as in DECAY and the movement
@@ -137,6 +141,14 @@ enum fgd_lazy_mode {
 /* MOMENTUM: most block levels (blocks of 2^l steps, l < this). */
 #define FGD_LAZY_MAX_LEVELS 62
 
+/* ADAM: the most terms of its expansion in eps / sqrt(v) (fgd_lazy_adam),
+ * and the powers per gap length its catch-ups look up (beta2, the terms'
+ * arho, beta1). Three terms left a 1e-12 bound out of reach where v is
+ * small (eps / sqrt(v) ~ 1e-4: small gradients), and those catch-ups were
+ * replayed: Adam on 200,000 x 1,000,000 took 33 s per epoch. */
+#define FGD_LAZY_ADAM_TERMS 5
+#define FGD_LAZY_ADAM_POWS (FGD_LAZY_ADAM_TERMS + 2)
+
 /* Number of rows of the per-step tables (each nsteps + 1 doubles). */
 #define FGD_LAZY_TABLES 24
 
@@ -181,13 +193,17 @@ typedef struct {
      * (mpre, i = 0 .. nsteps), 6 doubles each (fgd_lazy_momentum_spans), or NULL */
     const double *msuf, *mpre;
     /* ADAM (fgd_lazy_adam_tables): the decay products ad and their prefix
-     * sums asd, the suffix tables aq[n] and (with decay) ar[n], n = 0 .. 2;
-     * alrho[n] = log(arho[n]); arho[3] for the bound; adecay the decoupled
+     * sums asd, the suffix tables aq[n] and (with decay) ar[n], n = 0 ..
+     * FGD_LAZY_ADAM_TERMS - 1; alrho[n] = log(arho[n]); arho[n] of the first
+     * term left out for the bound; aterms the terms a catch-up may take (3,
+     * or FGD_LAZY_ADAM_TERMS where arho of that many is < 1); adecay the decoupled
      * weight decay (0 without) */
-    const double *ad, *asd, *aq[3], *ar[3];
-    double arho[4], alrho[3], adecay, alb1, alb2;   /* alb: log(beta1), log(beta2) */
-    /* ADAM: the powers a gap of J steps needs, 5 per J = 0 .. nsteps, side by
-     * side: beta2^J, arho[0..2]^J, beta1^J (fgd_lazy_adam_tables) */
+    const double *ad, *asd, *aq[FGD_LAZY_ADAM_TERMS], *ar[FGD_LAZY_ADAM_TERMS];
+    double arho[FGD_LAZY_ADAM_TERMS + 1], alrho[FGD_LAZY_ADAM_TERMS], adecay, alb1, alb2;
+    int aterms;   /* alb: log(beta1), log(beta2) */
+    /* ADAM: the powers a gap of J steps needs, FGD_LAZY_ADAM_POWS per J = 0 ..
+     * nsteps, side by side: beta2^J, arho[n]^J for each term n, beta1^J
+     * (fgd_lazy_adam_tables) */
     const double *apow;
 } fgd_lazy;
 
@@ -395,13 +411,14 @@ static inline int fgd_lazy_decay_products(const fgd_lazy *L, double rate, double
  * ADAM: with bc1 = pc0, bc2s = pc1 (fgd_step_constants), a_i = 1 - lr_i
  * decay (the decoupled weight decay, or 1), the decay products ad[i] =
  * prod_{k < i} a_k and their prefix sums asd[i] = sum_{k < i} ad[k], and for
- * n = 0 .. 2, with f_n(i) = lr_i bc2s_i^(n+1) / bc1_i and arho[n] = beta1 /
+ * n = 0 .. FGD_LAZY_ADAM_TERMS - 1, with f_n(i) = lr_i bc2s_i^(n+1) / bc1_i and arho[n] = beta1 /
  * beta2^((n+1)/2), the suffix sums
  *   aq[n][i] = f_n(i) / ad[i+1]            + arho[n] aq[n][i + 1]
  *   ar[n][i] = f_n(i) asd[i+1] / ad[i+1]   + arho[n] ar[n][i + 1]  (decay only)
  * (suffix sums do not underflow as prefix sums of arho^i would); with
- * amsgrad arho[n] = beta1 (fgd_lazy_adam). 8 (nsteps + 1) doubles of blk,
- * and in pw 5 (nsteps + 1) doubles: the powers of beta2, arho[0..2] and
+ * amsgrad arho[n] = beta1 (fgd_lazy_adam). 2 + 2 FGD_LAZY_ADAM_TERMS
+ * (nsteps + 1) doubles of blk, and in pw FGD_LAZY_ADAM_POWS (nsteps + 1)
+ * doubles: the powers of beta2, arho[n] and
  * beta1 for every gap J = 0 .. nsteps, as exp(J log(.)), which a catch-up
  * looks up by its gap instead of calling exp five times (batch 1, 100,000
  * columns: 80 -> 61 ns per stored value; gaps are short on the scale of an
@@ -428,9 +445,11 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
     L->alb2 = log(b2);
     /* amsgrad divides by the running maximum of v, which the skipped steps
      * leave alone: no beta2^(-j/2) growth in the terms */
-    for (k = 0; k < 4; k++) L->arho[k] = amsgrad ? b1 : b1 / pow(b2, 0.5 * (k + 1));
-    for (k = 0; k < 3; k++) {
-        double *q = blk + (2 + k) * N, *r = blk + (5 + k) * N;
+    for (k = 0; k <= FGD_LAZY_ADAM_TERMS; k++)
+        L->arho[k] = amsgrad ? b1 : b1 / pow(b2, 0.5 * (k + 1));
+    L->aterms = L->arho[FGD_LAZY_ADAM_TERMS] < 1.0 ? FGD_LAZY_ADAM_TERMS : 3;
+    for (k = 0; k < FGD_LAZY_ADAM_TERMS; k++) {
+        double *q = blk + (2 + k) * N, *r = blk + (2 + FGD_LAZY_ADAM_TERMS + k) * N;
         L->aq[k] = q;
         L->ar[k] = r;
         L->alrho[k] = log(L->arho[k]);
@@ -443,9 +462,10 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
     }
     for (i = 0; i <= n; i++) {
         const double J = (double)i;
-        pw[5 * i] = exp(J * L->alb2);
-        for (k = 0; k < 3; k++) pw[5 * i + 1 + k] = exp(J * L->alrho[k]);
-        pw[5 * i + 4] = exp(J * L->alb1);
+        double *p = pw + FGD_LAZY_ADAM_POWS * i;
+        p[0] = exp(J * L->alb2);
+        for (k = 0; k < FGD_LAZY_ADAM_TERMS; k++) p[1 + k] = exp(J * L->alrho[k]);
+        p[1 + FGD_LAZY_ADAM_TERMS] = exp(J * L->alb1);
     }
     L->apow = pw;
     return 1;
@@ -463,7 +483,7 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
  *   rows 7 .. 11  ADAGRAD_L2's prefix sums
  *   rows 5 .. 23  MOMENTUM's block maps (5 .. 11) and powers (12 .. 17) or
  *                 spans (12 .. 23)
- *   rows 5 .. 17  ADAM's tables (5 .. 12) and powers (13 .. 17)
+ *   rows 5 .. 23  ADAM's tables (5 .. 16) and powers (17 .. 23)
  */
 static inline int fgd_lazy_table_rows(const fgd_config *c)
 {
@@ -474,7 +494,7 @@ static inline int fgd_lazy_table_rows(const fgd_config *c)
     case FGD_RMSPROP:
     case FGD_ADADELTA: return nopen ? 9 : 5;
     case FGD_FTRL:     return 5;
-    default:           return 18;   /* Adam, AdamW */
+    default:           return 24;   /* Adam, AdamW */
     }
 }
 
@@ -621,11 +641,11 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
             }
         }
         /* no penalty, or AdamW's decoupled decay alone (the skipped steps
-         * see g = 0 either way): rows 5 .. 12 hold ADAM's tables, rows
-         * 13 .. 17 its powers */
+         * see g = 0 either way): rows 5 .. 16 hold ADAM's tables, rows
+         * 17 .. 23 its powers */
         if ((nopen || (c->l1 == 0.0 && c->l2_decoupled && c->l2 > 0.0)) && h[1] > 0.0 &&
             h[0] >= 0.0 && h[0] < h[1] * h[1] && h[1] <= 1.0 && h[2] >= 0.0 &&
-            fgd_lazy_adam_tables(L, tables + 5 * N, tables + 13 * N,
+            fgd_lazy_adam_tables(L, tables + 5 * N, tables + 17 * N,
                                  c->l2_decoupled ? c->l2 : 0.0))
             L->mode = FGD_LAZY_ADAM;
         break;
@@ -930,32 +950,37 @@ static FGD_LAZY_NOINLINE int fgd_lazy_adagrad_l2_parts(const fgd_lazy *L, double
  * With decay the skipped steps add decay * sum_i w_i to the gradient sum,
  * the w before each step:
  *   sum_i w_i = (w / ad[ia]) (asd[ib] - asd[ia]) - (asd[ib] T - U),
- * U the same sum as T over ar. Terms n = 0 .. 2 are taken. The rest is at
- * most E = (|m| / sqrt(v)) lr_max / bc1_ia e0^3 / (1 - e_max) arho[3] /
- * (1 - arho[3]) in w (bc2s <= 1, bc1 increasing, a <= 1) and J E in sum_i
+ * U the same sum as T over ar. Terms n = 0 .. 2 are taken, and where what
+ * they leave out is too much, terms up to L->aterms - 1 (FGD_LAZY_ADAM_TERMS
+ * where arho of that many is < 1). The rest, after nt terms, is at
+ * most E = (|m| / sqrt(v)) lr_max / bc1_ia e0^nt / (1 - e_max) arho[nt] /
+ * (1 - arho[nt]) in w (bc2s <= 1, bc1 increasing, a <= 1) and J E in sum_i
  * w_i; with the rounding of the suffix differences, if that exceeds
- * FGD_LAZY_RTOL of |w| (decayed over the gap) or FGD_LAZY_GTOL of the
+ * FGD_LAZY_RTOL of |w| (the larger of w decayed over the gap and the w the
+ * catch-up gives) or FGD_LAZY_GTOL of the
  * magnitude of sum_i w_i (or e_max > 1/2), nothing is changed and 0 is
- * returned: the caller replays. Returns 1 when applied.
+ * returned: the caller replays. Those tolerances are scaled by share (at
+ * most 1: the part of the bound this closed form may use). Returns 1 when
+ * applied.
  * With amsgrad the denominator is sqrt(vmax) + eps bc2s_i, vmax = s[2]
  * unchanged by the gap (v only decays; checked: beta2 v <= vmax), so
  * e_j <= e0 = eps / sqrt(vmax), v is replaced by vmax above, and the terms
  * sum arho[n] = beta1 (fgd_lazy_adam_tables).
  */
 static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double *gs,
-                                int64_t ia, int64_t ib)
+                                int64_t ia, int64_t ib, double share)
 {
     const double *h = L->c->hyper, eps = h[2], m = s[0], v = s[1], w0 = *w;
     const double J = (double)(ib - ia), tiny = 16.0 * 2.220446049250313e-16;
     const double decay = L->adecay, *ad = L->ad, *asd = L->asd;
     const double R = ad[ib] / ad[ia], W = w0 / ad[ia] * (asd[ib] - asd[ia]);
-    const int nt = eps > 0.0 ? 3 : 1, amsgrad = h[3] != 0.0;
+    const int nmax = eps > 0.0 ? L->aterms : 1, amsgrad = h[3] != 0.0;
     /* beta^J as exp(J log beta) (within ~J |log beta| ulp; pow was a quarter
      * of an epoch's time), from the table of the gap's powers */
-    const double *pw = L->apow + 5 * (ib - ia);
+    const double *pw = L->apow + FGD_LAZY_ADAM_POWS * (ib - ia);
     const double b2J = pw[0];
-    double sv, e0, emax, mv, T = 0.0, U = 0.0, rT = 0.0, rU = 0.0, p = 1.0, E, r3;
-    int n;
+    double sv, e0, emax, mv, T = 0.0, U = 0.0, rT = 0.0, rU = 0.0, p = 1.0, E, rn, wn;
+    int n = 0, nt = nmax < 3 ? nmax : 3;
     if (amsgrad && !(h[1] * v <= s[2])) return 0;   /* vmax would move */
     if (m == 0.0) {   /* m stays 0: w only decays */
         *gs += decay * W;
@@ -982,30 +1007,86 @@ static inline int fgd_lazy_adam(const fgd_lazy *L, double *w, double *s, double 
     }
     mv = m / sv;
     if (!(emax <= 0.5)) return 0;
-    r3 = L->arho[3];
-    E = fabs(mv) * e0 * e0 * e0 * L->lrmax[ia] / L->pc0[ia] * r3 / (1.0 - r3) / (1.0 - emax);
-    for (n = 0; n < nt; n++) {
-        const double rJ = pw[1 + n], *q = L->aq[n], *r = L->ar[n];
-        T += p * L->arho[n] * (q[ia] - rJ * q[ib]);
-        rT += fabs(p) * L->arho[n] * (q[ia] + rJ * q[ib]);
-        if (decay > 0.0) {
-            U += p * L->arho[n] * (r[ia] - rJ * r[ib]);
-            rU += fabs(p) * L->arho[n] * (r[ia] + rJ * r[ib]);
+    /* three terms, and where their bound fails and the tables allow, all */
+    for (;;) {
+        for (; n < nt; n++) {
+            const double rJ = pw[1 + n], *q = L->aq[n], *r = L->ar[n];
+            T += p * L->arho[n] * (q[ia] - rJ * q[ib]);
+            rT += fabs(p) * L->arho[n] * (q[ia] + rJ * q[ib]);
+            if (decay > 0.0) {
+                U += p * L->arho[n] * (r[ia] - rJ * r[ib]);
+                rU += fabs(p) * L->arho[n] * (r[ia] + rJ * r[ib]);
+            }
+            p *= -e0;
         }
-        p *= -e0;
+        /* what the terms from nt on leave out (|p| = e0^nt) */
+        rn = L->arho[nt];
+        E = fabs(mv) * fabs(p) * L->lrmax[ia] / L->pc0[ia] * rn / (1.0 - rn) / (1.0 - emax);
+        wn = R * w0 - mv * ad[ib] * T;
+        /* relative to w after the gap, or before it where that is larger (a
+         * small w, e.g. a feature seen a few times at a small step size, moves
+         * by many times its size over a gap) */
+        if (E + tiny * fabs(mv) * ad[ib] * rT <=
+                share * FGD_LAZY_RTOL * fmax(R * fabs(w0), fabs(wn)) &&
+            (decay == 0.0 ||
+             J * E + tiny * (fabs(W) + fabs(mv) * (asd[ib] * rT + rU)) <=
+                 share * FGD_LAZY_GTOL * (fabs(W) + fabs(mv) * (asd[ib] * fabs(T) + fabs(U)))))
+            break;
+        if (nt == nmax) return 0;
+        nt = nmax;
     }
-    if (!(E + tiny * fabs(mv) * ad[ib] * rT <= FGD_LAZY_RTOL * R * fabs(w0))) return 0;
-    if (decay > 0.0) {
-        const double errg = J * E + tiny * (fabs(W) + fabs(mv) * (asd[ib] * rT + rU));
-        if (!(errg <= FGD_LAZY_GTOL * (fabs(W) + fabs(mv) * (asd[ib] * fabs(T) + fabs(U)))))
-            return 0;
-        *gs += decay * (W - mv * (asd[ib] * T - U));
-    }
-    *w = R * w0 - mv * ad[ib] * T;
-    s[0] = m * pw[4];
+    if (decay > 0.0) *gs += decay * (W - mv * (asd[ib] * T - U));
+    *w = wn;
+    s[0] = m * pw[1 + FGD_LAZY_ADAM_TERMS];   /* beta1^J */
     s[1] = v * b2J;
     if (L->single) {
         *w = fgd_round_single(*w);
+        s[0] = fgd_round_single(s[0]);
+        s[1] = fgd_round_single(s[1]);
+    }
+    return 1;
+}
+
+/*
+ * ADAM without penalty or decay (L->trunc), where the closed form over the
+ * whole gap [ia, ib) refused: w moves by less than fgd_lazy_bound from a
+ * step on, and that bound falls by r = beta1 / sqrt(beta2) per skipped
+ * step (m decays by beta1, sqrt(v) by sqrt(beta2)), so only the first K
+ * steps of a long gap move w by more than half of FGD_LAZY_RTOL |w|. Those
+ * K go in closed form held to the other half; the rest only decays m and v
+ * (and leaves vmax): what the replay, truncated, does step by step. A long
+ * gap failed as a whole because v decays over it until eps / sqrt(v) is no
+ * longer small (e_max > 1/2): about 300 steps in, at beta1 = 0.9, w has
+ * stopped moving long before. Returns 1 when applied, else 0 with nothing
+ * changed (the caller replays).
+ */
+static FGD_LAZY_NOINLINE int fgd_lazy_adam_head(const fgd_lazy *L, double *w, double *s,
+                                                double *gs, int64_t ia, int64_t ib)
+{
+    const double r = L->c->hyper[0] / sqrt(L->c->hyper[1]);
+    const double w0 = *w, s0[3] = {s[0], s[1], s[2]};
+    double start, K;
+    const double *pw;
+    if (!(r > 0.0 && r < 1.0 && w0 != 0.0)) return 0;
+    /* the bound from ia, over that from ia + K, is at least r^-K (lrmax
+     * and 1 / pc0 do not grow); |w| can have moved over the K steps, so
+     * the bound is checked again at the end against the w reached */
+    start = fgd_lazy_bound(L, s, ia);
+    if (!(start > 0.0 && isfinite(start))) return 0;
+    K = ceil(log(0.5 * FGD_LAZY_RTOL * fabs(w0) / start) / log(r));
+    if (!(K >= 1.0 && K < (double)(ib - ia))) return 0;
+    if (!fgd_lazy_adam(L, w, s, gs, ia, ia + (int64_t)K, 0.5)) return 0;
+    if (!(fgd_lazy_bound(L, s, ia + (int64_t)K) <= 0.5 * FGD_LAZY_RTOL * fabs(*w))) {
+        *w = w0;
+        s[0] = s0[0];
+        s[1] = s0[1];
+        s[2] = s0[2];
+        return 0;
+    }
+    pw = L->apow + FGD_LAZY_ADAM_POWS * (ib - ia - (int64_t)K);
+    s[0] *= pw[1 + FGD_LAZY_ADAM_TERMS];
+    s[1] *= pw[0];
+    if (L->single) {
         s[0] = fgd_round_single(s[0]);
         s[1] = fgd_round_single(s[1]);
     }
@@ -1145,7 +1226,8 @@ static inline int fgd_lazy_catch_up(const fgd_lazy *L, double *w, double *s, dou
         return whole > 0 ? 0 : fgd_lazy_adagrad_l2_parts(L, w, s, gs, ia, ib, whole);
     }
     case FGD_LAZY_ADAM:
-        if (fgd_lazy_adam(L, w, s, gs, ia, ib)) return 0;
+        if (fgd_lazy_adam(L, w, s, gs, ia, ib, 1.0)) return 0;
+        if (L->trunc && fgd_lazy_adam_head(L, w, s, gs, ia, ib)) return 0;
         break;   /* the replay (truncated without decay) */
     case FGD_LAZY_RMSPROP_MOMENTUM: {
         /* buf_j = mu^j buf moves w by lr_i buf_j at table index i = ia + j - 1 */
