@@ -8,6 +8,11 @@ steps the step size is multiplied by ``(t + 1) / warmup_steps``.
 ``adaptive`` is decided between epochs, in Python: the step size stays
 constant while the monitored loss improves and is divided by ``factor``
 after ``n_iter_no_change`` epochs without improvement (scikit-learn's rule).
+
+Divergence backoff (``on_divergence="backoff"``) halves every step size of
+any schedule: the Trainer halves ``lr`` and trains with
+``schedule.scaled(factor)``, which scales the parts of the step size that do
+not come from ``lr`` (``optimal``'s whole rate, ``cosine``'s ``eta_min``).
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class Schedule:
     name = ""
     code = -1
     adaptive = False
+    uses_lr = True   # whether the step size depends on lr (eta0); "optimal"'s does not
 
     def __init__(self, warmup_steps=0):
         self.warmup_steps = _check("warmup_steps", warmup_steps, low=0, integer=True)
@@ -55,7 +61,28 @@ class Schedule:
         return []
 
     def bind(self, alpha, loss, total_steps):
-        """A copy with the defaults that depend on the fit filled in."""
+        """A copy with the defaults that depend on the fit filled in.
+
+        ``total_steps`` is the number of optimizer steps of the training call
+        that binds it (the Trainer binds once, at its first :meth:`run`
+        after ``init_model``; later calls continue on the same binding).
+        """
+        return self
+
+    def check_horizon(self, bound, t, steps):
+        """Refuse a later training call that ``bound`` (this schedule bound
+        by :meth:`bind` for the first call) cannot schedule: ``steps`` more
+        steps from step ``t``. Raises ValueError; the base class accepts all."""
+
+    def scaled(self, factor):
+        """This (bound) schedule with every step size multiplied by ``factor``
+        once ``lr`` is multiplied by ``factor`` too:
+        ``s.scaled(f).lr_at(f * lr, t) == f * s.lr_at(lr, t)``.
+
+        Schedules whose step size is proportional to ``lr`` return
+        themselves; the others scale the part that does not come from
+        ``lr``. Divergence backoff uses it to halve every schedule's steps.
+        """
         return self
 
     def _base(self, lr, t):
@@ -100,11 +127,14 @@ class Optimal(Schedule):
     """``1 / (alpha (t0 + t))``: Bottou's schedule, as scikit-learn's ``optimal``.
 
     ``lr`` is ignored. ``alpha`` defaults to the penalty's strength and
-    ``t0`` to scikit-learn's heuristic for the loss.
+    ``t0`` to scikit-learn's heuristic for the loss. A smaller first step
+    ``1 / (alpha t0)`` takes a larger ``t0``. Divergence backoff multiplies
+    the step size by 1/2 per halving (:meth:`scaled`).
     """
 
     name = "optimal"
     code = 2
+    uses_lr = False
 
     def __init__(self, alpha=None, t0=None, warmup_steps=0):
         super().__init__(warmup_steps)
@@ -121,6 +151,13 @@ class Optimal(Schedule):
             eta0 = typw / max(1.0, float(loss.derivative(1.0, -typw)))
             t0 = 1.0 / (eta0 * a)
         return Optimal(alpha=a, t0=t0, warmup_steps=self.warmup_steps)
+
+    def scaled(self, factor):
+        # factor / (alpha (t0 + t)) = 1 / ((alpha / factor) (t0 + t)): the
+        # compiled core reads alpha from c_params (exact for powers of two)
+        if factor == 1.0:
+            return self
+        return Optimal(alpha=self.alpha / factor, t0=self.t0, warmup_steps=self.warmup_steps)
 
     def c_params(self):
         return [self.alpha, self.t0]
@@ -167,7 +204,20 @@ class Exponential(Schedule):
 class Cosine(Schedule):
     """``eta_min + (lr - eta_min) (1 + cos(pi min(t, T_max) / T_max)) / 2``.
 
-    ``T_max`` defaults to the number of steps of the whole fit.
+    Anneals from ``lr`` at step 0 to ``eta_min`` at step ``T_max`` and stays
+    at ``eta_min`` after it (with ``eta_min=0`` steps past ``T_max`` do not
+    move the model).
+
+    ``T_max=None`` (the default) is the number of steps of the training call
+    that binds the schedule: the whole fit (``fastgd.fit``, an estimator's
+    ``fit``, a Trainer's first ``run`` after ``init_model``), all of its
+    epochs. A later call on the same model (``partial_fit``, ``run`` again,
+    e.g. after a ``tol`` stop) continues on that horizon, and one that would
+    take steps past it raises ValueError instead of training at ``eta_min``:
+    a horizon cannot be known in advance for a sequence of calls, so give
+    ``T_max`` (the total number of steps of all the calls) for online
+    learning. With an explicit ``T_max``, ``k`` ``partial_fit`` calls on
+    ``k`` chunks equal one ``fit`` on their concatenation.
     """
 
     name = "cosine"
@@ -182,6 +232,26 @@ class Cosine(Schedule):
         if self.T_max is not None:
             return self
         return Cosine(T_max=max(int(total_steps), 1), eta_min=self.eta_min,
+                      warmup_steps=self.warmup_steps)
+
+    def check_horizon(self, bound, t, steps):
+        if self.T_max is not None or t + steps <= bound.T_max:
+            return
+        raise ValueError(
+            f"the 'cosine' schedule without T_max anneals over the steps of the first training "
+            f"call on this model (T_max={bound.T_max} steps), and {t} of them have been taken: "
+            f"this call's {steps} steps would run past T_max at the step size "
+            f"eta_min={bound.eta_min:g}"
+            + (", which does not train" if bound.eta_min == 0 else "")
+            + ". For partial_fit or repeated runs give T_max, the total number of steps of all "
+            "the calls: fastgd.schedules.Cosine(T_max=...) as learning_rate= (SGDClassifier, "
+            "SGDRegressor) or schedule= (Trainer); or fit again from the start.")
+
+    def scaled(self, factor):
+        # lr - eta_min and eta_min both scale: the whole step size does
+        if factor == 1.0:
+            return self
+        return Cosine(T_max=self.T_max, eta_min=self.eta_min * factor,
                       warmup_steps=self.warmup_steps)
 
     def c_params(self):

@@ -193,7 +193,13 @@ class Trainer:
         more than ``EXPLOSION_FACTOR`` times that of the starting (or the
         all-zero) model -- raise :class:`DivergenceError` (weights stay at
         the last good epoch), or restore the last good epoch, halve the step
-        size and repeat the epoch (up to ``max_backoffs`` times).
+        size and repeat the epoch (up to ``max_backoffs`` halvings per
+        :meth:`run` call). A halving
+        halves every step size of every schedule: ``lr`` and ``rate_scale``
+        are halved, and the epochs run with ``schedule.scaled(rate_scale)``
+        (which scales what does not come from ``lr``: the whole step size of
+        ``"optimal"``, ``eta_min`` of ``"cosine"``). Both carry over to later
+        calls, as the step counter does.
 
     Notes
     -----
@@ -269,6 +275,10 @@ class Trainer:
                              "lock-free threads have no common step order to average over; "
                              "use hogwild=False (a batch_size > 1 still runs on n_jobs threads)")
         self.lr = self.optimizer.lr
+        # Divergence backoff's factor on every step size (1/2 per halving),
+        # kept apart from lr for the schedules whose steps do not all come
+        # from lr (see Schedule.scaled).
+        self.rate_scale = 1.0
         self.avg = None
         self.params = None
         self.state = None
@@ -410,6 +420,64 @@ class Trainer:
         if self.avg is not None:
             self.avg[...] = saved[2]
         gbuf[...] = 0
+
+    def _scaled_schedule(self):
+        """The bound schedule with divergence backoff's ``rate_scale`` applied."""
+        return self._bound_schedule.scaled(getattr(self, "rate_scale", 1.0))
+
+    def _step_size_text(self, problem, t_first, stats):
+        """The step sizes an epoch from step ``t_first`` used, in words."""
+        sched = problem.schedule
+        first = sched.lr_at(problem.lr, t_first)
+        last = stats.lr_last if stats is not None and stats.n_steps else None
+        if sched.uses_lr:
+            text = f"step size lr={problem.lr:g} (schedule {self.schedule.name!r}"
+            if self.schedule.name not in ("constant", "adaptive") or sched.warmup_steps:
+                text += f": {first:g} at the epoch's first step"
+                if last is not None:
+                    text += f", {last:g} at its last"
+            return text + ")"
+        text = (f"the {self.schedule.name!r} schedule's step size {first:g} at the epoch's "
+                "first step")
+        if last is not None:
+            text += f" and {last:g} at its last"
+        return text
+
+    def _divergence_message(self, problem, what, t_first, stats, backoffs):
+        scale = getattr(self, "rate_scale", 1.0)
+        msg = (f"training diverged in epoch {self.epoch + 1}: {what} with "
+               f"{self._step_size_text(problem, t_first, stats)}")
+        if scale != 1.0:
+            halvings = -math.log2(scale)
+            if halvings == round(halvings):
+                msg += (f", every step size halved {round(halvings)} times by divergence "
+                        f"backoff (factor {scale:g}; ")
+            else:
+                msg += f", every step size scaled by {scale:g} by divergence backoff ("
+            msg += (f"{backoffs} halving{'s' if backoffs > 1 else ''} in this call)"
+                    if backoffs else "in earlier calls)")
+        msg += ". "
+        if self._bound_schedule.uses_lr:
+            smaller = problem.lr / 10
+            msg += (f"Try a smaller step size, e.g. lr={smaller:g} (on the optimizer object "
+                    f"where one was passed; eta0={smaller:g} in SGDClassifier/SGDRegressor), "
+                    "or standardize the features")
+        elif self._bound_schedule.name != "optimal":
+            msg += (f"Standardize the features, or give the {self.schedule.name!r} schedule "
+                    "smaller steps (its step size does not depend on lr or eta0)")
+        else:
+            b = self._bound_schedule
+            msg += ("Standardize the features, or start with smaller steps: the 'optimal' "
+                    f"schedule's step size 1/(alpha (t0 + t)) does not depend on lr or eta0; "
+                    f"its first step without backoff, 1/(alpha t0), is "
+                    f"{1.0 / (b.alpha * b.t0):g} (alpha={b.alpha:g}, t0={b.t0:g}), smaller "
+                    "with a larger t0: "
+                    "fastgd.schedules.Optimal(t0=...) as schedule= (fastgd.fit, Trainer) or "
+                    "learning_rate= (SGDClassifier/SGDRegressor); or take a schedule from a "
+                    "small lr/eta0, e.g. 'invscaling'")
+        if self.on_divergence == "raise":
+            msg += ", or pass on_divergence='backoff'"
+        return msg + ". The weights are those of the last good epoch."
 
     def _reference_loss(self, X, y, sw):
         """The loss the explosion test compares an epoch with, or None.
@@ -603,13 +671,25 @@ class Trainer:
                 raise ValueError(f"rows must be a non-empty 1-D array of row indices in "
                                  f"[0, {n})")
             rows = rows.astype(np.int64, copy=False)
+        n_rows = n if rows is None else rows.shape[0]
+        if self.epoch == 0 and self.t == 0:
+            # nothing trained on an earlier binding (e.g. a first call that
+            # was interrupted): bind the schedule to this call
+            self._bound_schedule = None
+        elif self._bound_schedule is not None:
+            # a later call continues the schedule bound by the first one;
+            # refuse one it cannot schedule (e.g. a cosine without T_max
+            # past its horizon) rather than train with step size 0
+            batch = min(self.batch_size, max(n_rows, 1))
+            self.schedule.check_horizon(self._bound_schedule, self.t,
+                                        epochs * max(1, -(-n_rows // batch)))
         problem = self._problem(X, y, sample_weight, epochs,
                                 None if rows is None else rows.shape[0])
+        problem.schedule = self._scaled_schedule()
         # sized by params, not d + 1: a model may hold several rows of weights
         # (the multinomial trainer's params are (n_features + 1, n_classes))
         gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)
         gsum = np.zeros(self.params.size)
-        n_rows = n if rows is None else rows.shape[0]
         perm = np.empty(n_rows, dtype=np.int64) if self.shuffle else None
         order = rows if rows is not None and not self.shuffle else perm
         ref_loss = self._reference_loss(X, y, sample_weight)
@@ -626,6 +706,7 @@ class Trainer:
             saved_len = {k: len(v) for k, v in vars(h).items()}
             t0, epoch0 = self.t, self.epoch
             committed = exploded = False
+            stats = None
             try:
                 if self.shuffle:
                     self.backend.epoch_order(n_rows, epoch_seed(self.seed, self.epoch), out=perm,
@@ -649,27 +730,34 @@ class Trainer:
                     self._restore(saved, gbuf)
                     if self.on_divergence == "backoff" and backoffs < self.max_backoffs:
                         backoffs += 1
+                        # halve every step size: lr, and through rate_scale
+                        # what the schedule does not take from lr (the whole
+                        # step of "optimal", which ignores lr)
+                        self.rate_scale = getattr(self, "rate_scale", 1.0) / 2.0
                         self.lr = problem.lr = problem.lr / 2.0
+                        problem.schedule = self._scaled_schedule()
                         # The restored epoch may itself have been on its way
                         # up: judge the retry against where it starts from.
                         ref_loss = self._reference_loss(X, y, sample_weight)
                         if verbose:
-                            print(f"Epoch {self.epoch + 1}: diverged; halving lr to "
-                                  f"{self.lr:g}")
+                            if problem.schedule.uses_lr:
+                                print(f"Epoch {self.epoch + 1}: diverged; halving lr to "
+                                      f"{self.lr:g}")
+                            else:
+                                print(f"Epoch {self.epoch + 1}: diverged; halving the step "
+                                      f"size to "
+                                      f"{problem.schedule.lr_at(problem.lr, self.t):g} at "
+                                      f"step {self.t} (scale {self.rate_scale:g})")
                         continue
                     blew = diverged or not math.isfinite(loss)
                     what = ("the loss or the weights became NaN or infinite" if blew else
                             f"the mean training loss grew to {loss:.3g}, more than "
                             f"{EXPLOSION_FACTOR:.0e} times the loss {ref_loss:.3g} of the "
                             "starting (or the all-zero) model")
-                    raise DivergenceError(
-                        f"training diverged in epoch {self.epoch + 1}: {what} with step size "
-                        f"lr={problem.lr:g} (schedule {self.schedule.name!r}). Try a smaller "
-                        f"step size, e.g. lr={problem.lr / 10:g}, standardize the features, "
-                        "or pass on_divergence='backoff'. The weights are those of the last "
-                        "good epoch.")
+                    raise DivergenceError(self._divergence_message(problem, what, t0, stats,
+                                                                   backoffs))
                 lr_now = (stats.lr_last if stats.n_steps else
-                          self._bound_schedule.lr_at(problem.lr, stats.t))
+                          problem.schedule.lr_at(problem.lr, stats.t))
                 watched = loss
                 if monitor is not None:
                     b = self.params[d]
@@ -819,6 +907,8 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     l1_ratio : float, default=0.15
     schedule : str or fastgd.schedules.Schedule, optional
         Default constant, so an optimizer object behaves as in torch.optim.
+        Defaults that depend on the fit (``cosine``'s ``T_max``: the steps
+        of all ``epochs``) are taken from this call.
     shuffle : bool or "block", default=True
         True: every epoch visits the rows in a fresh seeded permutation.
         False: rows in order. "block": contiguous blocks of
@@ -853,7 +943,9 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     on_divergence : {"raise", "backoff"}, default="raise"
         What a diverged epoch (NaN/inf, or a loss blown up by more than
         ``EXPLOSION_FACTOR``) does: raise :class:`DivergenceError`, or
-        restore the last good epoch, halve the step size and go on.
+        restore the last good epoch, halve the step size and go on (every
+        step size of any schedule, "optimal" included; up to 10 halvings,
+        then :class:`DivergenceError`).
     average : bool or int, default=False
         Averaged SGD: return the mean of the iterates after step number
         ``average`` (True: all of them) instead of the last iterate.

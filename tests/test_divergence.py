@@ -190,3 +190,80 @@ def test_no_false_alarm_from_rare_large_targets_the_sample_misses():
     res = fastgd.fit(X, y, lr=1e-8, epochs=1, random_state=0)
     assert 49 < res.history.loss[-1] < 51
     assert np.all(np.abs(res.coef_) < 1e-3)
+
+
+# -- backoff halves the step size of every schedule ---------------------------
+def _separable(n=300, d=4):
+    X = np.random.default_rng(0).standard_normal((n, d))
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def test_estimator_default_optimal_schedule_backs_off_to_a_fitted_model():
+    # 'optimal' ignores eta0/lr: halving lr used to repeat the same diverging
+    # epoch ten times and raise. scikit-learn fits this (accuracy 0.987).
+    X, y = _separable()
+    clf = fastgd.SGDClassifier(loss="squared_hinge", random_state=0).fit(X, y)
+    assert np.all(np.isfinite(clf.coef_))
+    assert clf.score(X, y) > 0.95
+    assert clf._trainers[0].rate_scale < 1.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backoff_halves_the_optimal_schedule(backend):
+    from fastgd.losses import get_loss
+    from fastgd.schedules import Optimal
+
+    X, y = _separable()
+    res = fastgd.fit(X, y, loss="squared_hinge", schedule="optimal", alpha=1e-4,
+                     batch_size=1, epochs=3, on_divergence="backoff", backend=backend,
+                     random_state=0)
+    assert np.all(np.isfinite(res.coef_))
+    unscaled = Optimal().bind(1e-4, get_loss("squared_hinge"), 0)   # starts at 10
+    for e, lr in enumerate(res.history.lr):   # the epoch's last step, t = 300 (e + 1) - 1
+        halvings = np.log2(unscaled.lr_at(None, 300 * (e + 1) - 1) / lr)
+        assert halvings == pytest.approx(round(halvings), abs=1e-9) and halvings >= 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backoff_halves_cosine_eta_min_too(backend):
+    # a cosine from lr to eta_min = lr is the constant lr; halving lr alone
+    # left its later steps at eta_min = 40, which diverges
+    from fastgd.schedules import Cosine
+
+    X, y = _problem()
+    res = fastgd.fit(X, y, lr=40.0, schedule=Cosine(eta_min=40.0), batch_size=32, epochs=10,
+                     on_divergence="backoff", backend=backend, random_state=0)
+    np.testing.assert_allclose(res.coef_, np.arange(1.0, 6.0), atol=0.05)
+    halvings = np.log2(40.0 / np.asarray(res.history.lr))
+    np.testing.assert_allclose(halvings, np.round(halvings), atol=1e-12)
+    assert halvings.min() >= 1
+
+
+def test_optimal_divergence_message_names_the_step_taken():
+    X, y = _separable()
+    with pytest.raises(DivergenceError) as info:
+        fastgd.fit(X * 1e100, y, loss="squared_hinge", schedule="optimal", alpha=1e-4,
+                   batch_size=1, random_state=0)
+    msg = str(info.value)
+    # the step size 1/(alpha (t0 + t)) it took, not the unused lr
+    assert "the 'optimal' schedule's step size 10 at the epoch's first step" in msg
+    assert "lr=" not in msg
+    assert "Optimal(t0=...)" in msg and "on_divergence='backoff'" in msg
+
+
+def test_estimator_gives_up_naming_the_halved_step_and_its_own_options():
+    X, y = _separable()
+    with pytest.raises(DivergenceError) as info:
+        fastgd.SGDClassifier(loss="squared_hinge", random_state=0).fit(X * 1e100, y)
+    msg = str(info.value)
+    assert "step size 0.00976562 at the epoch's first step" in msg   # 10 / 2**10
+    assert "halved 10 times by divergence backoff" in msg
+    assert "on_divergence" not in msg     # the estimators always back off
+    assert "learning_rate=" in msg
+
+
+def test_backoff_verbose_names_the_optimal_step(capsys):
+    X, y = _separable()
+    fastgd.fit(X, y, loss="squared_hinge", schedule="optimal", alpha=1e-4, batch_size=1,
+               epochs=1, on_divergence="backoff", verbose=True, random_state=0)
+    assert "diverged; halving the step size to 5 at step 0" in capsys.readouterr().out

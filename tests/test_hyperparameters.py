@@ -304,6 +304,36 @@ def test_schedule_rejects(cls, name, bad):
     _raises(name, cls, **{name: bad})
 
 
+SCALED_SCHEDULES = [
+    InvScaling(power_t=0.3), Optimal(alpha=1e-3, t0=50.0), Optimal(), Step(step_size=7, gamma=0.5),
+    Exponential(gamma=0.99), Cosine(), Cosine(T_max=30, eta_min=0.02, warmup_steps=5),
+    Adaptive(),
+]
+
+
+@pytest.mark.parametrize("schedule", SCALED_SCHEDULES, ids=repr)
+@pytest.mark.parametrize("factor", [0.5, 2.0 ** -10])
+def test_scaled_schedule_scales_every_step_size(data, schedule, factor):
+    # divergence backoff halves lr and trains with schedule.scaled(factor):
+    # every step size must scale, including what does not come from lr
+    # ("optimal" ignores lr; cosine's eta_min), in the compiled core too
+    from fastgd.backends.cpu import _core
+
+    X, y = data
+    tr = fastgd.Trainer(loss="log_loss", schedule=schedule, lr=0.1, alpha=1e-4, batch_size=10)
+    tr.init_model(X.shape[1], X.dtype)
+    problem = tr._problem(X, np.where(y > np.median(y), 1.0, -1.0), None, 2)
+    bound = problem.schedule
+    base = [bound.lr_at(0.1, t) for t in range(40)]
+    problem.schedule, problem.lr = bound.scaled(factor), 0.1 * factor
+    cfg = problem.c_config()
+    for t in range(40):
+        want = factor * base[t]
+        assert problem.schedule.lr_at(problem.lr, t) == pytest.approx(want, rel=1e-14)
+        assert _core.schedule_lr(cfg, t) == pytest.approx(want, rel=1e-14)
+    assert bound.scaled(1.0) is bound
+
+
 # --------------------------------------------------------------------------
 # Step for step against torch.optim (optional: only where PyTorch is installed)
 # --------------------------------------------------------------------------
