@@ -16,7 +16,10 @@ Step sizes
 
 * with ``optimizer="sgd"`` (plain SGD, scikit-learn's algorithm):
   scikit-learn's defaults, ``"optimal"`` for the classifier and
-  ``"invscaling"`` with ``eta0=0.01`` for the regressor;
+  ``"invscaling"`` for the regressor, and the installed scikit-learn's
+  default ``eta0`` for an explicit ``"constant"``, ``"invscaling"`` or
+  ``"adaptive"`` (0.01 for both estimators since scikit-learn 1.8; before,
+  the classifier's was 0.0, which those schedules refuse, there as here);
 * with any other optimizer: scikit-learn's ``"adaptive"`` schedule (the
   step size stays constant while the stopping criterion improves, and is
   divided by 5 after ``n_iter_no_change`` epochs without improvement) from
@@ -32,6 +35,19 @@ Step sizes
 An explicit ``learning_rate`` (any name of :mod:`fastgd.schedules` or a
 schedule object) is used with any optimizer.
 
+Failed calls
+------------
+A ``fit`` or ``partial_fit`` that raises (invalid input found after
+scikit-learn's validation has reset ``n_features_in_``, a
+:class:`fastgd.DivergenceError`, an error in one of several one-vs-rest
+problems, ...) leaves every fitted attribute (``coef_``, ``intercept_``,
+``classes_``, ``n_features_in_``, ``feature_names_in_``, ``t_``,
+``n_iter_``, ``history_``) and the internal trainers exactly as they were
+before the call; an estimator that was not fitted stays unfitted. The one
+exception is Ctrl-C (KeyboardInterrupt): when every problem has completed
+an epoch (and, for ``partial_fit``, one did in this call), the model of the
+last completed epochs is kept, a usable one, and the interrupt re-raised.
+
 Divergence
 ----------
 When an epoch produces NaN/inf or an exploding loss, the estimators undo it,
@@ -40,8 +56,8 @@ up to 10 times) instead of failing: on unscaled data (e.g. features around
 100) scikit-learn's default ``eta0`` is too large for per-sample steps.
 scikit-learn clips the loss derivative there and returns a finite but
 meaningless model; fastgd returns a fit with a smaller step size, or raises
-:class:`fastgd.DivergenceError` when halving does not help (the "optimal"
-schedule ignores ``eta0``).
+:class:`fastgd.DivergenceError` when ten halvings do not help (every
+schedule's steps are halved, "optimal"'s ``1/(alpha (t0 + t))`` too).
 
 Where fastgd differs from scikit-learn on purpose
 -------------------------------------------------
@@ -66,6 +82,7 @@ Where fastgd differs from scikit-learn on purpose
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import warnings
@@ -77,7 +94,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import assert_all_finite, check_random_state, compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
@@ -112,11 +129,102 @@ def _trainer_accepts_sparse():
     return hasattr(data, "check_sparse")
 
 
+def _sklearn_default(estimator, name, fallback):
+    """The default of parameter ``name`` of ``sklearn.linear_model.<estimator>``.
+
+    Read from the installed scikit-learn, so that ``"auto"`` follows it
+    across versions (SGDClassifier's ``eta0`` was 0.0 before 1.8, 0.01
+    since); ``fallback`` where it cannot be read.
+    """
+    import sklearn.linear_model
+
+    try:
+        value = inspect.signature(getattr(sklearn.linear_model, estimator)).parameters[name]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return fallback
+    return fallback if value.default is inspect.Parameter.empty else value.default
+
+
+class _TrainerSnapshot:
+    """A trainer's attributes and the contents of its arrays and history.
+
+    :meth:`restore` puts them back in place: the trainer keeps its identity,
+    and so do its arrays and its History (which ``history_`` shares).
+    """
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.attrs = dict(vars(trainer))
+        self.arrays = {k: v.copy() for k, v in self.attrs.items() if isinstance(v, np.ndarray)}
+        # epochs are only ever appended to a history: remember the lengths
+        self.history = {k: (v, len(v)) for k, v in vars(trainer.history).items()
+                        if isinstance(v, list)}
+
+    def restore(self):
+        tr = self.trainer
+        for k in [k for k in vars(tr) if k not in self.attrs]:
+            delattr(tr, k)
+        for k, v in self.attrs.items():
+            setattr(tr, k, v)
+        for k, a in self.arrays.items():
+            self.attrs[k][...] = a
+        h = self.attrs["history"]
+        for k, (values, n) in self.history.items():
+            setattr(h, k, values)
+            del values[n:]
+
+
+class _AllOrNothing:
+    """Context manager making a ``fit``/``partial_fit`` call all or nothing.
+
+    On entry it saves the estimator's fitted state: every attribute that is
+    not a constructor parameter (``n_features_in_``, ``feature_names_in_``,
+    ``classes_``, ``coef_``, ``intercept_``, ``t_``, ``n_iter_``,
+    ``history_``, the trainers, ...) and, with ``trainers=True``
+    (``partial_fit``, which continues them), the trainers' own state. If the
+    call raises before :meth:`commit`, that state is put back exactly:
+    scikit-learn's validation sets ``n_features_in_`` and
+    ``feature_names_in_`` before training starts, and a failing one-vs-rest
+    problem may come after others have trained. An estimator that was
+    unfitted stays unfitted.
+    """
+
+    def __init__(self, est, trainers=False):
+        self.est = est
+        self.params = set(est.get_params(deep=False))
+        self.saved = {k: v for k, v in vars(est).items() if k not in self.params}
+        self.trainers = ([_TrainerSnapshot(tr) for tr in self.saved.get("_trainers", ())]
+                         if trainers else [])
+        self.committed = False
+
+    def commit(self, record):
+        """``record()`` the new fitted state; from then on it stays, whatever follows."""
+        record()
+        self.committed = True
+
+    def restore(self):
+        est = self.est
+        for k in [k for k in vars(est) if k not in self.params and k not in self.saved]:
+            delattr(est, k)
+        for k, v in self.saved.items():
+            setattr(est, k, v)
+        for snap in self.trainers:
+            snap.restore()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not self.committed:
+            self.restore()
+        return False
+
+
 class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """Parameter handling and the training loop shared by both estimators."""
 
     _default_schedule = "optimal"
-    _default_eta0 = 0.0
+    _default_eta0 = 0.01
 
     # -- parameters -----------------------------------------------------
     def _check_params(self):
@@ -262,6 +370,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         check_numeric_dtype(sample_weight, "sample_weight")
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
                                   allow_all_zero_weights=True)
+        if not np.all(np.isfinite(sw)):
+            # arrays were checked above; a scalar is broadcast unchecked
+            assert_all_finite(sw, input_name="sample_weight")
         if np.all(np.isfinite(sw)) and np.any(sw > 0) and extreme_weights(sw):
             # sums of these would overflow (or their mean is subnormal): only
             # the ratios matter, so rescale them here, once, for the training
@@ -358,17 +469,23 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         finally:
             pool.shutdown(wait=True)
 
-    def _run_or_keep_progress(self, record, trainers, *args):
-        """:meth:`_run`; on Ctrl-C, ``record()`` the last completed epochs, then re-raise.
+    def _run_or_keep_progress(self, guard, record, trainers, epochs_before, *args):
+        """:meth:`_run`; on Ctrl-C, commit the last completed epochs, then re-raise.
 
-        Each trainer undoes its interrupted epoch, so what is recorded is a
-        usable model (for predict) as of the last epoch every problem completed.
+        Each trainer undoes its interrupted epoch, so what ``record()`` stores
+        is a usable model (for predict) as of the last epoch each problem
+        completed. It is committed through ``guard`` (an :class:`_AllOrNothing`)
+        when every problem has a model of whole epochs and at least one
+        completed an epoch in this call (``epochs_before``: their epoch counts
+        when the call started). Otherwise, and on any other exception, the
+        guard puts back the fitted state from before the call.
         """
         try:
             return self._run(trainers, *args)
         except KeyboardInterrupt:
-            if all(tr.epoch > 0 for tr in trainers):
-                record()
+            if all(tr.epoch > 0 for tr in trainers) and any(
+                    tr.epoch > e0 for tr, e0 in zip(trainers, epochs_before)):
+                guard.commit(record)
             raise
 
     def _thread_split(self, n_problems):
@@ -395,8 +512,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return None if self.tol is None else float(self.tol)
 
     def __sklearn_is_fitted__(self):
-        # n_features_in_ is set by validation before training: only a model
-        # (coef_) means fitted, e.g. after an interrupted or failed fit
+        # only a model (coef_) means fitted: n_features_in_ alone (set by
+        # validation before training) never outlives a failed call, but
+        # tells nothing about a model either
         return hasattr(self, "coef_")
 
     def _more_tags_sparse(self, tags):
@@ -455,9 +573,11 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         any :mod:`fastgd.schedules` name or object. "auto": "optimal" for
         plain SGD, "adaptive" for other optimizers (see the module docs).
     eta0 : float or "auto", default="auto"
-        Base step size. "auto": 0.0 for plain SGD (scikit-learn's default;
-        unused by "optimal"); 1e-2 for Adam/AdamW and the torch.optim
-        default ``lr`` for other optimizers.
+        Base step size. "auto": for plain SGD, scikit-learn's default (0.01
+        since scikit-learn 1.8, 0.0 before; read from the installed
+        version), used by "constant", "invscaling" and "adaptive", not by
+        "optimal"; 1e-2 for Adam/AdamW and the torch.optim default ``lr``
+        for other optimizers.
     power_t : float, default=0.5
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` (stratified, seeded by
@@ -508,7 +628,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     """
 
     _default_schedule = "optimal"
-    _default_eta0 = 0.0
+    # eta0 "auto" with plain SGD: the installed scikit-learn's default
+    _default_eta0 = _sklearn_default("SGDClassifier", "eta0", 0.01)
 
     def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
@@ -627,7 +748,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     def _store(self, trainers, epochs_before):
         finals = self._record(trainers, epochs_before)
         if len(trainers) == 1 and finals[0].ndim == 2:  # multinomial: (d+1, K)
-            self.coef_ = np.ascontiguousarray(finals[0][:-1].T)
+            # a copy: with one feature the transpose is already C-contiguous
+            self.coef_ = np.array(finals[0][:-1].T, order="C")
             self.intercept_ = finals[0][-1].copy()
         else:
             self.coef_ = np.stack([f[:-1] for f in finals])
@@ -638,6 +760,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     # -- public API -----------------------------------------------------
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the linear model by stochastic gradient steps.
+
+        A call that raises leaves the estimator as it was (module docs,
+        "Failed calls"), except that Ctrl-C keeps the epochs every problem
+        completed.
 
         Parameters
         ----------
@@ -652,6 +778,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         -------
         self
         """
+        with _AllOrNothing(self) as guard:
+            return self._fit(guard, X, y, coef_init, intercept_init, sample_weight)
+
+    def _fit(self, guard, X, y, coef_init, intercept_init, sample_weight):
         self._check_params()
         self._check_multi_class()
         if self.warm_start and hasattr(self, "coef_") and coef_init is None:
@@ -685,11 +815,11 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             self._trainers = trainers
             self._store(trainers, [0] * len(trainers))
 
-        reasons = self._run_or_keep_progress(record, trainers, X, ys, sw, self.max_iter, tol,
-                                             scorers, workers, train)
+        reasons = self._run_or_keep_progress(guard, record, trainers, [0] * len(trainers), X,
+                                             ys, sw, self.max_iter, tol, scorers, workers, train)
         # the fitted state changes only once training has succeeded (or was
         # interrupted after whole epochs: then it is the last completed one)
-        record()
+        guard.commit(record)
         self._warn_convergence(reasons, tol, self.max_iter)
         return self
 
@@ -700,6 +830,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         previous call, so k calls over k chunks equal one ``fit`` over their
         concatenation with ``shuffle=False`` (up to rounding). Sample weights
         are normalized by their mean within each call.
+
+        A call that raises leaves the estimator as it was, its training state
+        included (Ctrl-C keeps the epochs completed, as in :meth:`fit`); a
+        failed first call leaves it unfitted.
 
         Parameters
         ----------
@@ -714,6 +848,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         -------
         self
         """
+        with _AllOrNothing(self, trainers=True) as guard:
+            return self._partial_fit(guard, X, y, classes, sample_weight)
+
+    def _partial_fit(self, guard, X, y, classes, sample_weight):
         first = not hasattr(self, "_trainers")
         if first:
             self._check_params()
@@ -737,15 +875,20 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         if not np.any(sw > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         if first:
-            self._trainers = self._make_trainers(len(self.classes_), X.shape[1], X.dtype,
-                                                 None, None)
-        trainers = self._trainers
+            trainers = self._make_trainers(len(self.classes_), X.shape[1], X.dtype, None, None)
+        else:
+            trainers = self._trainers
         before = [tr.epoch for tr in trainers]
         workers, _ = self._thread_split(len(trainers))
-        self._run_or_keep_progress(lambda: self._store(trainers, before), trainers, X,
+
+        def record():
+            self._trainers = trainers
+            self._store(trainers, before)
+
+        self._run_or_keep_progress(guard, record, trainers, before, X,
                                    self._targets(y, self.classes_), sw, 1, None,
                                    [None] * len(trainers), workers)
-        self._store(trainers, before)
+        guard.commit(record)
         return self
 
     def _check_proba(self):
@@ -833,7 +976,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """
 
     _default_schedule = "invscaling"
-    _default_eta0 = 0.01
+    _default_eta0 = _sklearn_default("SGDRegressor", "eta0", 0.01)
 
     def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
@@ -884,6 +1027,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the linear model by stochastic gradient steps.
 
+        A call that raises leaves the estimator as it was (module docs,
+        "Failed calls"), except that Ctrl-C keeps the epochs completed.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -896,6 +1042,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         -------
         self
         """
+        with _AllOrNothing(self) as guard:
+            return self._fit(guard, X, y, coef_init, intercept_init, sample_weight)
+
+    def _fit(self, guard, X, y, coef_init, intercept_init, sample_weight):
         self._check_params()
         if self.warm_start and hasattr(self, "coef_") and coef_init is None:
             coef_init = self.coef_.toarray().ravel() if sp.issparse(self.coef_) else self.coef_
@@ -925,9 +1075,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             self._trainers = [trainer]
             self._store(trainer, 0)
 
-        reasons = self._run_or_keep_progress(record, [trainer], X, [y], sw, self.max_iter, tol,
-                                             scorers, 1, train)
-        record()
+        reasons = self._run_or_keep_progress(guard, record, [trainer], [0], X, [y], sw,
+                                             self.max_iter, tol, scorers, 1, train)
+        guard.commit(record)
         self._warn_convergence(reasons, tol, self.max_iter)
         return self
 
@@ -938,10 +1088,18 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         over k chunks equal one ``fit`` over their concatenation with
         ``shuffle=False``. Sample weights are normalized within each call.
 
+        A call that raises leaves the estimator as it was, its training state
+        included (Ctrl-C keeps the epoch if completed); a failed first call
+        leaves it unfitted.
+
         Returns
         -------
         self
         """
+        with _AllOrNothing(self, trainers=True) as guard:
+            return self._partial_fit(guard, X, y, sample_weight)
+
+    def _partial_fit(self, guard, X, y, sample_weight):
         first = not hasattr(self, "_trainers")
         if first:
             self._check_params()
@@ -951,12 +1109,18 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         if not np.any(sw > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         if first:
-            self._trainers = [self._make_trainer(X.shape[1], X.dtype, None, None)]
-        trainer = self._trainers[0]
+            trainer = self._make_trainer(X.shape[1], X.dtype, None, None)
+        else:
+            trainer = self._trainers[0]
         before = trainer.epoch
-        self._run_or_keep_progress(lambda: self._store(trainer, before), [trainer], X, [y],
-                                   sw, 1, None, [None], 1)
-        self._store(trainer, before)
+
+        def record():
+            self._trainers = [trainer]
+            self._store(trainer, before)
+
+        self._run_or_keep_progress(guard, record, [trainer], [before], X, [y], sw, 1, None,
+                                   [None], 1)
+        guard.commit(record)
         return self
 
     def _decision_function(self, X):

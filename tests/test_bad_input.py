@@ -621,6 +621,43 @@ def test_estimator_bad_X(data, labels, make, Xbad, exc, msg):
         make().fit(Xb, target[: Xb.shape[0]] if Xb.ndim else target)
 
 
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_estimator_scalar_sample_weight(data, labels, make, method):
+    # A scalar weighs every sample alike: as weights are divided by their
+    # mean, any positive one is the unweighted fit, bit for bit.
+    X, y = data
+    target = y if make is _reg else labels
+    kw = {"classes": [0, 1]} if method == "partial_fit" and make is _clf else {}
+    ref = getattr(make(), method)(X, target, **kw)
+    for w in (2.0, 3, np.float32(0.5), 1e300):
+        est = getattr(make(), method)(X, target, sample_weight=w, **kw)
+        np.testing.assert_array_equal(est.coef_, ref.coef_)
+        np.testing.assert_array_equal(est.intercept_, ref.intercept_)
+        assert est.t_ == ref.t_
+    # a scalar is broadcast without scikit-learn's finiteness check: NaN was
+    # reported as "sums to zero"
+    for w, exc, msg in ((np.nan, ValueError, "Input sample_weight contains NaN"),
+                        (np.inf, ValueError, "Input sample_weight contains infinity"),
+                        (0.0, ValueError, "sample_weight sums to zero"),
+                        (-1.0, ValueError, "Negative values"),
+                        (True, TypeError, "sample_weight has boolean dtype")):
+        with pytest.raises(exc, match=msg):
+            getattr(make(), method)(X, target, sample_weight=w, **kw)
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+def test_estimator_numeric_object_X_is_converted(data, labels, make):
+    # As scikit-learn (check_estimator's check_dtype_object): numbers in an
+    # object array are numbers; strings and booleans in one are refused.
+    X, y = data
+    target = y if make is _reg else labels
+    a = make().fit(X.astype(object), target)
+    b = make().fit(X, target)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.predict(X.astype(object)), b.predict(X))
+
+
 def test_estimator_object_X_with_strings(data):
     X, y = data
     Xo = X.astype(object)

@@ -3,6 +3,7 @@
 Compatibility with scikit-learn's API machinery (check_estimator, Pipeline,
 searches, clone, pickle) is in test_sklearn_compat.py.
 """
+import copy
 import pickle
 import warnings
 
@@ -576,7 +577,7 @@ def test_optimizer_objects_and_schedules(cancer):
     with pytest.raises(ValueError, match="eta0"):
         SGDClassifier(optimizer=Adam(), eta0=0.1).fit(X, y)
     with pytest.raises(ValueError, match="eta0 must be > 0"):
-        SGDClassifier(learning_rate="constant").fit(X, y)
+        SGDClassifier(learning_rate="constant", eta0=0.0).fit(X, y)
     with pytest.raises(ValueError, match="learning_rate"):
         SGDClassifier(learning_rate="fast").fit(X, y)
     with pytest.raises(ValueError, match="loss"):
@@ -734,3 +735,251 @@ def test_multinomial_threads_agree():
         tr.run(X, y, epochs=2)
         results.append(tr)
     np.testing.assert_allclose(results[0].params, results[1].params, rtol=1e-9, atol=1e-12)
+
+
+# -- a call that raises leaves the estimator as it was ---------------------------
+def _fitted_state(est):
+    """Every attribute that is not a parameter: the object and a deep copy of it."""
+    params = est.get_params(deep=False)
+    return {k: (v, copy.deepcopy(v)) for k, v in vars(est).items() if k not in params}
+
+
+def _same(a, b):
+    """Deep equality of fitted state (arrays by dtype, shape and value; NaN == NaN)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if type(a) is not type(b) or a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, z) for x, z in zip(a, b))
+    if isinstance(a, type(np)):
+        return a is b
+    if hasattr(a, "__dict__") and not callable(a):
+        return _same(vars(a), vars(b))
+    return a == b or (a != a and b != b)
+
+
+def _assert_unchanged(est, saved):
+    params = est.get_params(deep=False)
+    now = {k: v for k, v in vars(est).items() if k not in params}
+    assert now.keys() == saved.keys()
+    for k, (obj, snapshot) in saved.items():
+        assert now[k] is obj, k                 # the same objects ...
+        assert _same(obj, snapshot), k          # ... holding the same values
+
+
+_KINDS = {
+    "binary": lambda: SGDClassifier(random_state=0, n_jobs=1),
+    "ovr": lambda: SGDClassifier(random_state=0, n_jobs=1),
+    "multinomial": lambda: SGDClassifier(loss="log_loss", multi_class="multinomial",
+                                         random_state=0),
+    "regressor": lambda: SGDRegressor(random_state=0),
+}
+
+
+def _kind_data(kind, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((90, d))
+    if kind == "regressor":
+        return X, X @ np.arange(1.0, d + 1)
+    n_classes = 2 if kind == "binary" else 3
+    return X, np.arange(90) % n_classes
+
+
+def _fit_call(est, method, X, y, **kw):
+    if method == "partial_fit" and isinstance(est, SGDClassifier):
+        kw.setdefault("classes", np.unique(y))
+    return getattr(est, method)(X, y, **kw)
+
+
+def test_failed_refit_keeps_the_fitted_model():
+    # The reviewer's case: a diverging refit on data of another width.
+    X4, _ = _kind_data("binary")
+    X6, _ = _kind_data("binary", d=6, seed=1)
+    y = (X4[:, 0] > 0).astype(int)
+    for est, target in ((SGDClassifier(random_state=0), y),
+                        (SGDRegressor(random_state=0), X4 @ [1.0, 2, 3, 4])):
+        est.fit(X4, target)
+        pred = est.predict(X4)
+        saved = _fitted_state(est)
+        est.set_params(loss="squared_error", learning_rate="constant", eta0=1e6)
+        with pytest.raises(fastgd.DivergenceError):
+            est.fit(X6 * 1e3, target)
+        _assert_unchanged(est, saved)
+        assert est.n_features_in_ == 4
+        np.testing.assert_array_equal(est.predict(X4), pred)
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("exc", [ValueError, fastgd.DivergenceError])
+def test_failure_after_training_started_changes_nothing(monkeypatch, kind, method, exc):
+    # The last problem fails after every trainer (itself included) has
+    # trained an epoch of this call: partial_fit's trainers are put back too.
+    from fastgd.solver import Trainer
+
+    X, y = _kind_data(kind)
+    est = _fit_call(_KINDS[kind](), method, X, y)
+    saved = _fitted_state(est)
+    pred = est.predict(X)
+    n_problems = 3 if kind == "ovr" else 1
+    original, calls = Trainer.run, []
+
+    def run_then_fail(self, *args, **kwargs):
+        calls.append(self)
+        kwargs["epochs"] = 1
+        original(self, *args, **kwargs)
+        if len(calls) == n_problems:
+            raise exc("injected failure")
+        return "max_epochs"
+
+    monkeypatch.setattr(Trainer, "run", run_then_fail)
+    Xb = X if method == "partial_fit" else X[:, :3]   # fit: another width
+    with pytest.raises(exc, match="injected failure"):
+        _fit_call(est, method, Xb, y)
+    assert len(calls) == n_problems
+    monkeypatch.undo()
+    _assert_unchanged(est, saved)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    if method == "partial_fit":   # and it continues as if the failed call never was
+        ref = _fit_call(_fit_call(_KINDS[kind](), method, X, y), method, X, y)
+        _fit_call(est, method, X, y)
+        np.testing.assert_array_equal(est.coef_, ref.coef_)
+        assert est.t_ == ref.t_ and est.n_iter_ == ref.n_iter_ == 1
+
+
+@pytest.mark.parametrize("kind", ["binary", "regressor"])
+def test_validation_failure_after_reset_changes_nothing(kind):
+    pd = pytest.importorskip("pandas")
+    X, y = _kind_data(kind)
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    est = _KINDS[kind]().fit(df, y)
+    saved = _fitted_state(est)
+    X6 = np.c_[X, X[:, :2]]     # no feature names: validation deletes feature_names_in_
+    if kind == "regressor":
+        with pytest.raises(ValueError, match="sample_weight"):
+            est.fit(X6, y, sample_weight=np.ones(5))
+    else:
+        with pytest.raises(ValueError, match="number of classes"):
+            est.fit(X6, np.zeros(90, dtype=int))
+    _assert_unchanged(est, saved)
+    assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+    est.predict(df)
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
+def test_interrupt_before_any_epoch_changes_nothing(monkeypatch, kind):
+    # Ctrl-C before an epoch of this call completed: nothing to keep, so
+    # partial_fit (n_iter_ included) and a refit on another width change
+    # nothing; a fresh estimator stays unfitted.
+    from sklearn.exceptions import NotFittedError
+
+    from fastgd.solver import Trainer
+
+    X, y = _kind_data(kind)
+    X3 = X[:, :3]
+
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    for method in ("partial_fit", "fit"):
+        est = _fit_call(_KINDS[kind](), method, X, y)
+        saved = _fitted_state(est)
+        monkeypatch.setattr(Trainer, "run", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            _fit_call(est, method, X if method == "partial_fit" else X3, y)
+        monkeypatch.undo()
+        _assert_unchanged(est, saved)
+    fresh = _KINDS[kind]()
+    monkeypatch.setattr(Trainer, "run", interrupt)
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(KeyboardInterrupt):
+            _fit_call(fresh, method, X, y)
+        assert _fitted_state(fresh) == {}
+    monkeypatch.undo()
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
+
+
+def test_interrupt_after_whole_epochs_keeps_the_new_model(monkeypatch):
+    # The documented exception: the epochs completed are kept, consistently
+    # (n_features_in_ and coef_ both of the new data).
+    from fastgd.solver import Trainer
+
+    X, y = _kind_data("binary")
+    est = SGDClassifier(random_state=0, max_iter=10, tol=None).fit(X, y)
+    X3 = X[:, :3]
+    original = Trainer.run
+
+    def two_epochs_then_interrupt(self, *args, **kwargs):
+        kwargs["epochs"] = 2
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "run", two_epochs_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X3, y)
+    monkeypatch.undo()
+    assert est.n_features_in_ == 3 and est.coef_.shape == (1, 3) and est.n_iter_ == 2
+    assert est.predict(X3).shape == (90,)
+
+
+def test_failed_first_partial_fit_leaves_the_estimator_unfitted():
+    X, y = _kind_data("ovr")
+    for est in (SGDClassifier(), SGDClassifier(loss="log_loss", multi_class="multinomial")):
+        with pytest.raises(ValueError, match="not in classes"):
+            est.partial_fit(X, y, classes=[0, 1])      # y holds a 2
+        assert _fitted_state(est) == {}
+        est.partial_fit(X, y, classes=[0, 1, 2])      # other classes: a first call again
+        assert list(est.classes_) == [0, 1, 2]
+    reg = SGDRegressor()
+    with pytest.raises(ValueError):
+        reg.partial_fit(X, y[:50])
+    assert _fitted_state(reg) == {}
+
+
+def test_multinomial_coef_is_not_a_view_of_the_training_state():
+    # With one feature the (1, K) weights' transpose is C-contiguous: coef_
+    # was a view that the next partial_fit (or a failed one) overwrote.
+    X, y = _kind_data("multinomial", d=1)
+    est = SGDClassifier(loss="log_loss", multi_class="multinomial", random_state=0)
+    est.partial_fit(X, y, classes=[0, 1, 2])
+    coef, kept = est.coef_, est.coef_.copy()
+    assert not np.shares_memory(coef, est._trainers[0].params)
+    est.partial_fit(X, y)
+    np.testing.assert_array_equal(coef, kept)
+    assert not np.array_equal(est.coef_, kept)
+
+
+# -- defaults are scikit-learn's ---------------------------------------------------
+@pytest.mark.parametrize("Est, Ref", [(SGDClassifier, sk.SGDClassifier),
+                                      (SGDRegressor, sk.SGDRegressor)])
+def test_defaults_are_the_installed_scikit_learns(cancer, diabetes, Est, Ref):
+    import inspect
+
+    ours = Est().get_params()
+    ref = {k: p.default for k, p in inspect.signature(Ref).parameters.items()}
+    for name, default in ref.items():
+        if name in ("learning_rate", "eta0"):
+            assert ours[name] == "auto"          # resolved per optimizer, below
+        else:
+            assert ours[name] == default, name
+    assert Est()._optimizer_and_schedule()[2].name == ref["learning_rate"]
+    X, y = cancer if Est is SGDClassifier else diabetes
+    common = dict(shuffle=False, tol=None, max_iter=3)
+    for schedule in ("constant", "invscaling", "adaptive", ref["learning_rate"]):
+        try:
+            expected = Ref(learning_rate=schedule, **common).fit(X, y)
+        except ValueError:     # scikit-learn < 1.8: the classifier's eta0=0.0
+            with pytest.raises(ValueError, match="eta0 must be > 0"):
+                Est(learning_rate=schedule, **common).fit(X, y)
+            continue
+        got = Est(learning_rate=schedule, **common).fit(X, y)
+        scale = max(np.abs(expected.coef_).max(), 1.0)
+        np.testing.assert_allclose(got.coef_, expected.coef_, rtol=0, atol=1e-9 * scale)
+        np.testing.assert_allclose(got.intercept_, expected.intercept_, rtol=0,
+                                   atol=1e-9 * scale)
