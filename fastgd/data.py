@@ -290,6 +290,8 @@ def scaled_sample_weight(sample_weight, X):
     if not hasattr(sample_weight, "dtype"):
         sample_weight = np.asarray(sample_weight)
     check_numeric_dtype(sample_weight, "sample_weight")
+    if sample_weight.ndim == 0:   # a number: every row's weight, as scikit-learn takes it
+        sample_weight = float(sample_weight)
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity")

@@ -104,6 +104,19 @@ def test_only_the_ratios_of_sample_weights_matter(data, scale):
     assert np.any(big.coef_ != 0)
 
 
+@pytest.mark.parametrize("weight", [2.0, 3, np.float32(0.5), np.array(2.0)])
+def test_a_number_as_sample_weight_weighs_every_row_alike(data, weight):
+    X, y = data
+    np.testing.assert_array_equal(_fit(X, y, sample_weight=weight).coef_, _fit(X, y).coef_)
+
+
+@pytest.mark.parametrize("weight", [float("nan"), -1.0, 0.0])
+def test_a_bad_number_as_sample_weight_is_named(data, weight):
+    X, y = data
+    with pytest.raises(ValueError, match="(?i)sample.weight"):
+        _fit(X, y, sample_weight=weight)
+
+
 def test_sample_weight_wrong_length(data):
     X, y = data
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(39,\), expected \(40,\)"):
