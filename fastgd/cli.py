@@ -8,7 +8,8 @@ import time
 __all__ = ["main", "demo"]
 
 # Optimizers the demo compares, with step sizes that suit standardized data.
-# The L2 term (1e-4) is given as each optimizer's weight_decay (decoupled for AdamW).
+# The L2 term (1e-4) is given as each optimizer's weight_decay (decoupled for
+# AdamW), and as FTRL's own l2 (it takes no weight_decay).
 DEMO_OPTIMIZERS = (
     ("sgd", dict(lr=0.1)),
     ("sgd+nesterov", dict(lr=0.05, momentum=0.9, nesterov=True)),
@@ -17,6 +18,7 @@ DEMO_OPTIMIZERS = (
     ("adadelta", dict(lr=1.0)),
     ("adam", dict(lr=0.01)),
     ("adamw", dict(lr=0.01)),
+    ("ftrl", dict(lr=0.5, l2=1e-4)),
 )
 
 
@@ -49,7 +51,8 @@ def demo(epochs=30, batch_size=32, random_state=0, backend="cpu", file=None):
     print("-" * len(header), file=out)
     for label, params in DEMO_OPTIMIZERS:
         name = label.split("+")[0]
-        opt = optim.OPTIMIZERS[name](weight_decay=1e-4, **params)
+        opt = optim.OPTIMIZERS[name](**({} if name == "ftrl" else {"weight_decay": 1e-4}),
+                                     **params)
         start = time.perf_counter()
         res = fit(X_train, y_train, loss="log_loss", optimizer=opt, batch_size=batch_size,
                   epochs=epochs, penalty=None, random_state=random_state,
@@ -126,6 +129,10 @@ def _fit(args):
               batch_size=args.batch_size, epochs=args.epochs, penalty=args.penalty,
               alpha=args.alpha, l1_ratio=args.l1_ratio, schedule=args.schedule,
               random_state=args.seed, n_jobs=args.n_jobs, tol=args.tol,
+              n_iter_no_change=args.n_iter_no_change, gtol=args.gtol,
+              shuffle={"true": True, "false": False, "block": "block"}[args.shuffle],
+              shuffle_block=args.shuffle_block, fit_intercept=not args.no_intercept,
+              epsilon=args.epsilon, on_divergence=args.on_divergence, backend=args.backend,
               average=_average(args), hogwild=args.hogwild, verbose=args.verbose)
     seconds = time.perf_counter() - start
     print(f"fitted {X.shape[0]} x {X.shape[1]} ({type(X).__name__}, {X.dtype}) in "
@@ -195,6 +202,22 @@ def build_parser():
     p.add_argument("--l1-ratio", type=float, default=0.15)
     p.add_argument("--schedule", default=None)
     p.add_argument("--tol", type=float, default=None)
+    p.add_argument("--n-iter-no-change", type=int, default=5, metavar="N",
+                   help="epochs without an improvement of --tol before stopping (default 5)")
+    p.add_argument("--gtol", type=float, default=None,
+                   help="stop when the epoch's mean gradient norm falls below this")
+    p.add_argument("--shuffle", choices=("true", "false", "block"), default="true",
+                   help="row order of each epoch: a seeded permutation (true), rows in order "
+                   "(false) or a seeded order of contiguous blocks (block)")
+    p.add_argument("--shuffle-block", type=int, default=None, metavar="ROWS",
+                   help="rows per block with --shuffle block")
+    p.add_argument("--no-intercept", action="store_true", help="fit no intercept")
+    p.add_argument("--epsilon", type=float, default=0.1,
+                   help="the epsilon of the huber and epsilon-insensitive losses")
+    p.add_argument("--on-divergence", choices=("raise", "backoff"), default="raise",
+                   help="on a diverged epoch: stop with an error, or halve the step sizes "
+                   "and repeat it")
+    p.add_argument("--backend", choices=("cpu", "reference"), default="cpu")
     p.add_argument("--n-jobs", type=int, default=None)
     # A flag, not an option with an optional value: "--average train.svm"
     # would take the data file for the start step.

@@ -66,7 +66,7 @@ Where fastgd differs from scikit-learn on purpose
   (tests/test_estimators.py). The row order of ``shuffle=True`` is fastgd's
   own seeded order, so shuffled fits differ by seed, not on average.
 * L1 and elastic net are a proximal soft-threshold after each step, scaled
-  by the step taken (exact zeros; see ``shared/DESIGN.md``), not
+  by the step taken (exact zeros; README.md, "Numerical conventions"), not
   scikit-learn's cumulative truncated-gradient penalty.
 * The objective is a weighted *average*: sample weights are divided by
   their mean (per call for ``partial_fit``). With unit weights, or weights
@@ -828,7 +828,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
 
         The optimizer state, step counter and schedule carry over from the
         previous call, so k calls over k chunks equal one ``fit`` over their
-        concatenation with ``shuffle=False`` (up to rounding). Sample weights
+        concatenation with ``shuffle=False`` (up to rounding) when every
+        chunk's length is a multiple of ``batch_size``. Sample weights
         are normalized by their mean within each call.
 
         A call that raises leaves the estimator as it was, its training state
@@ -1086,7 +1087,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
         Optimizer state, step counter and schedule carry over, so k calls
         over k chunks equal one ``fit`` over their concatenation with
-        ``shuffle=False``. Sample weights are normalized within each call.
+        ``shuffle=False`` when every chunk's length is a multiple of
+        ``batch_size``. Sample weights are normalized within each call.
 
         A call that raises leaves the estimator as it was, its training state
         included (Ctrl-C keeps the epoch if completed); a failed first call

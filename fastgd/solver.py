@@ -868,7 +868,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     """Fit a linear model by first-order optimization.
 
     Minimizes ``sum_i s_i loss(y_i, x_i . w + b) / sum_i s_i + alpha R(w)``
-    (see ``shared/DESIGN.md``) with mini-batch steps of ``optimizer``.
+    (README.md, "Numerical conventions") with mini-batch steps of ``optimizer``.
 
     Parameters
     ----------

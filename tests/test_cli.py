@@ -312,3 +312,51 @@ def test_average_flag_does_not_take_the_data_file(tmp_path, binary_data):
     assert main(["fit", "--average-start", "50", str(data)] + options) == 0
     ref = fastgd.fit(X_loaded, y_loaded, average=50, **common)
     np.testing.assert_allclose(load_model(str(model)).coef_, ref.coef_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("option,kwargs", [
+    (["--shuffle", "false"], dict(shuffle=False)),
+    (["--shuffle", "block", "--shuffle-block", "8"], dict(shuffle="block", shuffle_block=8)),
+    (["--no-intercept"], dict(fit_intercept=False)),
+    (["--loss", "huber", "--epsilon", "0.5"], dict(loss="huber", epsilon=0.5)),
+    (["--tol", "10", "--n-iter-no-change", "1"], dict(tol=10.0, n_iter_no_change=1)),
+    (["--gtol", "0.5"], dict(gtol=0.5)),
+    (["--backend", "reference"], dict(backend="reference")),
+])
+def test_fit_options_are_fastgd_fit_parameters(tmp_path, binary_data, option, kwargs):
+    # each option of 'fastgd fit' reaches fastgd.fit's parameter of that name
+    from sklearn.datasets import dump_svmlight_file
+
+    import fastgd
+
+    X, y = binary_data
+    data = tmp_path / "train.svm"
+    dump_svmlight_file(X, y, str(data))
+    X_loaded, y_loaded = load_data(str(data))
+    model = tmp_path / "model.npz"
+    common = dict(loss="log_loss", lr=0.05, batch_size=4, epochs=6, random_state=0)
+    common.update(kwargs)
+    assert main(["fit", str(data), "--loss", "log_loss", "--lr", "0.05", "--batch-size", "4",
+                 "--epochs", "6", "--seed", "0", "-o", str(model)] + option) == 0
+    ref = fastgd.fit(X_loaded, y_loaded, **common)
+    got = load_model(str(model))
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-12)
+    assert got.intercept_ == pytest.approx(ref.intercept_, rel=1e-12, abs=1e-300)
+    # and differs from the default, so the option did something
+    default = fastgd.fit(X_loaded, y_loaded, **{k: v for k, v in common.items()
+                                               if k not in kwargs or k == "loss"})
+    assert not (np.array_equal(default.coef_, ref.coef_) and
+                default.intercept_ == ref.intercept_ and default.n_iter_ == ref.n_iter_)
+
+
+def test_on_divergence_backoff_option(tmp_path, binary_data, capsys):
+    from sklearn.datasets import dump_svmlight_file
+
+    X, y = binary_data
+    data = tmp_path / "train.svm"
+    dump_svmlight_file(X * 100, y, str(data))
+    args = ["fit", str(data), "--loss", "squared_error", "--lr", "0.01", "--epochs", "2",
+            "--seed", "0"]
+    assert main(args) == 2
+    assert "diverged" in capsys.readouterr().err
+    assert main(args + ["--on-divergence", "backoff"]) == 0
