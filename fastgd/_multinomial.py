@@ -17,6 +17,8 @@ test oracle.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fastgd.backends import EpochProblem, EpochStats
@@ -234,10 +236,7 @@ class MultinomialTrainer(Trainer):
         self.params = params
         self.avg = params.copy() if self.average_start >= 0 else None
         self.state = self.optimizer.init_state(params.size, dtype)
-        self.t = 0
-        self.epoch = 0
-        self.history = type(self.history)()
-        self._bound_schedule = None
+        self._start_training()
 
     @property
     def coef_(self):
@@ -259,6 +258,19 @@ class MultinomialTrainer(Trainer):
         coef = np.asarray(coef, dtype=np.float64)
         return 0.5 * self.l2 * float(np.einsum("i,i->", coef.ravel(), coef.ravel())) \
             + self.penalty.l1 * float(np.abs(coef).sum())
+
+    def _sample_loss(self, Xs, ys, ws):
+        """The weighted mean softmax cross-entropy of the current model on ``Xs``
+        (the divergence test's reference, as Trainer's for one weight vector)."""
+        d = Xs.shape[1]
+        W = self.params[:d]
+        P = Xs @ W if hasattr(Xs, "nnz") else np.einsum("ij,jk->ik", Xs, W)
+        loss, _ = softmax_loss(np.asarray(P, dtype=np.float64) + self.params[d], ys)
+        return float(ws @ loss) / float(ws.sum())
+
+    def _zero_model_loss(self, ys, ws, y, sw, block=1 << 16):
+        """log K: the all-zero model gives every class probability 1/K."""
+        return math.log(self.n_classes)
 
     def _problem(self, X, y, sw, epochs, n_rows=None):
         n, d = X.shape

@@ -323,10 +323,19 @@ class Trainer:
         self.params = params
         self.avg = params.copy() if self.average_start >= 0 else None
         self.state = self.optimizer.init_state(n_features + 1, dtype)
+        self._start_training()
+
+    def _start_training(self):
+        """Reset what training moves besides the weights: the step counter,
+        epochs, history, the schedule's binding, and the step size that the
+        adaptive schedule and divergence backoff lower, so a re-initialized
+        model trains as a new one does."""
         self.t = 0
         self.epoch = 0
         self.history = History()
         self._bound_schedule = None
+        self.lr = self.optimizer.lr
+        self.rate_scale = 1.0
 
     @property
     def coef_(self):
@@ -409,7 +418,9 @@ class Trainer:
 
         The run stops at its next chunk boundary as if Ctrl-C had been
         pressed: it restores the last completed epoch and raises
-        KeyboardInterrupt in the thread that runs it.
+        KeyboardInterrupt in the thread that runs it. A request made while
+        no run is active stops the next one before its first epoch (so that
+        work queued to a thread pool stops too); the run it stops clears it.
         """
         self._interrupt_requested = True
 
@@ -490,11 +501,12 @@ class Trainer:
         that merely fits them look like an explosion. (A classification
         loss at margin 0 is the same for every row, so there the sample
         gives it exactly, without a pass over y.) None where that is
-        not defined (a model with several rows of weights) or not a positive
-        finite number. Margins are taken in the data's dtype: X is not
+        not a positive finite number. The model's own losses come from
+        :meth:`_sample_loss` and :meth:`_zero_model_loss` (the multinomial
+        trainer has its own). Margins are taken in the data's dtype: X is not
         copied or cast.
         """
-        if self.params.ndim != 1 or not hasattr(self.loss, "value"):
+        if not hasattr(self.loss, "value"):
             return None
         n, d = X.shape
         if n == 0:
@@ -506,18 +518,22 @@ class Trainer:
         ws = np.ones_like(ys) if sw is None else np.asarray(sw[rows], dtype=np.float64)
         if not ws.sum() > 0:
             return None
-        coef = self.params[:d]
         with np.errstate(all="ignore"):
-            Xs = X[rows]
-            # dense: einsum rather than a BLAS gemv, whose threads would spin
-            # into the next epoch (see _sum_squares)
-            margins = Xs @ coef if hasattr(Xs, "nnz") else np.einsum("ij,j->i", Xs, coef)
-            p = np.asarray(margins, dtype=np.float64).reshape(-1) + float(self.params[d])
-            current = float(ws @ self.loss.value(ys, p)) / float(ws.sum())
+            current = self._sample_loss(X[rows], ys, ws)
             zero = self._zero_model_loss(ys, ws if self.loss.is_classification else None,
                                          y, sw)
-            ref = max(current, zero) + self.penalty_value(coef)
+            ref = max(current, zero) + self.penalty_value(self.params[:d])
         return ref if math.isfinite(ref) and ref > 0 else None
+
+    def _sample_loss(self, Xs, ys, ws):
+        """The weighted mean loss of the current model on the rows ``Xs``."""
+        d = Xs.shape[1]
+        coef = self.params[:d]
+        # dense: einsum rather than a BLAS gemv, whose threads would spin
+        # into the next epoch (see _sum_squares)
+        margins = Xs @ coef if hasattr(Xs, "nnz") else np.einsum("ij,j->i", Xs, coef)
+        p = np.asarray(margins, dtype=np.float64).reshape(-1) + float(self.params[d])
+        return float(ws @ self.loss.value(ys, p)) / float(ws.sum())
 
     def _zero_model_loss(self, ys, ws, y, sw, block=1 << 16):
         """The weighted mean loss of the all-zero model: on ``ys``/``ws``
@@ -644,7 +660,10 @@ class Trainer:
         epochs : int
         tol : float or None
             Stop when the monitored value has not improved by ``tol`` for
-            ``n_iter_no_change`` epochs (scikit-learn's rule). None: never.
+            ``n_iter_no_change`` epochs (scikit-learn's rule; the "adaptive"
+            schedule divides the step size there instead, until it is below
+            1e-6). None: never, and "adaptive" keeps its step size, as
+            scikit-learn does with ``tol=None``.
         gtol : float or None
             Stop when the epoch's gradient norm falls to ``gtol``.
         monitor : callable or None
@@ -787,8 +806,10 @@ class Trainer:
                       f"lr {lr_now:.3g}, {seconds:.3g} s")
             if gtol is not None and grad_norm <= gtol:
                 return "gtol"
-            if tol is not None or adaptive:
-                if watched > best - (tol if tol is not None else 0.0):
+            # tol=None: no stopping and no adaptive decay either, as
+            # scikit-learn treats it (as -inf)
+            if tol is not None:
+                if watched > best - tol:
                     no_improvement += 1
                 else:
                     no_improvement = 0

@@ -267,3 +267,21 @@ def test_backoff_verbose_names_the_optimal_step(capsys):
     fastgd.fit(X, y, loss="squared_hinge", schedule="optimal", alpha=1e-4, batch_size=1,
                epochs=1, on_divergence="backoff", verbose=True, random_state=0)
     assert "diverged; halving the step size to 5 at step 0" in capsys.readouterr().out
+
+
+def test_multinomial_explosion_is_caught_like_one_vs_rest():
+    # a finite but blown-up softmax loss (X scaled by 100, eta0=1e3): backoff
+    # halves the step as for one-vs-rest, and raise mode raises
+    from fastgd._multinomial import MultinomialTrainer
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 5)) * 100
+    y = rng.integers(0, 3, 500)
+    est = fastgd.SGDClassifier(loss="log_loss", multi_class="multinomial",
+                               learning_rate="constant", eta0=1e3, max_iter=3, tol=None,
+                               random_state=0).fit(X, y)
+    assert est.history_.lr[0] < 1e3
+    tr = MultinomialTrainer(3, optimizer=fastgd.optim.SGD(lr=1e3), random_state=0)
+    tr.init_model(5, np.float64)
+    with pytest.raises(DivergenceError, match="grew to"):
+        tr.run(X, y.astype(float), epochs=1)

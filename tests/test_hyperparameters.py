@@ -379,3 +379,42 @@ def test_steps_match_torch_optim(data, opt):
         for name, row in trainer.optimizer_state().items():
             np.testing.assert_allclose(row, topt.state[w][name].numpy(), rtol=1e-10,
                                        atol=1e-13, err_msg=name)
+
+
+def test_adaptive_with_tol_none_keeps_its_step_size_and_runs_every_epoch():
+    # scikit-learn treats tol=None as -inf: no decay, no early stop
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = (X[:, 0] > 0).astype(float)
+    res = fastgd.fit(X, y, loss="log_loss", schedule="adaptive", lr=0.05, epochs=60,
+                     tol=None, random_state=0)
+    assert res.n_iter_ == 60 and res.stop_reason == "max_epochs"
+    assert res.history.lr == [0.05] * 60
+    est = fastgd.SGDClassifier(loss="log_loss", learning_rate="adaptive", eta0=0.5, tol=None,
+                               max_iter=60, random_state=0).fit(X, y)
+    assert est.n_iter_ == 60 and set(est.history_.lr) == {0.5}
+    # with a tol it still decays
+    res = fastgd.fit(X, y, loss="log_loss", schedule="adaptive", lr=0.05, epochs=60,
+                     tol=10.0, n_iter_no_change=2, random_state=0)
+    assert res.history.lr[-1] < 0.05
+
+
+def test_init_model_restarts_the_step_size():
+    # the adaptive schedule lowered lr during the first training: a new
+    # model starts from the optimizer's lr again, as a new Trainer does
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = X @ [1.0, 2.0, 3.0, 4.0]
+    tr = fastgd.Trainer(optimizer="sgd", lr=0.05, schedule="adaptive", batch_size=8,
+                        random_state=0)
+    tr.init_model(4, X.dtype)
+    tr.run(X, y, epochs=60, tol=1e-3)
+    assert tr.lr < 0.05
+    tr.init_model(4, X.dtype)
+    tr.run(X, y, epochs=3, tol=1e-3)
+    fresh = fastgd.Trainer(optimizer="sgd", lr=0.05, schedule="adaptive", batch_size=8,
+                           random_state=0)
+    fresh.init_model(4, X.dtype)
+    fresh.run(X, y, epochs=3, tol=1e-3)
+    assert tr.history.lr == fresh.history.lr
+    np.testing.assert_array_equal(tr.params, fresh.params)

@@ -122,3 +122,20 @@ def test_step_refuses_bad_grad_state_and_t():
         with pytest.raises(ValueError, match="t must be"):
             opt.step(w, np.zeros(5), state, t)
     np.testing.assert_array_equal(w, 0)   # nothing was applied
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_takes_a_read_only_gradient(dtype):
+    # grad is only read: read-only, memory-mapped or broadcast gradients are fine
+    opt = optim.Adam(lr=0.1)
+    params = np.linspace(-1, 1, 6).astype(dtype)
+    ref = params.copy()
+    state, ref_state = opt.init_state(6, dtype), opt.init_state(6, dtype)
+    grad = np.arange(6, dtype=dtype)
+    opt.step(ref, grad.copy(), ref_state, 0)
+    grad.flags.writeable = False
+    opt.step(params, grad, state, 0)
+    np.testing.assert_array_equal(params, ref)
+    opt.step(params, np.broadcast_to(dtype(1.0), (6,)), state, 1)
+    opt.step(ref, np.ones(6, dtype), ref_state, 1)
+    np.testing.assert_array_equal(params, ref)

@@ -120,7 +120,7 @@ def epoch_dense(const floating[:, ::1] X, const double[::1] y, sw, order,
                 nonfinite=st.nonfinite)
 
 
-def optimizer_step(floating[::1] params, floating[::1] grad, floating[:, ::1] state,
+def optimizer_step(floating[::1] params, const floating[::1] grad, floating[:, ::1] state,
                    dict cfg, int64_t t, int n_threads=1):
     """One optimizer step over a flat parameter vector, in place (all penalized).
 
