@@ -277,6 +277,12 @@ def check_labels(y, n_samples):
                              and not math.isfinite(v)):
                 raise ValueError(f"Input y contains a missing label ({v!r}): class labels "
                                  "must be finite numbers or strings")
+        try:
+            np.unique(y)   # the classes are sorted: labels must compare with each other
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in y})
+            raise ValueError(f"Input y mixes label types ({', '.join(kinds)}) that cannot be "
+                             "sorted into classes: use labels of one type") from None
     return y
 
 

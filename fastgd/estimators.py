@@ -122,6 +122,26 @@ _MAX_SEED = np.iinfo(np.int32).max
 _AUTO_LR = {"adam": 1e-2, "adamw": 1e-2}
 
 
+# Early stopping scores the validation rows this many bytes of X at a time.
+_SCORE_BLOCK_BYTES = 1 << 22
+
+
+def _row_margins(X, rows, coef):
+    """``X[rows] @ coef``, a block of rows at a time.
+
+    The validation split is scored in place: ``X[rows]`` whole would copy
+    its rows (half of X at ``validation_fraction=0.5``).
+    """
+    if hasattr(X, "nnz"):
+        row_bytes = (X.data.itemsize + X.indices.itemsize) * X.nnz // max(1, X.shape[0])
+    else:
+        row_bytes = X.shape[1] * X.dtype.itemsize
+    step = max(1, _SCORE_BLOCK_BYTES // max(1, row_bytes))
+    parts = [np.asarray(safe_sparse_dot(X[rows[i:i + step]], coef, dense_output=True))
+             for i in range(0, rows.shape[0], step)]
+    return np.concatenate(parts) if parts else np.zeros((0,) + np.shape(coef)[1:])
+
+
 def _trainer_accepts_sparse():
     """Whether fastgd's data layer and Trainer take CSR input (fastgd.data.check_sparse)."""
     import fastgd.data as data
@@ -729,18 +749,19 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                                  f"{intercept_init.shape}")
         return coef_init, intercept_init
 
-    def _scorers(self, Xv, yv_list, swv, classes):
+    def _scorers(self, X, val, yv_list, swv, classes):
+        """Accuracy on the validation rows ``val`` of X (not copied), per problem."""
         if self._multinomial(len(classes)):
             yv = yv_list[0]
 
             def acc_multi(coef, intercept):
-                pred = np.argmax(safe_sparse_dot(Xv, coef) + intercept, axis=1)
+                pred = np.argmax(_row_margins(X, val, coef) + intercept, axis=1)
                 return float(np.average(pred == yv, weights=swv))
             return [acc_multi]
 
         def make(yv):
             def acc(coef, intercept):
-                pred = np.where(safe_sparse_dot(Xv, coef) + intercept > 0, 1.0, -1.0)
+                pred = np.where(_row_margins(X, val, coef) + intercept > 0, 1.0, -1.0)
                 return float(np.average(pred == yv, weights=swv))
             return acc
         return [make(yv) for yv in yv_list]
@@ -803,7 +824,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         train = None     # early stopping trains on these rows of X, without a copy
         if self.early_stopping:
             train, val = self._split(X, y, sw, stratify=True)
-            scorers = self._scorers(X[val], [t[val] for t in ys], sw[val], classes)
+            scorers = self._scorers(X, val, [t[val] for t in ys], sw[val], classes)
         if not np.any((sw if train is None else sw[train]) > 0):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainers = self._make_trainers(len(classes), X.shape[1], X.dtype, coef_init,
@@ -1057,10 +1078,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         scorers = [None]
         if self.early_stopping:
             train, val = self._split(X, y, sw, stratify=False)
-            Xv, yv, swv = X[val], y[val], sw[val]
+            yv, swv = y[val], sw[val]
 
             def r2(coef, intercept):
-                pred = safe_sparse_dot(Xv, coef) + intercept
+                pred = _row_margins(X, val, coef) + intercept
                 ybar = np.average(yv, weights=swv)
                 ss_res = float(np.sum(swv * (yv - pred) ** 2))
                 ss_tot = float(np.sum(swv * (yv - ybar) ** 2))

@@ -67,6 +67,13 @@ def test_none_in_object_labels(data):
         _fit(X, y, loss="log_loss")
 
 
+def test_labels_of_mixed_types_are_a_clear_error(data):
+    X, _ = data
+    y = np.array([1, "b"] * 20, dtype=object)
+    with pytest.raises(ValueError, match="mixes label types"):
+        _fit(X, y, loss="hinge")
+
+
 def test_string_labels_are_fine(data):
     X, y = data
     labels = np.where(y > 0, "pos", "neg")

@@ -109,3 +109,32 @@ def test_numpy_allocations_during_fit(dtype, shuffle):
     # the order (8 bytes a row) and small change: far below a copy of X
     assert peak <= 0.2 * X.nbytes, peak / X.nbytes
     assert peak <= 8 * n + 2**20
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_early_stopping_scores_the_validation_rows_in_place(sparse, estimator):
+    # X[val] whole would copy half of X at validation_fraction=0.5: the rows
+    # are scored a block at a time instead
+    import scipy.sparse as sp
+
+    n, d = 40_000, 100
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d))
+    if sparse:
+        X[rng.random((n, d)) < 0.8] = 0.0
+        X = sp.csr_matrix(X)
+    nbytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes if sparse else X.nbytes
+    y = (rng.standard_normal(n) > 0).astype(float)
+    est = (fastgd.SGDClassifier if estimator == "classifier" else fastgd.SGDRegressor)(
+        batch_size=256, max_iter=2, tol=None, early_stopping=True, validation_fraction=0.5,
+        random_state=0)
+    tracemalloc.start()
+    try:
+        est.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.all(np.isfinite(est.coef_))
+    # per-row arrays of the split (a few of 8 bytes) and 4 MB blocks of rows
+    assert peak <= 0.2 * nbytes + 48 * n + (4 << 20), peak / nbytes
