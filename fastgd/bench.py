@@ -24,8 +24,8 @@ Cases (see benchmarks/README.md for the reasoning and the latest table):
 * one Adam step over many float32 parameters, against NumPy and, when it is
   installed, ``torch.optim.Adam`` (foreach and fused);
 * memory that ``fastgd.fit`` allocates beyond X, relative to X;
-* sparse (CSR) epochs, 200,000 x 100,000 at 0.1% density (--quick: 50,000
-  rows): per-sample log-loss SGD on one thread against scikit-learn's epoch,
+* sparse (CSR) epochs, 200,000 x 100,000 at 0.1% density (--quick: 100,000
+  rows; --n and --d size the dense data only): per-sample log-loss SGD on one thread against scikit-learn's epoch,
   with the objective each reaches after the same number of epochs; Hogwild!
   and deterministic mini-batches on all threads against one thread; in the
   full run also a larger problem of about 2.4 GB (:func:`run_sparse`).
@@ -466,6 +466,7 @@ def _sparse_cases(n, d, nnz_row, repeat, epochs, large, batch, log):
                                            f"{_csr_bytes(X) / 1e9:.2f} GB"),
                                      nnz=X.nnz, bytes=_csr_bytes(X)))
         bw1 = stream_bandwidth(X.data, 1)
+        info["problems"][-1]["bandwidth_1_thread"] = bw1   # the % column's, printed
         bound = (X.data.nbytes + X.indices.nbytes) / bw1     # read every value and index once
         sched = dict(schedule="optimal")
         say(f"{name}: preparing the epoch cases (one warm-up epoch each) ...")
@@ -712,7 +713,9 @@ def run(n, d, repeat=3, adam_params=10_000_000, saga=True, dtypes=("float64", "f
         bw = bw1 if threads == 1 else bwn
         rows.append(_row(f"Adam step, {adam_params:,} float32 params, {threads} thread(s)",
                          med[threads], "NumPy in-place Adam", med["numpy"], nb / bw,
-                         note="bound: 7 x 4 bytes per parameter at the read bandwidth"))
+                         note="bound: 7 x 4 bytes per parameter at the read bandwidth"
+                         + ("; above 100%: the arrays partly stay in the caches"
+                            if med[threads] < nb / bw else "")))
         if have_torch:
             for mode in ("foreach", "fused"):
                 rows.append(_row(
@@ -757,10 +760,17 @@ def format_table(rows, info, markdown=False):
                   f"(1 thread), {info['bandwidth_all_threads'] / 1e9:.1f} GB/s "
                   f"({info['threads']} threads); % of bandwidth = bytes / bandwidth / time"]
     if "sparse" in info:
-        lines.append(f"sparse: {'; '.join(p['name'] for p in info['sparse']['problems'])}; "
+        probs = info["sparse"]["problems"]
+        lines.append(f"sparse: {'; '.join(p['name'] for p in probs)}; "
                      f"log-loss SGD, L2 {ALPHA:g}, optimal schedule, shuffled rows; "
                      "% of bandwidth = bytes of values and indices / 1-thread read "
-                     "bandwidth / time")
+                     "bandwidth of the problem's values (" +
+                     ", ".join(f"{p['bandwidth_1_thread'] / 1e9:.1f} GB/s" for p in probs
+                               if "bandwidth_1_thread" in p) + ") / time")
+    if "n" in info and info["bandwidth_all_threads"] < info["bandwidth_1_thread"]:
+        lines.append(f"warning: the {info['threads']}-thread read bandwidth measured below the "
+                     "1-thread one (other work on the machine?): the all-threads % column is "
+                     "not meaningful in this run")
     if markdown:
         lines.append("")
         lines.append("| " + " | ".join(head) + " |")
@@ -778,8 +788,11 @@ def add_arguments(parser):
     """The options of ``fastgd bench`` (shared by the CLI and ``python -m``)."""
     parser.add_argument("--quick", action="store_true",
                         help=f"small problem ({QUICK['n']:,} rows), no saga: under a minute")
-    parser.add_argument("--n", type=int, default=None, help="rows (default 1,000,000)")
-    parser.add_argument("--d", type=int, default=None, help="features (default 100)")
+    parser.add_argument("--n", type=int, default=None,
+                        help=f"rows of the dense data (default {FULL['n']:,}; --quick "
+                        f"{QUICK['n']:,}); the sparse problems have fixed sizes")
+    parser.add_argument("--d", type=int, default=None,
+                        help=f"features of the dense data (default {FULL['d']})")
     parser.add_argument("--repeat", type=int, default=None, help="runs per timing (median)")
     parser.add_argument("--float64-only", action="store_true", help="skip the float32 cases")
     which = parser.add_mutually_exclusive_group()

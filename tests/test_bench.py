@@ -182,6 +182,12 @@ def test_bench_sparse_cases_small_problem():
         assert p["epochs"] == 2
         assert np.isfinite(p["objective_fastgd"]) and p["objective_sklearn"] > 0
         assert f"{p['objective_fastgd']:.6f}" in text
+        # the bandwidth the % column divides by is printed, and gives the column
+        assert f"{p['bandwidth_1_thread'] / 1e9:.1f} GB/s" in text
+    r = one[0]
+    # float64 values and int32 indices: 12 bytes per stored value
+    bound = info["problems"][0]["nnz"] * 12 / info["problems"][0]["bandwidth_1_thread"]
+    assert r["bandwidth_fraction"] == pytest.approx(bound / r["fastgd_s"], rel=1e-12)
     first = info["problems"][0]
     assert first["objective_fastgd"] < np.log(2)     # better than the zero model
     assert abs(first["objective_fastgd"] / first["objective_sklearn"] - 1) < 0.1
