@@ -61,6 +61,13 @@ CHUNK_BYTES = 1 << 25
 # passes better, and 1 GB chunks kept Ctrl-C waiting 9-11 s.)
 CATCHUP_RATIO = 32
 CHUNK_MAX_BYTES = 1 << 30
+# A sparse chunk's per-step tables (lazy catch-ups: 7 to 24 doubles a step)
+# take at most this share of X's bytes (or TABLE_MIN_BYTES, for small X),
+# and at most CHUNK_BYTES: on rows of a few values each, chunks of
+# CHUNK_BYTES of tables made them 40% of X, against the 20% that a fit may
+# add to X's memory.
+TABLE_SHARE = 0.1
+TABLE_MIN_BYTES = 1 << 20
 
 
 class DivergenceError(FloatingPointError):
@@ -564,7 +571,8 @@ class Trainer:
         only the batch's columns (sparse: lazy updates, with one
         O(n_features) catch-up per chunk, which CATCHUP_RATIO amortizes for
         plain SGD). A sparse chunk's per-step tables (``table_bytes`` per
-        step) stay within CHUNK_BYTES, however short its rows.
+        step) stay within CHUNK_BYTES and TABLE_SHARE of X's bytes (or
+        TABLE_MIN_BYTES), however short its rows.
         """
         if self.chunk_rows is not None:
             rows = int(self.chunk_rows)
@@ -578,7 +586,8 @@ class Trainer:
                 work = max(work, min(CHUNK_MAX_BYTES, CATCHUP_RATIO * catchup))
             rows = int(work / max(1, row_bytes))
             if table_bytes > 0:
-                rows = min(rows, int(CHUNK_BYTES * batch / table_bytes))
+                cap = min(CHUNK_BYTES, max(TABLE_MIN_BYTES, TABLE_SHARE * n * row_bytes))
+                rows = min(rows, int(cap * batch / table_bytes))
         else:
             step_bytes = 4 * self.params.size * self.params.itemsize
             rows = int(CHUNK_BYTES / (max(1, row_bytes) + step_bytes / batch))

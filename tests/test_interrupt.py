@@ -210,6 +210,31 @@ def test_sparse_chunk_tables_stay_within_chunk_bytes(monkeypatch):
     assert max(sizes) == 64 * 1024 // table_bytes
 
 
+def test_sparse_chunk_tables_stay_within_a_share_of_x(monkeypatch):
+    # Rows of three values: chunks of CHUNK_BYTES of tables would be a
+    # multiple of X itself; they stay within TABLE_SHARE (10%) of X's bytes
+    from fastgd.bench import make_sparse_data
+    X, y = make_sparse_data(6000, 100_000, 3)
+    sizes, problems = [], []
+    real = cpu_backend.run_epoch
+
+    def spy(problem, params, state, order, *args, **kwargs):
+        sizes.append(order.shape[0])
+        problems.append(problem)
+        return real(problem, params, state, order, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "run_epoch", spy)
+    monkeypatch.setattr("fastgd.solver.TABLE_MIN_BYTES", 1024)   # X is small here
+    tr = Trainer(loss="log_loss", optimizer="sgd", lr=0.1, batch_size=1, random_state=0)
+    tr.init_model(X.shape[1], np.float64)
+    tr.run(X, y, epochs=1)
+    table_bytes = cpu_backend.sparse_table_bytes(problems[0])
+    x_bytes = X.shape[0] * _csr_row_bytes(X)
+    assert sum(sizes) == X.shape[0] and len(sizes) > 1
+    assert max(sizes) == int(0.1 * x_bytes) // table_bytes
+    assert max(sizes) * table_bytes <= 0.1 * x_bytes
+
+
 def test_interrupt_between_chunks_restores_last_epoch(monkeypatch):
     X, y = _problem(800, 5)
     tr = Trainer(optimizer="adam", lr=0.01, batch_size=10, random_state=0)
