@@ -63,7 +63,10 @@ Where fastgd differs from scikit-learn on purpose
 -------------------------------------------------
 * Plain SGD with an L2 penalty (or none) takes scikit-learn's steps: with
   the same row order (``shuffle=False``) the weights agree to rounding
-  (tests/test_estimators.py). The row order of ``shuffle=True`` is fastgd's
+  (tests/test_estimators.py) on dense data, and on sparse data without an
+  intercept: on sparse data scikit-learn damps the intercept's steps by
+  0.01 (its ``SPARSE_INTERCEPT_DECAY``), fastgd takes the same intercept
+  step on sparse and dense data (sparse and dense fits agree). The row order of ``shuffle=True`` is fastgd's
   own seeded order, so shuffled fits differ by seed, not on average.
 * L1 and elastic net are a proximal soft-threshold after each step, scaled
   by the step taken (exact zeros; README.md, "Numerical conventions"), not
@@ -431,14 +434,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         """
         if rows is None:
             swn = scaled_sample_weight(sw, X) if sw is not None else None
-            n_rows = X.shape[0]
         else:   # weights of mean 1 over the training rows, indexed like X
-            n_rows = rows.shape[0]
             sub = None if sw is None else scaled_sample_weight(sw[rows], rows)
             # the same division as scaled_sample_weight, so the same bits as
             # training on a copy of the rows
             swn = None if sub is None else weights_of_mean_one(sw, rows)
-        steps_per_epoch = -(-n_rows // self.batch_size)
 
         def one(k):
             tr = trainers[k]
@@ -448,15 +448,16 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 score = scorers[k]
 
                 def monitor(coef, intercept, tr=tr, best=best, score=score):
-                    # called before the Trainer commits the epoch's step count
-                    p = tr.final_params(tr.t + steps_per_epoch)
-                    value = score(p[:-1], p[-1])
+                    # the model the epoch would report (Trainer.final_params at
+                    # its last step): the average once it has started
+                    value = score(coef, intercept)
                     if value > best["score"]:
                         best["score"] = value
                         best["params"] = tr.params.copy()
-                        # the model scored: the average once it has started, else
-                        # the iterate (restored into avg too, as that is reported)
-                        best["avg"] = None if tr.avg is None else p.copy()
+                        # the model scored, restored into avg too, as that is
+                        # what is reported
+                        best["avg"] = None if tr.avg is None else np.concatenate(
+                            [coef, np.reshape(intercept, (1,) + coef.shape[1:])])
                     return -value
             n_val = len(tr.history.validation)
             reason = tr.run(X, ys[k], swn, epochs=epochs, tol=tol,

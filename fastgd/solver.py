@@ -678,6 +678,9 @@ class Trainer:
         monitor : callable or None
             ``monitor(coef, intercept) -> float`` to minimize instead of the
             training loss (e.g. a validation loss); recorded in history.
+            Called after each epoch with the model :meth:`final_params` gives
+            at the epoch's end (the averaged iterate once averaging has
+            started), before the epoch is committed.
         rows : ndarray of int64 or None
             Train on these rows of X only (e.g. all but a validation split),
             without copying X: each epoch visits ``rows`` in order, or a
@@ -788,8 +791,12 @@ class Trainer:
                           problem.schedule.lr_at(problem.lr, stats.t))
                 watched = loss
                 if monitor is not None:
-                    b = self.params[d]
-                    watched = float(monitor(coef, float(b) if b.ndim == 0 else b))
+                    # the model this epoch would report: the average once
+                    # its start step is behind (stats.t, the steps the epoch
+                    # really took: zero-weight rows take none)
+                    final = self.final_params(stats.t)
+                    b = final[d]
+                    watched = float(monitor(final[:d], float(b) if b.ndim == 0 else b))
                 # Commit the epoch: counters and history move together.
                 self.t = stats.t
                 self.epoch += 1

@@ -983,3 +983,23 @@ def test_defaults_are_the_installed_scikit_learns(cancer, diabetes, Est, Ref):
         np.testing.assert_allclose(got.coef_, expected.coef_, rtol=0, atol=1e-9 * scale)
         np.testing.assert_allclose(got.intercept_, expected.intercept_, rtol=0,
                                    atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_early_stopping_scores_the_model_of_the_steps_really_taken(sparse):
+    # zero-weight rows take no step: an epoch of 1,000 rows, half of weight
+    # zero, is 500 steps, so averaging from step 600 has not started after
+    # the first epoch; scoring the untouched (all-zero) average there made
+    # it the best epoch and the reported model
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((1000, 30))
+    y = (X[:, 0] + 0.3 * rng.standard_normal(1000) > 1.2).astype(int)
+    X = sp.csr_matrix(X) if sparse else X
+    sw = np.ones(1000)
+    sw[::2] = 0
+    est = SGDClassifier(loss="log_loss", random_state=0, early_stopping=True, average=600,
+                        max_iter=8, n_iter_no_change=100, tol=None).fit(X, y, sample_weight=sw)
+    assert np.abs(est.coef_).max() > 0.1
+    # the first epoch scored its iterate: better than predicting one class
+    zero_model = max(np.mean(y), 1 - np.mean(y))
+    assert est.history_.validation[0] > zero_model
