@@ -123,9 +123,10 @@ def _csr_row_bytes(X):
     return X.nnz * 12 // X.shape[0] + 8
 
 
-def _csr_chunks(monkeypatch, X, y, optimizer, batch_size, ratio=32, max_bytes=1 << 30):
-    """The rows of each chunk of one epoch over CSR X, with CHUNK_BYTES 64 KB,
-    and the problem the chunks were run on."""
+def _csr_chunks(monkeypatch, X, y, optimizer, batch_size, ratio=32, max_bytes=1 << 30,
+                chunk_bytes=64 * 1024, table_min_bytes=None):
+    """The rows of each chunk of one epoch over CSR X, with CHUNK_BYTES 64 KB
+    (``chunk_bytes``; None: the default), and the problem the chunks were run on."""
     sizes, problems = [], []
     real = cpu_backend.run_epoch
 
@@ -135,7 +136,10 @@ def _csr_chunks(monkeypatch, X, y, optimizer, batch_size, ratio=32, max_bytes=1 
         return real(problem, params, state, order, *args, **kwargs)
 
     monkeypatch.setattr(cpu_backend, "run_epoch", spy)
-    monkeypatch.setattr("fastgd.solver.CHUNK_BYTES", 64 * 1024)
+    if chunk_bytes is not None:
+        monkeypatch.setattr("fastgd.solver.CHUNK_BYTES", chunk_bytes)
+    if table_min_bytes is not None:
+        monkeypatch.setattr("fastgd.solver.TABLE_MIN_BYTES", table_min_bytes)
     monkeypatch.setattr("fastgd.solver.CATCHUP_RATIO", ratio)
     monkeypatch.setattr("fastgd.solver.CHUNK_MAX_BYTES", max_bytes)
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=0.1, batch_size=batch_size,
@@ -215,22 +219,12 @@ def test_sparse_chunk_tables_stay_within_a_share_of_x(monkeypatch):
     # multiple of X itself; they stay within TABLE_SHARE (10%) of X's bytes
     from fastgd.bench import make_sparse_data
     X, y = make_sparse_data(6000, 100_000, 3)
-    sizes, problems = [], []
-    real = cpu_backend.run_epoch
-
-    def spy(problem, params, state, order, *args, **kwargs):
-        sizes.append(order.shape[0])
-        problems.append(problem)
-        return real(problem, params, state, order, *args, **kwargs)
-
-    monkeypatch.setattr(cpu_backend, "run_epoch", spy)
-    monkeypatch.setattr("fastgd.solver.TABLE_MIN_BYTES", 1024)   # X is small here
-    tr = Trainer(loss="log_loss", optimizer="sgd", lr=0.1, batch_size=1, random_state=0)
-    tr.init_model(X.shape[1], np.float64)
-    tr.run(X, y, epochs=1)
-    table_bytes = cpu_backend.sparse_table_bytes(problems[0])
+    # CHUNK_BYTES as shipped; no 1 MB floor, as X is small here
+    sizes, problem = _csr_chunks(monkeypatch, X, y, "sgd", 1, chunk_bytes=None,
+                                 table_min_bytes=1024)
+    table_bytes = cpu_backend.sparse_table_bytes(problem)
     x_bytes = X.shape[0] * _csr_row_bytes(X)
-    assert sum(sizes) == X.shape[0] and len(sizes) > 1
+    assert len(sizes) > 1
     assert max(sizes) == int(0.1 * x_bytes) // table_bytes
     assert max(sizes) * table_bytes <= 0.1 * x_bytes
 
