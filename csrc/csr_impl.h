@@ -1237,8 +1237,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             } else if (direct) {
                 for (q = lo1; q < hi1; q++) {
                     j = (int64_t)indices[q];
-                    FN(csr_step_coord)(c, L.ns, params, state, D, j, 0.0 + dl1 * (double)data[q], lr,
-                                       pc, 1, &gsum[j]);
+                    FN(csr_step_coord)(c, L.ns, params, state, D, j,
+                                       0.0 + dl1 * (double)data[q], lr, pc, 1, &gsum[j]);
                     if (asum && it >= L.astart) asum[j] += (double)params[j];
                 }
             } else {

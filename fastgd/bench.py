@@ -25,10 +25,11 @@ Cases (see benchmarks/README.md for the reasoning and the latest table):
   installed, ``torch.optim.Adam`` (foreach and fused);
 * memory that ``fastgd.fit`` allocates beyond X, relative to X;
 * sparse (CSR) epochs, 200,000 x 100,000 at 0.1% density (--quick: 100,000
-  rows; --n and --d size the dense data only): per-sample log-loss SGD on one thread against scikit-learn's epoch,
-  with the objective each reaches after the same number of epochs; Hogwild!
-  and deterministic mini-batches on all threads against one thread; in the
-  full run also a larger problem of about 2.4 GB (:func:`run_sparse`).
+  rows; --n and --d size the dense data only): per-sample log-loss SGD on
+  one thread against scikit-learn's epoch, with the objective each reaches
+  after the same number of epochs; Hogwild! and deterministic mini-batches
+  on all threads against one thread; in the full run also a larger problem
+  of about 2.4 GB (:func:`run_sparse`).
 """
 from __future__ import annotations
 

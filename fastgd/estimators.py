@@ -66,8 +66,9 @@ Where fastgd differs from scikit-learn on purpose
   (tests/test_estimators.py) on dense data, and on sparse data without an
   intercept: on sparse data scikit-learn damps the intercept's steps by
   0.01 (its ``SPARSE_INTERCEPT_DECAY``), fastgd takes the same intercept
-  step on sparse and dense data (sparse and dense fits agree). The row order of ``shuffle=True`` is fastgd's
-  own seeded order, so shuffled fits differ by seed, not on average.
+  step on sparse and dense data (sparse and dense fits agree). The row
+  order of ``shuffle=True`` is fastgd's own seeded order, so shuffled fits
+  differ by seed, not on average.
 * L1 and elastic net are a proximal soft-threshold after each step, scaled
   by the step taken (exact zeros; README.md, "Numerical conventions"), not
   scikit-learn's cumulative truncated-gradient penalty.
