@@ -5,9 +5,12 @@ from .common import n_jobs_of
 
 
 def _config(opt):
+    # the optimizer's own weight decay, as Optimizer.step passes it (AdamW's
+    # decoupled default 1e-2: without it the "adamw" case timed Adam)
     return dict(loss=0, loss_param=0.0, optimizer=opt.code, hyper=opt.c_params(),
-                schedule=0, lr=opt.lr, sched=[], warmup_steps=0.0, l2=0.0, l1=0.0,
-                l2_decoupled=0, fit_intercept=0, batch_size=1, n_threads=1)
+                schedule=0, lr=opt.lr, sched=[], warmup_steps=0.0, l2=opt.weight_decay,
+                l1=0.0, l2_decoupled=int(opt.decoupled_weight_decay), fit_intercept=0,
+                batch_size=1, n_threads=1)
 
 
 class OptimizerStep:
