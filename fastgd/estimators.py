@@ -739,8 +739,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         rows = 1 if n_classes == 2 else n_classes
         if coef_init is not None:
             coef_init = np.asarray(coef_init, dtype=np.float64)
-            if coef_init.ndim == 1 and rows == 1:
-                coef_init = coef_init[None, :]
+            if rows == 1 and coef_init.size == n_features:
+                # one weight vector: (d,), (1, d) or (d, 1), as scikit-learn takes it
+                coef_init = coef_init.reshape(1, -1)
             if coef_init.shape != (rows, n_features):
                 raise ValueError(f"coef_init must have shape ({rows}, {n_features}), got "
                                  f"{coef_init.shape}")
@@ -749,6 +750,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             if intercept_init.shape != (rows,):
                 raise ValueError(f"intercept_init must have shape ({rows},), got "
                                  f"{intercept_init.shape}")
+            if not np.all(np.isfinite(intercept_init)):
+                raise ValueError(f"intercept_init must be {rows} finite number"
+                                 f"{'s' if rows > 1 else ''}")
         return coef_init, intercept_init
 
     def _scorers(self, X, val, yv_list, swv, classes):

@@ -1003,3 +1003,17 @@ def test_early_stopping_scores_the_model_of_the_steps_really_taken(sparse):
     # the first epoch scored its iterate: better than predicting one class
     zero_model = max(np.mean(y), 1 - np.mean(y))
     assert est.history_.validation[0] > zero_model
+
+
+def test_init_shapes_as_scikit_learn_takes_them():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    yb = (X[:, 0] > 0).astype(int)
+    ref = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(X, yb, coef_init=np.ones(3))
+    for shape in [(1, 3), (3, 1)]:
+        est = SGDClassifier(max_iter=2, tol=None, random_state=0).fit(
+            X, yb, coef_init=np.ones(shape))
+        np.testing.assert_array_equal(est.coef_, ref.coef_)
+    y3 = np.arange(60) % 3
+    with pytest.raises(ValueError, match="intercept_init must be 3 finite numbers"):
+        SGDClassifier(max_iter=2).fit(X, y3, intercept_init=[np.nan, 0.0, 0.0])
