@@ -104,8 +104,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastgd.data import (check_numeric_dtype, check_shuffle, check_sparse_structure,
-                         extreme_weights, scaled_sample_weight, weights_of_mean_one)
+from fastgd.data import (check_numeric_dtype, check_shuffle, check_sparse,
+                         check_sparse_structure, extreme_weights, scaled_sample_weight,
+                         weights_of_mean_one)
 from fastgd.optim import Optimizer, get_optimizer
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -371,17 +372,16 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         # fastgd's dtype policy, as in fastgd.fit: bool, string, complex and
         # datetime input is refused rather than guessed at (check_numeric_dtype).
         check_numeric_dtype(X, "X")
-        if sp.issparse(X):   # before scikit-learn's validation converts or reads it
-            check_sparse_structure(X)
+        if sp.issparse(X):
+            # canonical CSR (sorted, unique indices; never densified), its
+            # index arrays checked before scikit-learn's validation, whose
+            # conversions and reads would trust them
+            X = check_sparse(X)
         if y is not None and not isinstance(self, ClassifierMixin):
             check_numeric_dtype(y, "y", bool_hint=" (for class labels use SGDClassifier)")
         X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
                              dtype=[np.float64, np.float32], order="C", reset=reset,
                              y_numeric=not isinstance(self, ClassifierMixin))
-        if sp.issparse(X):
-            from fastgd.data import check_sparse
-
-            X = check_sparse(X)   # canonical CSR (sorted, unique indices), never densified
         if not reset and hasattr(self, "_trainers"):
             dtype = self._trainers[0].params.dtype
             if X.dtype != dtype:  # partial_fit keeps the dtype of its first call
@@ -397,7 +397,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if not np.all(np.isfinite(sw)):
             # arrays were checked above; a scalar is broadcast unchecked
             assert_all_finite(sw, input_name="sample_weight")
-        if np.all(np.isfinite(sw)) and np.any(sw > 0) and extreme_weights(sw):
+        if np.any(sw > 0) and extreme_weights(sw):
             # sums of these would overflow (or their mean is subnormal): only
             # the ratios matter, so rescale them here, once, for the training
             # and the validation scores alike
