@@ -301,7 +301,9 @@ class Trainer:
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        # trainers pickled before divergence backoff scaled every schedule
+        # have no rate_scale: theirs was 1
+        self.__dict__.update({"rate_scale": 1.0, **state})
         self.backend = get_backend(self.backend_name)
 
     def _order_block(self):
@@ -441,7 +443,7 @@ class Trainer:
 
     def _scaled_schedule(self):
         """The bound schedule with divergence backoff's ``rate_scale`` applied."""
-        return self._bound_schedule.scaled(getattr(self, "rate_scale", 1.0))
+        return self._bound_schedule.scaled(self.rate_scale)
 
     def _step_size_text(self, problem, t_first, stats):
         """The step sizes an epoch from step ``t_first`` used, in words."""
@@ -462,7 +464,7 @@ class Trainer:
         return text
 
     def _divergence_message(self, problem, what, t_first, stats, backoffs):
-        scale = getattr(self, "rate_scale", 1.0)
+        scale = self.rate_scale
         msg = (f"training diverged in epoch {self.epoch + 1}: {what} with "
                f"{self._step_size_text(problem, t_first, stats)}")
         if scale != 1.0:
@@ -764,7 +766,7 @@ class Trainer:
                         # halve every step size: lr, and through rate_scale
                         # what the schedule does not take from lr (the whole
                         # step of "optimal", which ignores lr)
-                        self.rate_scale = getattr(self, "rate_scale", 1.0) / 2.0
+                        self.rate_scale = self.rate_scale / 2.0
                         self.lr = problem.lr = problem.lr / 2.0
                         problem.schedule = self._scaled_schedule()
                         # The restored epoch may itself have been on its way
