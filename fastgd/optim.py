@@ -119,9 +119,8 @@ class Optimizer:
         if unknown:
             raise ValueError(f"Invalid parameter {unknown[0]!r} for optimizer "
                              f"{type(self).__name__}. Valid parameters are: {list(current)!r}.")
-        current.update(params)
-        validated = type(self)(**current)   # raises before anything here is changed
-        vars(self).update(vars(validated))
+        # with_params validates (raises) before anything here is changed
+        vars(self).update(vars(self.with_params(**params)))
         return self
 
     def with_params(self, **changes):
