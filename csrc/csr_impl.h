@@ -184,10 +184,39 @@ static inline void FN(csr_prefetch_row)(const REAL *data, const INDEX *indices,
 }
 
 /*
- * The general loop's prefetches at position r of the order: the stored
- * entries (and y, sw) of the row FGD_CSR_PREFETCH positions ahead, and
- * with pf_cols the weights and step counters of the columns of the row
- * FGD_CSR_WAHEAD ahead (its entries are in cache by then).
+ * The prefetches of a loop that visits positions r, r + stride, ... of the
+ * order (stride: 1, or the thread count of the Hogwild! loops), at position
+ * r: the stored entries (and y, sw) of the row FGD_CSR_PREFETCH visits
+ * ahead, and the row pointer of the row 4 FGD_CSR_PREFETCH visits ahead,
+ * which the first prefetch reads (not prefetches): a shuffled order's row
+ * pointers miss the cache, and without this the loop waits for one at
+ * every row (Hogwild! on 2 threads ran no faster than 1 thread).
+ */
+static inline void FN(csr_prefetch_rows)(const REAL *data, const INDEX *indices,
+                                         const INDEX *indptr, const double *y,
+                                         const double *sw, const int64_t *order, int64_t n,
+                                         int64_t r, int64_t stride)
+{
+#if defined(__GNUC__)
+    if (order && r + stride * FGD_CSR_PREFETCH < n) {
+        const int64_t ia = order[r + stride * FGD_CSR_PREFETCH];
+        FN(csr_prefetch_row)(data, indices, indptr, ia);
+        __builtin_prefetch(y + ia, 0, 3);
+        if (sw) __builtin_prefetch(sw + ia, 0, 3);
+    }
+    if (order && r + 4 * stride * FGD_CSR_PREFETCH < n)
+        __builtin_prefetch(indptr + order[r + 4 * stride * FGD_CSR_PREFETCH], 0, 3);
+#else
+    (void)data; (void)indices; (void)indptr; (void)y; (void)sw; (void)order; (void)n;
+    (void)r; (void)stride;
+#endif
+}
+
+/*
+ * The general loop's prefetches at position r of the order: the rows'
+ * (csr_prefetch_rows), and with pf_cols the weights and step counters of
+ * the columns of the row FGD_CSR_WAHEAD ahead (its entries are in cache by
+ * then).
  */
 static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices,
                                           const INDEX *indptr, const double *y,
@@ -195,25 +224,19 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
                                           int64_t r, const REAL *params, const int64_t *last,
                                           int pf_cols)
 {
+    FN(csr_prefetch_rows)(data, indices, indptr, y, sw, order, n, r, 1);
 #if defined(__GNUC__)
-    int64_t q;
-    if (order && r + FGD_CSR_PREFETCH < n) {
-        const int64_t ia = order[r + FGD_CSR_PREFETCH];
-        FN(csr_prefetch_row)(data, indices, indptr, ia);
-        __builtin_prefetch(y + ia, 0, 3);
-        if (sw) __builtin_prefetch(sw + ia, 0, 3);
-    }
     if (pf_cols && r + FGD_CSR_WAHEAD < n) {
         const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
         const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
+        int64_t q;
         for (q = la; q < ha; q++) {
             __builtin_prefetch(params + indices[q], 1, FGD_CSR_WLOC);
             __builtin_prefetch(last + indices[q], 1, FGD_CSR_WLOC);
         }
     }
 #else
-    (void)data; (void)indices; (void)indptr; (void)y; (void)sw; (void)order; (void)n;
-    (void)r; (void)params; (void)last; (void)pf_cols;
+    (void)params; (void)last; (void)pf_cols;
 #endif
 }
 
@@ -288,10 +311,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
-    /* log-loss: the rows' loss values wait for a group (fgd_flush_log_losses) */
-    const int defer = c->loss == FGD_LOG_LOSS;
-    double pz[FGD_LOSS_GROUP] = {0}, pe[FGD_LOSS_GROUP] = {0}, ps[FGD_LOSS_GROUP] = {0};
-    int npend = 0;
+    fgd_loss_queue lq = {{0}};   /* the log-loss values wait here (fgd_row_loss) */
     int64_t r;
     if (delta_gsum || ratio_gsum)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
@@ -306,12 +326,10 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             const int64_t i = order ? order[r] : r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
-            double p = 0.0, l, dl;
+            double p = 0.0, dl;
             /* the row FGD_CSR_PREFETCH ahead (with its y and sw) */
-            FN(csr_prefetch_ahead)(data, indices, indptr, y, sw, order, n, r, params, NULL, 0);
+            FN(csr_prefetch_rows)(data, indices, indptr, y, sw, order, n, r, 1);
 #if defined(__GNUC__)
-            if (order && r + 4 * FGD_CSR_PREFETCH < n)   /* the row pointer of a later row */
-                __builtin_prefetch(indptr + order[r + 4 * FGD_CSR_PREFETCH], 0, 3);
             if (pf_w && r + FGD_CSR_WAHEAD < n) {   /* the weights a row visited soon uses */
                 const int64_t ia = order ? order[r + FGD_CSR_WAHEAD] : r + FGD_CSR_WAHEAD;
                 const int64_t la = (int64_t)indptr[ia], ha = (int64_t)indptr[ia + 1];
@@ -333,28 +351,9 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
 #endif
             }
             p = scale * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d];
-            if (defer) {   /* as fgd_epoch_single: finite exactly when lin is */
-                const double z = y[i] * p, lin = z > 0 ? 0.0 : -z;
-                double e;
-                dl = -y[i] * fgd_logistic_sig(z, &e);
-                if (!isfinite(lin) || !isfinite(p)) {
-                    *abort = 1;
-                    break;
-                }
-                pz[npend] = z;
-                pe[npend] = e;
-                ps[npend++] = s;
-                if (npend == FGD_LOSS_GROUP) {
-                    fgd_flush_log_losses(pz, pe, ps, npend, loss_sum);
-                    npend = 0;
-                }
-            } else {
-                l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
-                if (!isfinite(l) || !isfinite(p)) {
-                    *abort = 1;
-                    break;
-                }
-                *loss_sum += s * l;
+            if (!fgd_row_loss(c->loss, c->loss_param, y[i], p, s, &lq, loss_sum, &dl)) {
+                *abort = 1;
+                break;
             }
             dl *= s;
             *weight_sum += s;
@@ -420,7 +419,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
             U = 0.0;
         }
     }
-    fgd_flush_log_losses(pz, pe, ps, npend, loss_sum);
+    fgd_loss_queue_flush(&lq, loss_sum);
     if (!*abort) {
         if (asum)   /* the sums of the iterates: v S - u */
             for (q = 0; q < d; q++) asum[q] = (double)params[q] * S - asum[q];
@@ -472,8 +471,7 @@ static int64_t FN(csr_ftrl_rows)(const REAL *data, const INDEX *indices, const I
         const double s = sw ? sw[i] : 1.0;
         const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
         double p = 0.0, l, dl;
-        if (order && r + FGD_CSR_PREFETCH < n)
-            FN(csr_prefetch_row)(data, indices, indptr, order[r + FGD_CSR_PREFETCH]);
+        FN(csr_prefetch_rows)(data, indices, indptr, y, sw, order, n, r, 1);
         if (s == 0.0) continue;
         if (first) {   /* w of every column at this step size (state unchanged: g = 0) */
             double unused = 0.0;
@@ -537,8 +535,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             double p = 0.0, l, dl;
             int stop;
             fgd_pace(pace, nt, tid, r, &abort_flag, &pace_in);
-            if (order && r + nt * FGD_CSR_PREFETCH < n)
-                FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+            FN(csr_prefetch_rows)(data, indices, indptr, y, sw, order, n, r, nt);
 #ifdef _OPENMP
 #pragma omp atomic read
 #endif
@@ -619,8 +616,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
             const double lr = L->lr[r], shrink = 1.0 - lr * l2, thr = l1 * lr;
             double p = 0.0, l, dl;
             fgd_pace(pace, nt, tid, r, &abort_flag, &pace_in);
-            if (order && r + nt * FGD_CSR_PREFETCH < n)
-                FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+            FN(csr_prefetch_rows)(data, indices, indptr, y, sw, order, n, r, nt);
             if (s == 0.0) continue;
             if (lazy) {
                 for (q = lo; q < hi; q++) {
@@ -684,6 +680,16 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
     return t0 + n;
 }
 
+/* *x += v, atomically where threads run (no update lost to another thread's) */
+static inline void FN(atomic_add)(REAL *x, double v)
+{
+    const REAL add = (REAL)v;
+#ifdef _OPENMP
+#pragma omp atomic update
+#endif
+    *x += add;
+}
+
 /*
  * Hogwild! for plain SGD with L2 and no L1 (lazy mode SGD_CLOSED, l1 = 0):
  * at position r of the chunk w_j = E[r] v_j, with E = L->cum the prefix
@@ -709,11 +715,11 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
-    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
     int64_t q;
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = tgb[k] = 0.0;
     if (gmode)
         for (q = 0; q < d; q++) snap[q] = (double)params[q];
 #ifdef _OPENMP
@@ -721,19 +727,24 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
 #endif
     {
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
-        double my_loss = 0.0, my_weight = 0.0;
+        /* the intercept's steps and gradient sum (b_own, g_own), which
+         * every row writes: each thread adds its steps to the shared
+         * intercept every FGD_PACE_EVERY of its rows and its gradient sum
+         * at the end, rather than have the line holding it move between
+         * cores at every row (a fifth of the loop's time on two threads) */
+        double my_loss = 0.0, my_weight = 0.0, b_own = 0.0, g_own = 0.0;
+        fgd_loss_queue lq = {{0}};
         int64_t r, qq;
-        int pace_in = 0;
+        int pace_in = 0, b_in = FGD_PACE_EVERY;
         for (r = tid; r < n; r += nt) {
             const int64_t i = order ? order[r] : r;
             const double s = sw ? sw[i] : 1.0;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
             const double lr = L->lr[r];
-            double p = 0.0, l, dl;
+            double p = 0.0, dl;
             int stop;
             fgd_pace(pace, nt, tid, r, &abort_flag, &pace_in);
-            if (order && r + nt * FGD_CSR_PREFETCH < n)
-                FN(csr_prefetch_row)(data, indices, indptr, order[r + nt * FGD_CSR_PREFETCH]);
+            FN(csr_prefetch_rows)(data, indices, indptr, y, sw, order, n, r, nt);
 #if defined(__GNUC__)
             if (pf_w && r + nt * FGD_CSR_WAHEAD < n) {   /* as in csr_sgd_rows */
                 const int64_t ia = order ? order[r + nt * FGD_CSR_WAHEAD]
@@ -744,10 +755,8 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             }
 #endif
             if (s == 0.0) continue;
-            p = E[r] * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d];
-            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
-            dl *= s;
-            if (!isfinite(l) || !isfinite(p)) {
+            p = E[r] * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d] + b_own;
+            if (!fgd_row_loss(c->loss, c->loss_param, y[i], p, s, &lq, &my_loss, &dl)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -758,7 +767,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
 #endif
             stop = abort_flag;
             if (stop) break;
-            my_loss += s * l;
+            dl *= s;
             my_weight += s;
             if (dl != 0.0) {
                 const double step = lr * dl / E[r + 1];
@@ -770,17 +779,26 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                 }
             }
             if (c->fit_intercept) {   /* plain SGD, unpenalized (fgd_coord_step written out) */
-                gsum[d] += dl;
-                params[d] = (REAL)((double)params[d] - lr * dl);
+                g_own += dl;
+                b_own -= lr * dl;
+                if (--b_in == 0) {
+                    FN(atomic_add)(params + d, b_own);
+                    b_own = 0.0;
+                    b_in = FGD_PACE_EVERY;
+                }
             }
         }
         fgd_pace_done(pace, tid);
+        fgd_loss_queue_flush(&lq, &my_loss);
+        FN(atomic_add)(params + d, b_own);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
+        tgb[tid] = g_own;
     }
     for (k = 0; k < nthreads; k++) {
         *loss_sum += tloss[k];
         *weight_sum += tweight[k];
+        gsum[d] += tgb[k];
     }
     *abort = abort_flag;
     if (!abort_flag) {

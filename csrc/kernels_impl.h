@@ -268,11 +268,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
     const int64_t D = d + 1;
     const int64_t rowbytes = d * (int64_t)sizeof(REAL), ahead = fgd_prefetch_ahead(rowbytes);
     double loss_sum = 0.0, weight_sum = 0.0, lr_last = 0.0;
-    /* log-loss: each row's loss value waits here until FGD_LOSS_GROUP rows
-     * have their derivative (only the derivative is on the critical path) */
-    const int defer = c->loss == FGD_LOG_LOSS;
-    double pz[FGD_LOSS_GROUP] = {0}, pe[FGD_LOSS_GROUP] = {0}, ps[FGD_LOSS_GROUP] = {0};
-    int np = 0;
+    fgd_loss_queue lq = {{0}};   /* the log-loss values wait here (fgd_row_loss) */
     int64_t t = t0, r;
     int nonfinite = 0;
 
@@ -281,35 +277,14 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
         const int64_t i = order ? order[r] : r;
         const REAL *x = X + i * d;
         const double s = sw ? sw[i] : 1.0;
-        double p, l, dl, lr, pc[2], l2g, decay;
+        double p, dl, lr, pc[2], l2g, decay;
         REAL dlr;
         if (order && r + ahead < n) fgd_prefetch_sample(X, rowbytes, y, sw, order[r + ahead]);
         if (s == 0.0) continue; /* no weight: no step */
         p = FN(fgd_dot)(x, params, d) + (double)params[d];
-        if (defer) {
-            /* fgd_logistic in its two halves: the loss value is a finite
-             * log1p term plus `lin`, so it is finite exactly when lin is */
-            const double z = y[i] * p, lin = z > 0 ? 0.0 : -z;
-            double e;
-            dl = -y[i] * fgd_logistic_sig(z, &e);
-            if (!isfinite(lin) || !isfinite(p)) {
-                nonfinite = 1;
-                break;
-            }
-            pz[np] = z;
-            pe[np] = e;
-            ps[np++] = s;
-            if (np == FGD_LOSS_GROUP) {
-                fgd_flush_log_losses(pz, pe, ps, np, &loss_sum);
-                np = 0;
-            }
-        } else {
-            l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
-            if (!isfinite(l) || !isfinite(p)) {
-                nonfinite = 1;
-                break;
-            }
-            loss_sum += s * l;
+        if (!fgd_row_loss(c->loss, c->loss_param, y[i], p, s, &lq, &loss_sum, &dl)) {
+            nonfinite = 1;
+            break;
         }
         weight_sum += s;
         dl = s * dl;
@@ -329,7 +304,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
             FN(fgd_average_range)(params, avg, 0, D, t, c->average_start);
         lr_last = lr;
     }
-    fgd_flush_log_losses(pz, pe, ps, np, &loss_sum);
+    fgd_loss_queue_flush(&lq, &loss_sum);
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, nonfinite);
 }
 

@@ -221,6 +221,50 @@ static inline double fgd_loss_and_deriv(int loss, double eps, double y, double p
     return fgd_loss(loss, eps, y, p);
 }
 
+/* The log-loss rows of a batch-1 loop whose loss values wait for a group
+ * (fgd_flush_log_losses). Start zeroed: the flush evaluates all
+ * FGD_LOSS_GROUP slots. */
+typedef struct {
+    double z[FGD_LOSS_GROUP], e[FGD_LOSS_GROUP], s[FGD_LOSS_GROUP];
+    int m;
+} fgd_loss_queue;
+
+/* A batch-1 loop's loss at one row (label y, margin p, weight s): the
+ * derivative into *dl at once, the weighted value added to *loss_sum in row
+ * order -- the log-loss's through q, off the row-to-row critical path
+ * (fgd_loss_queue_flush adds the last ones). Returns 0, adding nothing,
+ * where p or the loss is not finite. */
+static inline int fgd_row_loss(int loss, double eps, double y, double p, double s,
+                               fgd_loss_queue *q, double *loss_sum, double *dl)
+{
+    if (loss == FGD_LOG_LOSS) {
+        /* fgd_logistic in its two halves: the loss value is a finite log1p
+         * term plus `lin`, so it is finite exactly when lin is */
+        const double z = y * p, lin = z > 0 ? 0.0 : -z;
+        double e;
+        *dl = -y * fgd_logistic_sig(z, &e);
+        if (!isfinite(lin) || !isfinite(p)) return 0;
+        q->z[q->m] = z;
+        q->e[q->m] = e;
+        q->s[q->m++] = s;
+        if (q->m == FGD_LOSS_GROUP) {
+            fgd_flush_log_losses(q->z, q->e, q->s, q->m, loss_sum);
+            q->m = 0;
+        }
+    } else {
+        const double l = fgd_loss_and_deriv(loss, eps, y, p, dl);
+        if (!isfinite(l) || !isfinite(p)) return 0;
+        *loss_sum += s * l;
+    }
+    return 1;
+}
+
+static inline void fgd_loss_queue_flush(fgd_loss_queue *q, double *loss_sum)
+{
+    fgd_flush_log_losses(q->z, q->e, q->s, q->m, loss_sum);
+    q->m = 0;
+}
+
 /* Softmax cross-entropy of the K margins p for class `label`: returns
  * logsumexp(p) - p[label] and overwrites p with s (softmax(p) - onehot),
  * the weighted derivative in each margin. Where the loss or the largest
