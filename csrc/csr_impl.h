@@ -502,6 +502,35 @@ static int64_t FN(csr_ftrl_rows)(const REAL *data, const INDEX *indices, const I
     return t;
 }
 
+/* The plain-SGD intercept of a Hogwild! thread (fgd_hog_intercept, omp_shim.h) */
+/* *x += v, atomically where threads run */
+static inline void FN(atomic_add)(REAL *x, double v)
+{
+    const REAL add = (REAL)v;
+#ifdef _OPENMP
+#pragma omp atomic update
+#endif
+    *x += add;
+}
+
+/* The plain SGD step -lr dl of the intercept *b (fgd_coord_step written out) */
+static inline void FN(hog_b_step)(fgd_hog_intercept *h, REAL *b, double lr, double dl)
+{
+    h->g += dl;
+    h->b -= lr * dl;
+    if (--h->left <= 0) {
+        FN(atomic_add)(b, h->b);
+        h->b = 0.0;
+        h->left = FGD_PACE_EVERY;
+    }
+}
+
+static inline void FN(hog_b_done)(fgd_hog_intercept *h, REAL *b)
+{
+    FN(atomic_add)(b, h->b);
+    h->b = 0.0;
+}
+
 /*
  * Hogwild!: batch_size 1, n_threads threads, lock-free (see fastgd_csr.h).
  * Every lazy mode except SCALED (converted to SGD_CLOSED by the caller).
@@ -597,16 +626,19 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
     const double l1 = c->l1, l2 = c->l2;
     const int lazy = L->mode == FGD_LAZY_SGD_CLOSED;
     const double *E = L->cum, *Q = L->lrmax;   /* prefix tables of SGD_CLOSED */
-    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    /* the lazy modes of plain SGD: the intercept's step is -lr dl */
+    const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = tgb[k] = 0.0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
     {
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
         double my_loss = 0.0, my_weight = 0.0;
+        fgd_hog_intercept hb = {0.0, 0.0, FGD_PACE_EVERY};
         int64_t r, q;
         int pace_in = 0;
         for (r = tid; r < n; r += nt) {
@@ -631,7 +663,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
                     }
                 }
             }
-            p = FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d];
+            p = FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d] + hb.b;
             l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
             if (!isfinite(l) || !isfinite(p)) {
 #ifdef _OPENMP
@@ -660,7 +692,9 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
                 params[j] = (REAL)w;
                 if (lazy) last[j] = t + 1;
             }
-            if (c->fit_intercept) {
+            if (plain_intercept) {
+                FN(hog_b_step)(&hb, params + d, lr, dl);
+            } else if (c->fit_intercept) {
                 const double pc[2] = {L->pc0[r], L->pc1[r]};
                 double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
                 params[d] = (REAL)fgd_coord_step(c, (double)params[d], dl, st, lr, pc, 0,
@@ -668,26 +702,19 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
             }
         }
         fgd_pace_done(pace, tid);
+        FN(hog_b_done)(&hb, params + d);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
+        tgb[tid] = hb.g;
     }
     for (k = 0; k < nthreads; k++) {
         *loss_sum += tloss[k];
         *weight_sum += tweight[k];
+        gsum[d] += tgb[k];
     }
     *abort = abort_flag;
     if (n > 0) *lr_last = L->lr[n - 1];
     return t0 + n;
-}
-
-/* *x += v, atomically where threads run (no update lost to another thread's) */
-static inline void FN(atomic_add)(REAL *x, double v)
-{
-    const REAL add = (REAL)v;
-#ifdef _OPENMP
-#pragma omp atomic update
-#endif
-    *x += add;
 }
 
 /*
@@ -727,15 +754,11 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
 #endif
     {
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
-        /* the intercept's steps and gradient sum (b_own, g_own), which
-         * every row writes: each thread adds its steps to the shared
-         * intercept every FGD_PACE_EVERY of its rows and its gradient sum
-         * at the end, rather than have the line holding it move between
-         * cores at every row (a fifth of the loop's time on two threads) */
-        double my_loss = 0.0, my_weight = 0.0, b_own = 0.0, g_own = 0.0;
+        double my_loss = 0.0, my_weight = 0.0;
         fgd_loss_queue lq = {{0}};
+        fgd_hog_intercept hb = {0.0, 0.0, FGD_PACE_EVERY};
         int64_t r, qq;
-        int pace_in = 0, b_in = FGD_PACE_EVERY;
+        int pace_in = 0;
         for (r = tid; r < n; r += nt) {
             const int64_t i = order ? order[r] : r;
             const double s = sw ? sw[i] : 1.0;
@@ -755,7 +778,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             }
 #endif
             if (s == 0.0) continue;
-            p = E[r] * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d] + b_own;
+            p = E[r] * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d] + hb.b;
             if (!fgd_row_loss(c->loss, c->loss_param, y[i], p, s, &lq, &my_loss, &dl)) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -778,22 +801,14 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                     params[j] = (REAL)((double)params[j] - step * x);
                 }
             }
-            if (c->fit_intercept) {   /* plain SGD, unpenalized (fgd_coord_step written out) */
-                g_own += dl;
-                b_own -= lr * dl;
-                if (--b_in == 0) {
-                    FN(atomic_add)(params + d, b_own);
-                    b_own = 0.0;
-                    b_in = FGD_PACE_EVERY;
-                }
-            }
+            if (c->fit_intercept) FN(hog_b_step)(&hb, params + d, lr, dl);
         }
         fgd_pace_done(pace, tid);
         fgd_loss_queue_flush(&lq, &my_loss);
-        FN(atomic_add)(params + d, b_own);
+        FN(hog_b_done)(&hb, params + d);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
-        tgb[tid] = g_own;
+        tgb[tid] = hb.g;
     }
     for (k = 0; k < nthreads; k++) {
         *loss_sum += tloss[k];

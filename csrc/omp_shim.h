@@ -166,4 +166,20 @@ static inline void fgd_pace_done(fgd_pace_slot *slot, int tid)
 #endif
 }
 
+/*
+ * A Hogwild! thread's plain-SGD intercept steps. Every row writes the
+ * intercept: were the threads to update the shared one at every row, the
+ * cache line holding it would move between cores at every row (a fifth of
+ * the loop's time on two threads), and their unlocked read-modify-writes
+ * would lose steps (about 40% of them, on two threads). So a thread keeps
+ * its steps (b) and gradient sum (g), adds b atomically to the shared
+ * intercept every FGD_PACE_EVERY of its rows and at its end (hog_b_step and
+ * hog_b_done in csr_impl.h), and its margins add its pending b. g goes to
+ * gsum after the threads end.
+ */
+typedef struct {
+    double b, g;
+    int left;
+} fgd_hog_intercept;
+
 #endif /* FASTGD_OMP_SHIM_H */

@@ -714,8 +714,9 @@ def test_hogwild_plain_sgd_with_disjoint_threads_equals_serial(schedule, lr):
     np.testing.assert_allclose(hog.history.grad_norm, serial.history.grad_norm, rtol=1e-8)
 
 
-def test_hogwild_keeps_every_intercept_step():
-    """Every row writes the intercept: csr_hogwild_scaled keeps each thread's
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])   # csr_hogwild_scaled, _sgd
+def test_hogwild_keeps_every_intercept_step(penalty):
+    """Every row writes the intercept: Hogwild! for plain SGD keeps each thread's
     steps and adds them to the shared intercept every few rows, atomically,
     so none is lost to the other thread's write. With hinge loss and every
     margin y p below 1 throughout, each step moves the intercept by exactly
@@ -724,7 +725,7 @@ def test_hogwild_keeps_every_intercept_step():
     n, d = 4000, 200
     X = sp.random(n, d, density=0.02, random_state=0, format="csr")
     y = np.where(rng.random(n) < 0.75, 1.0, -1.0)
-    kw = dict(loss="hinge", optimizer="sgd", lr=1e-4, schedule="constant", penalty="l2",
+    kw = dict(loss="hinge", optimizer="sgd", lr=1e-4, schedule="constant", penalty=penalty,
               alpha=1e-6, batch_size=1, random_state=0)
     for n_jobs, hogwild in ((1, False), (2, True)):
         tr = train(X, y, epochs=3, n_jobs=n_jobs, hogwild=hogwild, **kw)
