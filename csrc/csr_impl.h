@@ -253,25 +253,43 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
  *      1/(alpha (t0 + t)) with L2 of the same alpha: scale_r =
  *      (t0 + t_start - 1)/(t0 + t_r) falls exactly as lr does. Needs the
  *      scale to stay >= FGD_MIN_SCALE (no fold);
- *   0  otherwise: per entry.
+ *   0  otherwise: per entry; and also where the chunk's rows (at
+ *      positions of `order`, or 0..n-1) hold fewer than d / FGD_GSUM_FEW
+ *      stored values and mode 0 is as exact (not mode 1 with L2, whose L2
+ *      part mode 0 approximates): a wide model trained in short chunks
+ *      (partial_fit), where the two passes over all d coordinates that
+ *      modes 1 and 2 take (a copy of v, then the difference) cost more than
+ *      adding each value's gradient.
  */
-static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2, double *ratio)
+static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
+                             const INDEX *indptr, const int64_t *order, int64_t rows,
+                             int64_t d, double *ratio)
 {
     double sc = 1.0;
-    int64_t r;
-    int same = 1;
+    int64_t r, nnz = 0;
+    int same = 1, mode = 2;
     if (l1 != 0.0 || n <= 0 || !(L->lr[0] > 0.0)) return 0;
     for (r = 1; r < n && same; r++) same = L->lr[r] == L->lr[0];
-    if (same) return 1;
-    if (!(l2 > 0.0)) return 0;
-    for (r = 0; r < n; r++) {
-        double cr;
-        sc *= 1.0 - L->lr[r] * l2;
-        cr = L->lr[r] / sc;
-        if (r == 0) *ratio = cr;
-        if (!(sc >= FGD_MIN_SCALE && fabs(cr - *ratio) <= 1e-10 * *ratio)) return 0;
+    if (same) {
+        mode = 1;
+    } else {
+        if (!(l2 > 0.0)) return 0;
+        for (r = 0; r < n; r++) {
+            double cr;
+            sc *= 1.0 - L->lr[r] * l2;
+            cr = L->lr[r] / sc;
+            if (r == 0) *ratio = cr;
+            if (!(sc >= FGD_MIN_SCALE && fabs(cr - *ratio) <= 1e-10 * *ratio)) return 0;
+        }
     }
-    return 2;
+    if ((mode == 2 || l2 == 0.0) && rows < d / FGD_GSUM_FEW) {   /* counting costs < d / 16 */
+        for (r = 0; r < rows; r++) {
+            const int64_t i = order ? order[r] : r;
+            nnz += (int64_t)indptr[i + 1] - (int64_t)indptr[i];
+        }
+        if (nnz < d / FGD_GSUM_FEW) return 0;
+    }
+    return mode;
 }
 
 /*
@@ -307,7 +325,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     const double l1 = c->l1, l2 = c->l2;
     double scale = 1.0, U = 0.0, ratio = 0.0, S = 0.0;
     int64_t t = t0, q, b;
-    const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, &ratio);
+    const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, indptr, order, n, d, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
@@ -741,7 +759,7 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     const double l2 = c->l2;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     double ratio = 0.0;
-    const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, &ratio);
+    const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, indptr, order, n, d, &ratio);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
@@ -1121,14 +1139,18 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         return 0;
     }
     scaled = L.mode == FGD_LAZY_SCALED;
-    for (j = 0; j < d; j++) {
-        last[j] = t0;
-        snap[j] = 0.0;
-    }
     /* plain SGD's fused loop (csr_sgd_rows) runs this epoch on one thread */
     fused_sgd = c->optimizer == FGD_SGD && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
                 (c->n_threads <= 1 || (B == 1 && !scr->hogwild)) &&
                 (B == 1 ? (!asum || c->l1 == 0.0) : (c->l1 == 0.0 && scr->rowbuf != NULL));
+    /* The fused loop never reads last (nor does the end below, where
+     * nothing is behind), and reads snap as zeros only for L1: on wide data
+     * in short chunks (partial_fit) these passes over freshly mapped pages
+     * cost more than the rows. */
+    if (!fused_sgd)
+        for (j = 0; j < d; j++) last[j] = t0;
+    if (!fused_sgd || c->l1 > 0.0)
+        for (j = 0; j < d; j++) snap[j] = 0.0;
     if (asum) {
         FN(csr_average_begin)(avg, asum, D, t0, c->average_start);
         /* elsewhere one global scale cannot give each column's sum of iterates:
@@ -1316,7 +1338,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     if (!abort_flag) {
         if (scaled && nb > 0)
             FN(csr_fold_scale)(c, params, snap, d, scale, U);
-        else if (!scaled) {
+        else if (!scaled && !(L.mode == FGD_LAZY_IDENTITY && !end_asum)) {   /* see csr_catch_up */
             lanes.on = fgd_lazy_lanes_apply(&L, end_asum);
             for (j = 0; j < d; j++)
                 FN(csr_lanes_add)(&lanes, &L, params, state, D, gsum, end_asum, j, last[j], t);

@@ -79,6 +79,12 @@ int fgd_csr_weight_prefetch(void)
 #ifndef FGD_CSR_WLOC
 #define FGD_CSR_WLOC 1
 #endif
+/* Plain SGD's chunks of fewer than d / FGD_GSUM_FEW stored values sum
+ * their gradients per value (csr_impl.h: csr_gsum_mode). */
+#ifndef FGD_GSUM_FEW
+#define FGD_GSUM_FEW 16
+#endif
+
 /* How far ahead in a shuffled order the rows are prefetched. */
 #ifndef FGD_CSR_PREFETCH
 #define FGD_CSR_PREFETCH 4

@@ -739,26 +739,36 @@ def test_hogwild_needs_batch_size_one():
         fastgd.fit(X, y, hogwild=True, batch_size=8)
 
 
-def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step():
+@pytest.mark.parametrize("chunk_rows,penalty", [(None, "l2"), (7, "l2"), (7, None)])
+def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step(chunk_rows, penalty):
     """batch_size 1, no L1, constant lr: the epoch's summed gradient (loss and
-    L2) comes from the weight change, exactly as the dense loop sums it."""
-    X, y = make_sparse(n=150)
-    kw = dict(loss="log_loss", optimizer=SGD(lr=0.05), penalty="l2", alpha=0.01, batch_size=1,
-              random_state=0)
-    sparse = train(X, y, **kw)
+    L2) comes from the weight change, exactly as the dense loop sums it. On
+    2000 features chunks of 7 rows hold few values: without L2 they add each
+    value's gradient instead (as exact), with L2 they keep the exact form."""
+    X, y = make_sparse(n=150, d=2000, density=0.005)
+    kw = dict(loss="log_loss", optimizer=SGD(lr=0.05), penalty=penalty, alpha=0.01,
+              batch_size=1, random_state=0)
+    sparse = Trainer(**kw)
+    sparse.chunk_rows = chunk_rows
+    ys, _ = encode_binary(y, X.shape[0])
+    sparse.init_model(X.shape[1], X.dtype)
+    sparse.run(X, ys, None, epochs=3)
     dense = train(X.toarray(), y, **kw)
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
 
 
 @pytest.mark.parametrize("chunk_rows", [None, 7])
-def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows):
+@pytest.mark.parametrize("d", [40, 2000])
+def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows, d):
     """batch_size 1, L2, the 'optimal' schedule with the penalty's alpha: lr / scale
     is the same at every step, so the loss part of the summed gradient comes
     from the change of the scaled weights (csr_sgd_rows); the L2 part is the
     documented l2 * steps * w_end (fastgd_csr.h), per call of the core (chunk).
     Checked against a NumPy replay of per-sample SGD, in one chunk and in
-    chunks of 7 rows."""
-    X, y = make_sparse(n=150)
+    chunks of 7 rows. With 2000 features, chunks of 7 rows hold fewer than
+    d / 16 values and add each value's gradient instead (csr_gsum_mode):
+    the same sums."""
+    X, y = make_sparse(n=150, d=d, density=0.08 if d == 40 else 0.005)
     alpha = 0.01
     tr = Trainer(loss="log_loss", optimizer="sgd", schedule="optimal", penalty="l2",
                  alpha=alpha, batch_size=1, shuffle=False, random_state=0)
