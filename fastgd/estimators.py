@@ -185,6 +185,10 @@ class _TrainerSnapshot:
         self.history = {k: (v, len(v)) for k, v in vars(trainer.history).items()
                         if isinstance(v, list)}
 
+    def model_copy(self):
+        """The saved ``(params, state, avg)``, for :meth:`Trainer.run`'s ``start_copy``."""
+        return tuple(self.arrays.get(k) for k in ("params", "state", "avg"))
+
     def restore(self):
         tr = self.trainer
         for k in [k for k in vars(tr) if k not in self.attrs]:
@@ -221,6 +225,12 @@ class _AllOrNothing:
         self.trainers = ([_TrainerSnapshot(tr) for tr in self.saved.get("_trainers", ())]
                          if trainers else [])
         self.committed = False
+
+    def start_copies(self, trainers):
+        """For each of ``trainers``, its saved model (unchanged since this
+        guard was made: the trainers change only in training), or None."""
+        saved = {id(snap.trainer): snap for snap in self.trainers}
+        return [saved[id(tr)].model_copy() if id(tr) in saved else None for tr in trainers]
 
     def commit(self, record):
         """``record()`` the new fitted state; from then on it stays, whatever follows."""
@@ -425,13 +435,15 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return train, val
 
     # -- training -------------------------------------------------------
-    def _run(self, trainers, X, ys, sw, epochs, tol, scorers, n_workers, rows=None):
+    def _run(self, trainers, X, ys, sw, epochs, tol, scorers, n_workers, rows=None,
+             start_copies=None):
         """Train every trainer on its targets, in ``n_workers`` threads.
 
         ``scorers[k]`` is None or ``score(coef, intercept) -> float`` on held-out
         data (maximized); with one, the best epoch's weights are restored.
         ``rows``: train on these rows of X only (the rest is the validation
-        split), without copying X. Returns the stop reasons.
+        split), without copying X. ``start_copies[k]``: the ``start_copy`` of
+        trainer k's run (see :meth:`Trainer.run`). Returns the stop reasons.
         """
         if rows is None:
             swn = scaled_sample_weight(sw, X) if sw is not None else None
@@ -463,7 +475,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             n_val = len(tr.history.validation)
             reason = tr.run(X, ys[k], swn, epochs=epochs, tol=tol,
                             n_iter_no_change=self.n_iter_no_change, monitor=monitor,
-                            verbose=bool(self.verbose), rows=rows)
+                            verbose=bool(self.verbose), rows=rows,
+                            start_copy=start_copies[k] if start_copies else None)
             # the Trainer records what it minimized; report the score itself
             val = tr.history.validation
             val[n_val:] = [-v for v in val[n_val:]]
@@ -503,7 +516,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         guard puts back the fitted state from before the call.
         """
         try:
-            return self._run(trainers, *args)
+            # the guard's copies of the trainers' models are the first
+            # epoch's rollback point too: one copy of each model, not two
+            return self._run(trainers, *args, start_copies=guard.start_copies(trainers))
         except KeyboardInterrupt:
             if all(tr.epoch > 0 for tr in trainers) and any(
                     tr.epoch > e0 for tr, e0 in zip(trainers, epochs_before)):

@@ -136,6 +136,17 @@ def effective_n_threads(n_jobs):
     return min(int(n_jobs), limit)
 
 
+def _all_finite(a):
+    """Whether every value of ``a`` is finite, in one pass without a temporary.
+
+    A finite sum has no NaN or infinity among its terms (either would make
+    it NaN or infinite); only a sum that overflowed needs the exact test.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(a, dtype=np.float64))
+    return math.isfinite(total) or bool(np.all(np.isfinite(a)))
+
+
 def _sum_squares(v):
     """``v . v`` in float64 without BLAS.
 
@@ -375,7 +386,14 @@ class Trainer:
     def penalty_value(self, coef):
         """``l2/2 ||coef||^2 + l1 ||coef||_1`` (L2 from the penalty or weight_decay)."""
         coef = np.asarray(coef, dtype=np.float64)
-        return 0.5 * self.l2 * _sum_squares(coef) + self.penalty.l1 * float(np.abs(coef).sum())
+        # The L2 term always, even at l2 = 0: weights whose squares overflow
+        # make it NaN, and training reports that as divergence. The L1 term
+        # only where l1 > 0 (its |coef| is a temporary as large as the model,
+        # and its overflow implies the L2 term's).
+        value = 0.5 * self.l2 * _sum_squares(coef)
+        if self.penalty.l1:
+            value += self.penalty.l1 * float(np.abs(coef).sum())
+        return value
 
     # -- training -------------------------------------------------------
     def _sparse_sgd_serial(self):
@@ -657,7 +675,7 @@ class Trainer:
                 return total
 
     def run(self, X, y, sample_weight=None, epochs=1, tol=None, n_iter_no_change=5, gtol=None,
-            monitor=None, verbose=False, rows=None):
+            monitor=None, verbose=False, rows=None, start_copy=None):
         """Train for up to ``epochs`` epochs on validated data.
 
         Parameters
@@ -688,6 +706,12 @@ class Trainer:
             without copying X: each epoch visits ``rows`` in order, or a
             seeded shuffle of them. ``y`` and ``sample_weight`` stay indexed
             like X; the weights of these rows must have mean 1.
+        start_copy : tuple or None
+            ``(params, state, avg)``: copies of the model as it is now
+            (``avg`` None where there is none) that the caller keeps
+            unchanged, e.g. its own rollback point. The first epoch restores
+            them if it fails, instead of taking copies of its own (on a wide
+            model trained in short chunks those copies are much of a call).
         Returns
         -------
         stop_reason : str
@@ -705,6 +729,13 @@ class Trainer:
                                  f"[0, {n})")
             rows = rows.astype(np.int64, copy=False)
         n_rows = n if rows is None else rows.shape[0]
+        if start_copy is not None:
+            if len(start_copy) != 3 or any(
+                    (a is None) != (b is None) or a is not None and (
+                        a.shape != b.shape or a.dtype != b.dtype)
+                    for a, b in zip(start_copy, (self.params, self.state, self.avg))):
+                raise ValueError("start_copy must be (params, state, avg) copies of the "
+                                 "model's arrays, of their shapes and dtypes")
         if self.epoch == 0 and self.t == 0:
             # nothing trained on an earlier binding (e.g. a first call that
             # was interrupted): bind the schedule to this call
@@ -723,6 +754,7 @@ class Trainer:
         # (the multinomial trainer's params are (n_features + 1, n_classes))
         gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)
         gsum = np.zeros(self.params.size)
+        gsum_used = False
         perm = np.empty(n_rows, dtype=np.int64) if self.shuffle else None
         order = rows if rows is not None and not self.shuffle else perm
         ref_loss = self._reference_loss(X, y, sample_weight)
@@ -734,8 +766,11 @@ class Trainer:
         e = 0
         while e < epochs:
             # Everything an interrupted or diverged epoch must give back.
-            saved = (self.params.copy(), self.state.copy(),
-                     None if self.avg is None else self.avg.copy())
+            if start_copy is not None:
+                saved, start_copy = start_copy, None
+            else:
+                saved = (self.params.copy(), self.state.copy(),
+                         None if self.avg is None else self.avg.copy())
             saved_len = {k: len(v) for k, v in vars(h).items()}
             t0, epoch0 = self.t, self.epoch
             committed = exploded = False
@@ -745,11 +780,13 @@ class Trainer:
                     self.backend.epoch_order(n_rows, epoch_seed(self.seed, self.epoch), out=perm,
                                              block=self._order_block())
                     order = perm if rows is None else rows[perm]
-                gsum[:] = 0.0
+                if gsum_used:   # (a fresh one is zero already: one pass fewer)
+                    gsum[:] = 0.0
+                gsum_used = True
                 start = time.perf_counter()
                 stats = self._run_epoch_chunks(problem, order, gbuf, gsum)
                 seconds = time.perf_counter() - start
-                diverged = stats.nonfinite or not np.all(np.isfinite(self.params))
+                diverged = stats.nonfinite or not _all_finite(self.params)
                 if not diverged:
                     coef = self.params[:d]
                     with np.errstate(over="ignore", invalid="ignore"):

@@ -285,3 +285,30 @@ def test_multinomial_explosion_is_caught_like_one_vs_rest():
     tr.init_model(5, np.float64)
     with pytest.raises(DivergenceError, match="grew to"):
         tr.run(X, y.astype(float), epochs=1)
+
+
+def test_a_diverged_epoch_restores_the_callers_start_copy():
+    """Trainer.run(start_copy=...) takes the caller's copies of the model as the
+    first epoch's rollback point (the estimators pass their own, so a call
+    copies the model once): a diverged epoch puts back exactly those
+    values, and the copies themselves are left unchanged."""
+    X, y = _problem()
+    tr, Xc, yc = _trainer(X, y, lr=0.01)
+    tr.run(Xc, yc, epochs=1)
+    before = tr.params.copy()
+    start = (tr.params.copy(), tr.state.copy(), None)
+    tr.lr = 1e6
+    with pytest.raises(DivergenceError):
+        tr.run(Xc, yc, epochs=1, start_copy=start)
+    np.testing.assert_array_equal(tr.params, before)
+    np.testing.assert_array_equal(start[0], before)
+    assert tr.epoch == 1 and len(tr.history.loss) == 1
+
+
+def test_a_start_copy_of_another_shape_is_refused():
+    X, y = _problem()
+    tr, Xc, yc = _trainer(X, y, lr=0.01)
+    with pytest.raises(ValueError, match="start_copy must be"):
+        tr.run(Xc, yc, epochs=1, start_copy=(np.zeros(3), tr.state.copy(), None))
+    with pytest.raises(ValueError, match="start_copy must be"):
+        tr.run(Xc, yc, epochs=1, start_copy=(tr.params.copy(), tr.state.copy()))

@@ -815,6 +815,22 @@ def test_failed_refit_keeps_the_fitted_model():
 
 
 @pytest.mark.parametrize("kind", list(_KINDS))
+def test_diverging_partial_fit_keeps_the_model(kind):
+    # The trainers' first epoch rolls back to the call's own copies of their
+    # models (Trainer.run's start_copy): the model and the copies must survive.
+    X, y = _kind_data(kind)
+    est = _fit_call(_KINDS[kind](), "partial_fit", X, y)
+    saved = _fitted_state(est)
+    pred = est.predict(X)
+    with pytest.raises(fastgd.DivergenceError):
+        _fit_call(est, "partial_fit", X * 1e200, y)
+    _assert_unchanged(est, saved)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    _fit_call(est, "partial_fit", X, y)   # and training goes on from there
+    assert np.all(np.isfinite(est.coef_))
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 @pytest.mark.parametrize("exc", [ValueError, fastgd.DivergenceError])
 def test_failure_after_training_started_changes_nothing(monkeypatch, kind, method, exc):
