@@ -177,17 +177,18 @@ class _TrainerSnapshot:
     and so do its arrays and its History (which ``history_`` shares).
     """
 
+    MODEL = ("params", "state", "avg")   # copied by Trainer.copy_model
+
     def __init__(self, trainer):
         self.trainer = trainer
         self.attrs = dict(vars(trainer))
-        self.arrays = {k: v.copy() for k, v in self.attrs.items() if isinstance(v, np.ndarray)}
+        self.model = trainer.copy_model() if trainer.params is not None else None
+        self.arrays = {k: v.copy() for k, v in self.attrs.items()
+                       if isinstance(v, np.ndarray) and not (self.model and k in self.MODEL)}
         # epochs are only ever appended to a history: remember the lengths
         self.history = {k: (v, len(v)) for k, v in vars(trainer.history).items()
                         if isinstance(v, list)}
 
-    def model_copy(self):
-        """The saved ``(params, state, avg)``, for :meth:`Trainer.run`'s ``start_copy``."""
-        return tuple(self.arrays.get(k) for k in ("params", "state", "avg"))
 
     def restore(self):
         tr = self.trainer
@@ -197,6 +198,8 @@ class _TrainerSnapshot:
             setattr(tr, k, v)
         for k, a in self.arrays.items():
             self.attrs[k][...] = a
+        if self.model is not None:
+            tr.restore_model(self.model)
         h = self.attrs["history"]
         for k, (values, n) in self.history.items():
             setattr(h, k, values)
@@ -229,8 +232,8 @@ class _AllOrNothing:
     def start_copies(self, trainers):
         """For each of ``trainers``, its saved model (unchanged since this
         guard was made: the trainers change only in training), or None."""
-        saved = {id(snap.trainer): snap for snap in self.trainers}
-        return [saved[id(tr)].model_copy() if id(tr) in saved else None for tr in trainers]
+        saved = {id(snap.trainer): snap.model for snap in self.trainers}
+        return [saved.get(id(tr)) for tr in trainers]
 
     def commit(self, record):
         """``record()`` the new fitted state; from then on it stays, whatever follows."""

@@ -451,12 +451,27 @@ class Trainer:
         """
         self._interrupt_requested = True
 
-    def _restore(self, saved, gbuf):
-        """Put back the parameters, state and average saved before an epoch."""
+    def copy_model(self):
+        """Copies of the arrays training changes: ``(params, state, avg)``.
+
+        ``state`` holds only the rows the optimizer uses (training never
+        writes the others: plain SGD uses none of its three), ``avg`` is
+        None where there is no average. :meth:`restore_model` puts them back.
+        """
+        rows = len(self.optimizer.state_names)
+        return (self.params.copy(), self.state[:rows].copy(),
+                None if self.avg is None else self.avg.copy())
+
+    def restore_model(self, saved):
+        """Put back, in place, a :meth:`copy_model` taken with this optimizer."""
         self.params[...] = saved[0]
-        self.state[...] = saved[1]
+        self.state[:saved[1].shape[0]] = saved[1]
         if self.avg is not None:
             self.avg[...] = saved[2]
+
+    def _restore(self, saved, gbuf):
+        """Put back the model saved before an epoch; zero the gradient buffers."""
+        self.restore_model(saved)
         gbuf[...] = 0
 
     def _scaled_schedule(self):
@@ -707,11 +722,11 @@ class Trainer:
             seeded shuffle of them. ``y`` and ``sample_weight`` stay indexed
             like X; the weights of these rows must have mean 1.
         start_copy : tuple or None
-            ``(params, state, avg)``: copies of the model as it is now
-            (``avg`` None where there is none) that the caller keeps
-            unchanged, e.g. its own rollback point. The first epoch restores
-            them if it fails, instead of taking copies of its own (on a wide
-            model trained in short chunks those copies are much of a call).
+            A :meth:`copy_model` of the model as it is now that the caller
+            keeps unchanged, e.g. its own rollback point. The first epoch
+            restores it if it fails, instead of taking a copy of its own (on
+            a wide model trained in short chunks the copies are much of a
+            call).
         Returns
         -------
         stop_reason : str
@@ -730,12 +745,14 @@ class Trainer:
             rows = rows.astype(np.int64, copy=False)
         n_rows = n if rows is None else rows.shape[0]
         if start_copy is not None:
+            model = (self.params, self.state[:len(self.optimizer.state_names)], self.avg)
             if len(start_copy) != 3 or any(
                     (a is None) != (b is None) or a is not None and (
                         a.shape != b.shape or a.dtype != b.dtype)
-                    for a, b in zip(start_copy, (self.params, self.state, self.avg))):
-                raise ValueError("start_copy must be (params, state, avg) copies of the "
-                                 "model's arrays, of their shapes and dtypes")
+                    for a, b in zip(start_copy, model)):
+                raise ValueError("start_copy must be a copy_model() of this trainer: "
+                                 "(params, state rows in use, avg), of their shapes and "
+                                 "dtypes")
         if self.epoch == 0 and self.t == 0:
             # nothing trained on an earlier binding (e.g. a first call that
             # was interrupted): bind the schedule to this call
@@ -769,8 +786,7 @@ class Trainer:
             if start_copy is not None:
                 saved, start_copy = start_copy, None
             else:
-                saved = (self.params.copy(), self.state.copy(),
-                         None if self.avg is None else self.avg.copy())
+                saved = self.copy_model()
             saved_len = {k: len(v) for k, v in vars(h).items()}
             t0, epoch0 = self.t, self.epoch
             committed = exploded = False

@@ -296,7 +296,7 @@ def test_a_diverged_epoch_restores_the_callers_start_copy():
     tr, Xc, yc = _trainer(X, y, lr=0.01)
     tr.run(Xc, yc, epochs=1)
     before = tr.params.copy()
-    start = (tr.params.copy(), tr.state.copy(), None)
+    start = tr.copy_model()
     tr.lr = 1e6
     with pytest.raises(DivergenceError):
         tr.run(Xc, yc, epochs=1, start_copy=start)
@@ -309,6 +309,35 @@ def test_a_start_copy_of_another_shape_is_refused():
     X, y = _problem()
     tr, Xc, yc = _trainer(X, y, lr=0.01)
     with pytest.raises(ValueError, match="start_copy must be"):
-        tr.run(Xc, yc, epochs=1, start_copy=(np.zeros(3), tr.state.copy(), None))
+        tr.run(Xc, yc, epochs=1, start_copy=(np.zeros(3), tr.state[:0].copy(), None))
     with pytest.raises(ValueError, match="start_copy must be"):
-        tr.run(Xc, yc, epochs=1, start_copy=(tr.params.copy(), tr.state.copy()))
+        tr.run(Xc, yc, epochs=1, start_copy=tr.copy_model()[:2])
+
+
+@pytest.mark.parametrize("optimizer", [
+    fastgd.optim.SGD(lr=0.01), fastgd.optim.SGD(lr=0.01, momentum=0.9),
+    fastgd.optim.Adagrad(lr=0.1), fastgd.optim.RMSprop(lr=0.01),
+    fastgd.optim.RMSprop(lr=0.01, momentum=0.5), fastgd.optim.Adadelta(),
+    fastgd.optim.Adam(lr=0.01), fastgd.optim.FTRL(lr=0.1)])
+@pytest.mark.parametrize("backend,sparse", [("cpu", False), ("cpu", True),
+                                            ("reference", False)])
+def test_training_leaves_unused_state_rows_alone(optimizer, backend, sparse):
+    """copy_model keeps only the state rows the optimizer uses, so a rollback
+    relies on training never writing the others."""
+    import scipy.sparse as sp
+
+    X, y = _problem(d=6)
+    X[np.abs(X) < 0.8] = 0.0
+    ftrl = isinstance(optimizer, fastgd.optim.FTRL)
+    tr = Trainer(optimizer=optimizer, lr=None, backend=backend, batch_size=4, random_state=0,
+                 penalty=None if ftrl else "l2", alpha=0.0 if ftrl else 1e-3)
+    Xc = check_data(sp.csr_matrix(X) if sparse else X, accept_sparse=True)
+    yc = check_targets(y / 10, X.shape[0])
+    tr.init_model(X.shape[1], Xc.dtype)
+    rows = len(optimizer.state_names)
+    sentinel = np.arange(tr.state[rows:].size, dtype=float).reshape(tr.state[rows:].shape) + 7
+    tr.state[rows:] = sentinel
+    tr.run(Xc, yc, epochs=2)
+    tr.run(Xc, yc, epochs=1)
+    np.testing.assert_array_equal(tr.state[rows:], sentinel)
+    assert rows == 0 or np.any(tr.state[:rows] != 0)
