@@ -200,3 +200,57 @@ class SparseLarge:
         return _ratio_of_medians(self.X, self.y, "sklearn")
 
     track_ratio_vs_sklearn.unit = "x"
+
+
+class SparseWidePartialFit:
+    """``partial_fit`` of 100-row chunks on a 2,000,000-feature model (hashed
+    features, 20 values per row): the per-call cost that does not scale with
+    the chunk's values (the rollback copy of the model, the weight-scale
+    fold, the epoch's gradient norm and objective). ``time_`` is one
+    estimator call; ``track_`` fastgd's call over scikit-learn's, same
+    process, interleaved (< 1: scikit-learn's call is faster)."""
+
+    timeout = 300
+    D_WIDE, ROWS, VALUES = 2_000_000, 100, 20
+
+    def _chunks(self, k):
+        import scipy.sparse as sp
+
+        rng = np.random.default_rng(0)
+        out = []
+        for _ in range(k):
+            idx = np.sort(rng.choice(self.D_WIDE, size=(self.ROWS, self.VALUES)), axis=1)
+            X = sp.csr_matrix((rng.standard_normal(self.ROWS * self.VALUES), idx.ravel(),
+                               np.arange(self.ROWS + 1) * self.VALUES),
+                              shape=(self.ROWS, self.D_WIDE))
+            X.sum_duplicates()
+            out.append((X, np.where(rng.random(self.ROWS) < 0.5, 1, -1)))
+        return out
+
+    def setup(self):
+        import fastgd
+
+        self.chunks = self._chunks(4)
+        self.est = fastgd.SGDClassifier(loss="log_loss", random_state=0)
+        self.est.partial_fit(*self.chunks[0], classes=[-1, 1])
+
+    def time_partial_fit(self):
+        self.est.partial_fit(*self.chunks[1])
+
+    def track_ratio_vs_sklearn(self):
+        import warnings
+
+        from sklearn.linear_model import SGDClassifier
+
+        from fastgd.bench import interleaved_medians
+
+        sk = SGDClassifier(loss="log_loss", random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sk.partial_fit(*self.chunks[0], classes=[-1, 1])
+        calls = {"fastgd": lambda: self.est.partial_fit(*self.chunks[1]),
+                 "sklearn": lambda: sk.partial_fit(*self.chunks[1])}
+        med = interleaved_medians(calls, 9)
+        return med["sklearn"] / med["fastgd"]
+
+    track_ratio_vs_sklearn.unit = "x"
