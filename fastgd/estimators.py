@@ -189,7 +189,6 @@ class _TrainerSnapshot:
         self.history = {k: (v, len(v)) for k, v in vars(trainer.history).items()
                         if isinstance(v, list)}
 
-
     def restore(self):
         tr = self.trainer
         for k in [k for k in vars(tr) if k not in self.attrs]:
