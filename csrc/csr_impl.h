@@ -520,7 +520,10 @@ static int64_t FN(csr_ftrl_rows)(const REAL *data, const INDEX *indices, const I
     return t;
 }
 
-/* The plain-SGD intercept of a Hogwild! thread (fgd_hog_intercept, omp_shim.h) */
+/* A Hogwild! thread's plain-SGD intercept (fgd_hog_intercept, omp_shim.h
+ * says why): atomic_add, hog_b_step at each of its rows, hog_b_done at its
+ * end. */
+
 /* *x += v, atomically where threads run */
 static inline void FN(atomic_add)(REAL *x, double v)
 {
@@ -543,6 +546,7 @@ static inline void FN(hog_b_step)(fgd_hog_intercept *h, REAL *b, double lr, doub
     }
 }
 
+/* The thread's steps not yet added, at its end */
 static inline void FN(hog_b_done)(fgd_hog_intercept *h, REAL *b)
 {
     FN(atomic_add)(b, h->b);
