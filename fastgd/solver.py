@@ -727,6 +727,7 @@ class Trainer:
             restores it if it fails, instead of taking a copy of its own (on
             a wide model trained in short chunks the copies are much of a
             call).
+
         Returns
         -------
         stop_reason : str
