@@ -691,6 +691,18 @@ def test_hogwild_reaches_a_comparable_loss(opt, penalty, alpha):
     assert hog.t_ == serial.t_
 
 
+def _disjoint_thread_rows(n=400, d=60):
+    """Rows at even positions on the first half of the columns, odd ones on
+    the second: in row order two Hogwild! threads (positions k, k + 2, ...)
+    never touch each other's coordinates. +-1 labels."""
+    rng = np.random.default_rng(0)
+    rows = [np.sort(rng.choice(d // 2, size=5, replace=False)) + d // 2 * (i % 2)
+            for i in range(n)]
+    X = sp.csr_matrix((rng.standard_normal(5 * n), np.concatenate(rows),
+                       np.arange(n + 1) * 5), shape=(n, d))
+    return X, np.where(rng.standard_normal(n) > 0, 1.0, -1.0)
+
+
 @pytest.mark.parametrize("schedule,lr", [("optimal", None), ("constant", 0.05),
                                          ("invscaling", 0.5)])
 def test_hogwild_plain_sgd_with_disjoint_threads_equals_serial(schedule, lr):
@@ -699,12 +711,7 @@ def test_hogwild_plain_sgd_with_disjoint_threads_equals_serial(schedule, lr):
     no intercept: each thread (positions k, k + 2, ...) owns its coordinates,
     so no update is lost or seen half-done, and the result is the serial one
     whatever the interleaving."""
-    rng = np.random.default_rng(0)
-    n, d = 400, 60
-    rows = [np.sort(rng.choice(30, size=5, replace=False)) + 30 * (i % 2) for i in range(n)]
-    X = sp.csr_matrix((rng.standard_normal(5 * n), np.concatenate(rows),
-                       np.arange(n + 1) * 5), shape=(n, d))
-    y = np.where(rng.standard_normal(n) > 0, 1.0, -1.0)
+    X, y = _disjoint_thread_rows()
     kw = dict(loss="log_loss", optimizer="sgd", lr=lr, schedule=schedule, penalty="l2",
               alpha=0.01, batch_size=1, shuffle=False, fit_intercept=False, random_state=0)
     serial = train(X, y, n_jobs=1, **kw)
@@ -739,12 +746,7 @@ def test_hogwild_elastic_net_with_disjoint_threads_equals_serial():
     model; and the dense path's (exact) gradient norm, to the trapezoid
     rule's approximation of the skipped steps' L2 gradients (the serial CSR
     loop's l2 * steps * w_end is 5-8% off here)."""
-    rng = np.random.default_rng(0)
-    n, d = 400, 60
-    rows = [np.sort(rng.choice(30, size=5, replace=False)) + 30 * (i % 2) for i in range(n)]
-    X = sp.csr_matrix((rng.standard_normal(5 * n), np.concatenate(rows),
-                       np.arange(n + 1) * 5), shape=(n, d))
-    y = np.where(rng.standard_normal(n) > 0, 1.0, -1.0)
+    X, y = _disjoint_thread_rows()
     kw = dict(loss="log_loss", optimizer="sgd", lr=0.05, schedule="constant",
               penalty="elasticnet", alpha=0.01, batch_size=1, shuffle=False,
               fit_intercept=False, random_state=0)
