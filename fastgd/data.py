@@ -298,7 +298,14 @@ def scaled_sample_weight(sample_weight, X):
     check_numeric_dtype(sample_weight, "sample_weight")
     if sample_weight.ndim == 0:   # a number: every row's weight, as scikit-learn takes it
         sample_weight = float(sample_weight)
-    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if (isinstance(sample_weight, np.ndarray) and sample_weight.dtype == np.float64
+            and sample_weight.shape == (X.shape[0],) and sample_weight.flags.c_contiguous
+            and np.any(sample_weight > 0)):
+        # already what scikit-learn's check returns (the estimators' weights,
+        # validated once per call); all-zero weights get its message below
+        sw = sample_weight
+    else:
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(sw < 0):

@@ -86,6 +86,7 @@ Where fastgd differs from scikit-learn on purpose
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -205,6 +206,13 @@ class _TrainerSnapshot:
             del values[n:]
 
 
+@functools.lru_cache(maxsize=None)
+def _param_names(cls):
+    """The constructor parameters of an estimator class (as ``get_params``
+    names them), read from its signature once rather than at every call."""
+    return frozenset(cls._get_param_names())
+
+
 class _AllOrNothing:
     """Context manager making a ``fit``/``partial_fit`` call all or nothing.
 
@@ -222,7 +230,7 @@ class _AllOrNothing:
 
     def __init__(self, est, trainers=False):
         self.est = est
-        self.params = set(est.get_params(deep=False))
+        self.params = _param_names(type(est))
         self.saved = {k: v for k, v in vars(est).items() if k not in self.params}
         self.trainers = ([_TrainerSnapshot(tr) for tr in self.saved.get("_trainers", ())]
                          if trainers else [])
