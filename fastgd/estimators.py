@@ -185,7 +185,8 @@ class _TrainerSnapshot:
         self.attrs = dict(vars(trainer))
         self.model = trainer.copy_model() if trainer.params is not None else None
         self.arrays = {k: v.copy() for k, v in self.attrs.items()
-                       if isinstance(v, np.ndarray) and not (self.model and k in self.MODEL)}
+                       if isinstance(v, np.ndarray)
+                       and not (self.model is not None and k in self.MODEL)}
         # epochs are only ever appended to a history: remember the lengths
         self.history = {k: (v, len(v)) for k, v in vars(trainer.history).items()
                         if isinstance(v, list)}
