@@ -79,9 +79,11 @@ typedef struct {
  *   locks. Position r is step t0 + r (rows of weight zero count as steps).
  *   Lazy catch-up brings a column to the step of the thread that touches it;
  *   plain SGD with L2 and no L1 needs none: the weights are kept as
- *   w = E[r] v with the scale E tabulated by position r. NOT deterministic:
- *   concurrent updates of one coordinate may be lost or see each other's
- *   intermediate values, which sparse rows make rare.
+ *   w = E[r] v with the scale E tabulated by position r. Plain SGD's
+ *   intercept, which every row steps, is kept per thread and added to the
+ *   shared one atomically every FGD_PACE_EVERY rows (fgd_hog_intercept).
+ *   NOT deterministic: concurrent updates of one coordinate may be lost or
+ *   see each other's intermediate values, which sparse rows make rare.
  *   gsum is approximate.
  * Averaged SGD (avg not NULL, cfg->average_start >= 0): avg holds the mean
  * of the iterates after step number average_start on entry and on return,
