@@ -632,24 +632,21 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
 }
 
 /*
- * Hogwild! for plain SGD (lazy modes IDENTITY and SGD_CLOSED): the same
+ * Hogwild! for plain SGD without momentum (lazy modes IDENTITY and
+ * SGD_CLOSED; the caller runs it for nothing else): the same
  * lock-free scheme as csr_hogwild, with the coordinate step written out
  * (w <- (1 - lr l2) w - lr g, then the L1 prox) instead of the general rule,
  * and the closed-form catch-up inline.
  */
 static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                                    int64_t n, int64_t d, const double *y, const double *sw,
-                                   const int64_t *order, REAL *params, REAL *state,
-                                   double *gsum, const fgd_config *c, const fgd_lazy *L,
+                                   const int64_t *order, REAL *params, double *gsum, const fgd_config *c, const fgd_lazy *L,
                                    int64_t t0, int64_t *last, int nthreads, double *loss_sum,
                                    double *weight_sum, double *lr_last, int *abort)
 {
-    const int64_t D = d + 1;
     const double l1 = c->l1, l2 = c->l2;
     const int lazy = L->mode == FGD_LAZY_SGD_CLOSED;
     const double *E = L->cum, *Q = L->lrmax;   /* prefix tables of SGD_CLOSED */
-    /* the lazy modes of plain SGD: the intercept's step is -lr dl */
-    const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
@@ -720,14 +717,7 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
                 params[j] = (REAL)w;
                 if (lazy) last[j] = t + 1;
             }
-            if (plain_intercept) {
-                FN(hog_b_step)(&hb, params + d, lr, dl);
-            } else if (c->fit_intercept) {
-                const double pc[2] = {L->pc0[r], L->pc1[r]};
-                double st[3] = {(double)state[d], (double)state[D + d], (double)state[2 * D + d]};
-                params[d] = (REAL)fgd_coord_step(c, (double)params[d], dl, st, lr, pc, 0,
-                                                 &gsum[d]);
-            }
+            if (c->fit_intercept) FN(hog_b_step)(&hb, params + d, lr, dl);
         }
         fgd_pace_done(pace, tid);
         FN(hog_b_done)(&hb, params + d);
@@ -1182,8 +1172,8 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
         } else if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
             (L.mode == FGD_LAZY_IDENTITY || L.mode == FGD_LAZY_SGD_CLOSED))
-            t = FN(csr_hogwild_sgd)(data, indices, indptr, n, d, y, sw, order, params, state,
-                                    gsum, c, &L, t0, last, nthreads, &loss_sum, &weight_sum,
+            t = FN(csr_hogwild_sgd)(data, indices, indptr, n, d, y, sw, order, params, gsum,
+                                    c, &L, t0, last, nthreads, &loss_sum, &weight_sum,
                                     &lr_last, &abort_flag);
         else if (B == 1)
             t = FN(csr_hogwild)(data, indices, indptr, n, d, y, sw, order, params, state,
