@@ -178,15 +178,13 @@ class _TrainerSnapshot:
     and so do its arrays and its History (which ``history_`` shares).
     """
 
-    MODEL = ("params", "state", "avg")   # copied by Trainer.copy_model
-
     def __init__(self, trainer):
         self.trainer = trainer
         self.attrs = dict(vars(trainer))
         self.model = trainer.copy_model() if trainer.params is not None else None
         self.arrays = {k: v.copy() for k, v in self.attrs.items()
                        if isinstance(v, np.ndarray)
-                       and not (self.model is not None and k in self.MODEL)}
+                       and not (self.model is not None and k in Trainer.MODEL_ATTRS)}
         # epochs are only ever appended to a history: remember the lengths
         self.history = {k: (v, len(v)) for k, v in vars(trainer.history).items()
                         if isinstance(v, list)}

@@ -451,16 +451,21 @@ class Trainer:
         """
         self._interrupt_requested = True
 
-    def copy_model(self):
-        """Copies of the arrays training changes: ``(params, state, avg)``.
+    # the attributes whose arrays training changes (see _model_arrays)
+    MODEL_ATTRS = ("params", "state", "avg")
 
-        ``state`` holds only the rows the optimizer uses (training never
-        writes the others: plain SGD uses none of its three), ``avg`` is
-        None where there is no average. :meth:`restore_model` puts them back.
+    def _model_arrays(self):
+        """``(params, state, avg)`` as training changes them: the state rows
+        the optimizer uses (training never writes the others: plain SGD uses
+        none of its three), ``avg`` None where there is no average."""
+        return self.params, self.state[:len(self.optimizer.state_names)], self.avg
+
+    def copy_model(self):
+        """Copies of the arrays training changes (:meth:`_model_arrays`).
+
+        :meth:`restore_model` puts them back.
         """
-        rows = len(self.optimizer.state_names)
-        return (self.params.copy(), self.state[:rows].copy(),
-                None if self.avg is None else self.avg.copy())
+        return tuple(None if a is None else a.copy() for a in self._model_arrays())
 
     def restore_model(self, saved):
         """Put back, in place, a :meth:`copy_model` taken with this optimizer."""
@@ -746,8 +751,8 @@ class Trainer:
             rows = rows.astype(np.int64, copy=False)
         n_rows = n if rows is None else rows.shape[0]
         if start_copy is not None:
-            model = (self.params, self.state[:len(self.optimizer.state_names)], self.avg)
-            if len(start_copy) != 3 or any(
+            model = self._model_arrays()
+            if len(start_copy) != len(model) or any(
                     (a is None) != (b is None) or a is not None and (
                         a.shape != b.shape or a.dtype != b.dtype)
                     for a, b in zip(start_copy, model)):
