@@ -553,8 +553,18 @@ static inline void FN(hog_b_done)(fgd_hog_intercept *h, REAL *b)
     h->b = 0.0;
 }
 
+/* A Hogwild! loop's intercept and its state rows under a stateful optimizer,
+ * with their lock (fgd_lock, omp_shim.h says why) on the same cache line:
+ * the thread that takes the lock finds the values there. */
+typedef struct {
+    FGD_CACHE_LINE fgd_lock lock;
+    REAL v[4];   /* the intercept, then its L->ns state rows */
+} FN(hog_box);
+
 /*
- * Hogwild!: batch_size 1, n_threads threads, lock-free (see fastgd_csr.h).
+ * Hogwild!: batch_size 1, n_threads threads, lock-free (see fastgd_csr.h)
+ * but for the intercept, which every row steps: its step takes a lock
+ * (hog_box), and a thread's margins use the intercept its last step left.
  * Every lazy mode except SCALED (converted to SGD_CLOSED by the caller).
  */
 static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const INDEX *indptr,
@@ -565,16 +575,20 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
                                double *weight_sum, double *lr_last, int *abort)
 {
     const int64_t D = d + 1;
-    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS];
+    double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
+    FN(hog_box) box;
     int abort_flag = 0, k;
-    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = 0.0;
+    for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = tgb[k] = 0.0;
+    fgd_lock_init(&box.lock);
+    box.v[0] = params[d];
+    for (k = 0; k < L->ns; k++) box.v[1 + k] = state[k * D + d];
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
     {
         const int tid = fgd_thread_num(), nt = fgd_num_threads();
-        double my_loss = 0.0, my_weight = 0.0;
+        double my_loss = 0.0, my_weight = 0.0, my_gb = 0.0, my_b = (double)params[d];
         int64_t r, q;
         int pace_in = 0;
         for (r = tid; r < n; r += nt) {
@@ -600,7 +614,7 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
                     last[j] = t + 1;
                 }
             }
-            p = FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d];
+            p = FN(csr_row_dot)(data, indices, lo, hi, params) + my_b;
             l = fgd_loss_and_deriv(c->loss, c->loss_param, y[i], p, &dl);
             if (!isfinite(l) || !isfinite(p)) {
 #ifdef _OPENMP
@@ -615,17 +629,26 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             for (q = lo; q < hi; q++)
                 FN(csr_step_coord)(c, L->ns, params, state, D, (int64_t)indices[q],
                                    dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
-            if (c->fit_intercept)
-                FN(csr_step_coord)(c, L->ns, params, state, D, d, dl, lr, pc, 0, &gsum[d]);
+            if (c->fit_intercept) {   /* box.v as a model of one coordinate */
+                fgd_lock_set(&box.lock);
+                FN(csr_step_coord)(c, L->ns, box.v, box.v + 1, 1, 0, dl, lr, pc, 0, &my_gb);
+                my_b = (double)box.v[0];
+                fgd_lock_unset(&box.lock);
+            }
         }
         fgd_pace_done(pace, tid);
         tloss[tid] = my_loss;
         tweight[tid] = my_weight;
+        tgb[tid] = my_gb;
     }
+    fgd_lock_destroy(&box.lock);
     for (k = 0; k < nthreads; k++) {
         *loss_sum += tloss[k];
         *weight_sum += tweight[k];
+        gsum[d] += tgb[k];
     }
+    params[d] = box.v[0];
+    for (k = 0; k < L->ns; k++) state[k * D + d] = box.v[1 + k];
     *abort = abort_flag;
     if (n > 0) *lr_last = L->lr[n - 1];
     return t0 + n;

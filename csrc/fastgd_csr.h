@@ -81,7 +81,8 @@ typedef struct {
  *   plain SGD with L2 and no L1 needs none: the weights are kept as
  *   w = E[r] v with the scale E tabulated by position r. Plain SGD's
  *   intercept, which every row steps, is kept per thread and added to the
- *   shared one atomically every FGD_PACE_EVERY rows (fgd_hog_intercept).
+ *   shared one atomically every FGD_PACE_EVERY rows (fgd_hog_intercept);
+ *   under the other optimizers the intercept's step takes a lock (fgd_lock).
  *   NOT deterministic: concurrent updates of one coordinate may be lost or
  *   see each other's intermediate values, which sparse rows make rare.
  *   gsum is approximate.

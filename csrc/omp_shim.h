@@ -182,4 +182,41 @@ typedef struct {
     int left;
 } fgd_hog_intercept;
 
+/*
+ * A lock for the one coordinate every Hogwild! row steps under a stateful
+ * optimizer: the intercept and its state rows (Adagrad's sum, Adam's
+ * moments, FTRL's z and n, ...). Their unlocked read-modify-writes lost
+ * about half of the intercept's steps on two threads; plain SGD's per-thread
+ * sums (fgd_hog_intercept) cannot serve there, because a moving average's
+ * changes made from one start do not add up. The holder's critical section
+ * is one coordinate's step, so waiters spin (then yield, as
+ * fgd_barrier_wait). fgd_lock_init before the parallel region,
+ * fgd_lock_destroy after it. Without GCC-style atomics it is an OpenMP
+ * lock; without OpenMP, nothing.
+ */
+#if defined(_OPENMP) && defined(__GNUC__)
+typedef int fgd_lock;
+static inline void fgd_lock_init(fgd_lock *lk) { *lk = 0; }
+static inline void fgd_lock_destroy(fgd_lock *lk) { (void)lk; }
+static inline void fgd_lock_set(fgd_lock *lk)
+{
+    int spins = 0;
+    while (__atomic_exchange_n(lk, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(lk, __ATOMIC_RELAXED)) fgd_wait_round(&spins);
+}
+static inline void fgd_lock_unset(fgd_lock *lk) { __atomic_store_n(lk, 0, __ATOMIC_RELEASE); }
+#elif defined(_OPENMP)
+typedef omp_lock_t fgd_lock;
+static inline void fgd_lock_init(fgd_lock *lk) { omp_init_lock(lk); }
+static inline void fgd_lock_destroy(fgd_lock *lk) { omp_destroy_lock(lk); }
+static inline void fgd_lock_set(fgd_lock *lk) { omp_set_lock(lk); }
+static inline void fgd_lock_unset(fgd_lock *lk) { omp_unset_lock(lk); }
+#else
+typedef int fgd_lock;
+static inline void fgd_lock_init(fgd_lock *lk) { (void)lk; }
+static inline void fgd_lock_destroy(fgd_lock *lk) { (void)lk; }
+static inline void fgd_lock_set(fgd_lock *lk) { (void)lk; }
+static inline void fgd_lock_unset(fgd_lock *lk) { (void)lk; }
+#endif
+
 #endif /* FASTGD_OMP_SHIM_H */
