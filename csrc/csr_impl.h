@@ -656,7 +656,8 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
 
 /*
  * Hogwild! for plain SGD without momentum (lazy modes IDENTITY and
- * SGD_CLOSED; the caller runs it for nothing else): the same
+ * SGD_CLOSED, the latter only where csr_hogwild_scaled's weight scale
+ * would fall below FGD_MIN_SCALE; the caller runs it for nothing else): the same
  * lock-free scheme as csr_hogwild, with the coordinate step written out
  * (w <- (1 - lr l2) w - lr g, then the L1 prox) instead of the general rule,
  * and the closed-form catch-up inline.
@@ -759,16 +760,20 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
 }
 
 /*
- * Hogwild! for plain SGD with L2 and no L1 (lazy mode SGD_CLOSED, l1 = 0):
- * at position r of the chunk w_j = E[r] v_j, with E = L->cum the prefix
+ * Hogwild! for plain SGD with L2 and/or L1 (lazy mode SGD_CLOSED): at
+ * position r of the chunk w_j = E[r] v_j, with E = L->cum the prefix
  * product of (1 - lr_k l2) -- the serial loop's weight scale, tabulated by
  * position, so that the threads share it without writing it. params holds v
  * during the chunk; a touched coordinate costs one read and one write of v,
- * with no catch-up and no step counter per coordinate (csr_hogwild_sgd's
- * closed-form catch-up read last[j] and two tables at random for every
- * entry: 5x the serial epoch's time on one thread). The caller checks
- * E[n] >= FGD_MIN_SCALE. gsum as in csr_sgd_rows (csr_gsum_mode); snap is
- * scratch for it.
+ * with no step counter per coordinate (csr_hogwild_sgd's closed-form
+ * catch-up read last[j] and two tables at random for every entry: 5x the
+ * serial epoch's time on one thread). L1 is the serial loop's cumulative
+ * threshold tabulated by position too, Q = L->lrmax (Q[r + 1] - Q[r] =
+ * l1 lr_r / E[r + 1]): snap[j] holds the Q up to which v_j is thresholded,
+ * and a thread at position r thresholds v_j by Q[r] - snap[j] when that is
+ * positive (another thread may be ahead). The caller checks E[n] >=
+ * FGD_MIN_SCALE. gsum as in csr_sgd_rows (csr_gsum_mode); without L1,
+ * snap is scratch for it.
  */
 static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                                       const INDEX *indptr, int64_t n, int64_t d,
@@ -778,8 +783,8 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                                       int nthreads, double *loss_sum, double *weight_sum,
                                       double *lr_last, int *abort)
 {
-    const double *E = L->cum;
-    const double l2 = c->l2;
+    const double *E = L->cum, *Q = L->lrmax;
+    const double l1 = c->l1, l2 = c->l2;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, indptr, order, n, d, &ratio);
@@ -819,6 +824,15 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             }
 #endif
             if (s == 0.0) continue;
+            if (l1 > 0.0)
+                for (qq = lo; qq < hi; qq++) {
+                    const int64_t j = (int64_t)indices[qq];
+                    const double behind = Q[r] - snap[j];
+                    if (behind > 0.0) {
+                        params[j] = (REAL)fgd_soft((double)params[j], behind);
+                        snap[j] = Q[r];
+                    }
+                }
             p = E[r] * FN(csr_row_dot)(data, indices, lo, hi, params) + (double)params[d] + hb.b;
             if (!fgd_row_loss(c->loss, c->loss_param, y[i], p, s, &lq, &my_loss, &dl)) {
 #ifdef _OPENMP
@@ -833,7 +847,16 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
             if (stop) break;
             dl *= s;
             my_weight += s;
-            if (dl != 0.0) {
+            if (dl != 0.0 && l1 > 0.0) {   /* the step, then its own threshold */
+                const double step = lr * dl / E[r + 1], thr = Q[r + 1] - Q[r], u = Q[r + 1];
+                for (qq = lo; qq < hi; qq++) {
+                    const int64_t j = (int64_t)indices[qq];
+                    const double x = (double)data[qq];
+                    gsum[j] += dl * x;
+                    params[j] = (REAL)fgd_soft((double)params[j] - step * x, thr);
+                    if (snap[j] < u) snap[j] = u;
+                }
+            } else if (dl != 0.0) {
                 const double step = lr * dl / E[r + 1];
                 for (qq = lo; qq < hi; qq++) {
                     const int64_t j = (int64_t)indices[qq];
@@ -859,6 +882,11 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     *abort = abort_flag;
     if (!abort_flag) {
         const double e = E[n];
+        if (l1 > 0.0)   /* every v thresholded up to the chunk's end */
+            for (q = 0; q < d; q++) {
+                if (Q[n] > snap[q]) params[q] = (REAL)fgd_soft((double)params[q], Q[n] - snap[q]);
+                snap[q] = 0.0;
+            }
         if (gmode == 2)   /* loss part, from v before the fold */
             for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / ratio;
         for (q = 0; q < d; q++) params[q] = (REAL)(e * (double)params[q]);
@@ -1188,7 +1216,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
         if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
         if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
-            L.mode == FGD_LAZY_SGD_CLOSED && c->l1 == 0.0 && L.cum[nb] >= FGD_MIN_SCALE) {
+            L.mode == FGD_LAZY_SGD_CLOSED && L.cum[nb] >= FGD_MIN_SCALE) {
             t = FN(csr_hogwild_scaled)(data, indices, indptr, n, d, y, sw, order, params, gsum,
                                        c, &L, t0, snap, nthreads, &loss_sum, &weight_sum,
                                        &lr_last, &abort_flag);

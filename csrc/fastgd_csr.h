@@ -78,8 +78,10 @@ typedef struct {
  *   the threads update the shared parameters and optimizer state without
  *   locks. Position r is step t0 + r (rows of weight zero count as steps).
  *   Lazy catch-up brings a column to the step of the thread that touches it;
- *   plain SGD with L2 and no L1 needs none: the weights are kept as
- *   w = E[r] v with the scale E tabulated by position r. Plain SGD's
+ *   plain SGD with a penalty needs none while the weight scale stays above
+ *   FGD_MIN_SCALE: the weights are kept as w = E[r] v with the scale E
+ *   tabulated by position r, and L1 as a cumulative threshold tabulated
+ *   the same way (csr_hogwild_scaled). Plain SGD's
  *   intercept, which every row steps, is kept per thread and added to the
  *   shared one atomically every FGD_PACE_EVERY rows (fgd_hog_intercept);
  *   under the other optimizers the intercept's step takes a lock (fgd_lock).
