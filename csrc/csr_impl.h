@@ -1207,22 +1207,23 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         /* elsewhere one global scale cannot give each column's sum of iterates:
          * the per-coordinate closed form can (or, out of its range, the replay) */
         if (scaled && !fused_sgd) {
-            if (!fgd_lazy_closed_sgd(&L, scr->tables)) L.mode = FGD_LAZY_LOOP;
+            if (!fgd_lazy_closed_sgd(&L, scr->tables, 1)) L.mode = FGD_LAZY_LOOP;
             scaled = 0;
         }
     }
     if (!fused_sgd && c->n_threads > 1 && (B > 1 || (scr->hogwild && !asum)) && scr->tbuf &&
         scr->prev) {
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
-        if (!fgd_lazy_closed_sgd(&L, scr->tables)) return -2;
-        if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
-            L.mode == FGD_LAZY_SGD_CLOSED && L.cum[nb] >= FGD_MIN_SCALE) {
+        /* plain SGD's Hogwild! loops read no sums of iterates */
+        const int plain_hog = B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
+        if (!fgd_lazy_closed_sgd(&L, scr->tables, !plain_hog)) return -2;
+        if (plain_hog && L.mode == FGD_LAZY_SGD_CLOSED && L.cum[nb] >= FGD_MIN_SCALE) {
             t = FN(csr_hogwild_scaled)(data, indices, indptr, n, d, y, sw, order, params, gsum,
                                        c, &L, t0, snap, nthreads, &loss_sum, &weight_sum,
                                        &lr_last, &abort_flag);
             L.mode = FGD_LAZY_IDENTITY;   /* every w is current: no end catch-up */
-        } else if (B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
-            (L.mode == FGD_LAZY_IDENTITY || L.mode == FGD_LAZY_SGD_CLOSED))
+        } else if (plain_hog &&
+                   (L.mode == FGD_LAZY_IDENTITY || L.mode == FGD_LAZY_SGD_CLOSED))
             t = FN(csr_hogwild_sgd)(data, indices, indptr, n, d, y, sw, order, params, gsum,
                                     c, &L, t0, last, nthreads, &loss_sum, &weight_sum,
                                     &lr_last, &abort_flag);

@@ -213,7 +213,7 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
         fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
         return 0;
     }
-    if (L.mode == FGD_LAZY_SCALED && !fgd_lazy_closed_sgd(&L, scr->tables))
+    if (L.mode == FGD_LAZY_SCALED && !fgd_lazy_closed_sgd(&L, scr->tables, 1))
         L.mode = FGD_LAZY_LOOP;
     for (j = 0; j < d; j++) last[j] = t0;
     if (asum) FN(csr_average_begin)(avg, asum, P, t0, c->average_start);

@@ -172,7 +172,7 @@ void fgd_csr_lazy_setup_closed(const fgd_config *cfg, int64_t t0, int64_t nsteps
 {
     fgd_lazy L;
     fgd_lazy_setup(&L, cfg, t0, nsteps, tables, 0);
-    fgd_lazy_closed_sgd(&L, tables);
+    fgd_lazy_closed_sgd(&L, tables, 1);
 }
 
 int fgd_csr_lazy_mode(const fgd_config *cfg, int64_t t0, int64_t nsteps, double *tables)

@@ -393,17 +393,23 @@ static inline void fgd_lazy_momentum_spans(fgd_lazy *L, double *suf, double *pre
 /*
  * prodp[i] = prod_{k < i} (1 - lr_k rate) for i = 0 .. nsteps (the decay
  * of a weight over the steps before table index i: L2's for SGD_CLOSED,
- * AdamW's decoupled decay for ADAM). Returns 0, leaving prodp unspecified,
- * where the product would leave the range of a double or a factor is not
- * positive (the log sum is then below -600, -inf or NaN).
+ * AdamW's decoupled decay for ADAM). Returns 0, leaving prodp unchanged,
+ * where a partial product falls to e^-600 or below (the decay would leave
+ * the range of a double in what the tables feed) or a factor is not
+ * positive. The check multiplies rather than sums logs: a log per step was
+ * the larger part of a Hogwild! epoch's serial setup (200,000 steps).
  */
 static inline int fgd_lazy_decay_products(const fgd_lazy *L, double rate, double *prodp)
 {
-    double logp = 0.0;
+    const double floor = exp(-600.0);
+    double p = 1.0;
     int64_t i;
     if (rate != 0.0)
-        for (i = 0; i < L->nsteps; i++) logp += log(1.0 - L->lr[i] * rate);
-    if (!(logp > -600.0)) return 0;
+        for (i = 0; i < L->nsteps; i++) {
+            const double a = 1.0 - L->lr[i] * rate;
+            p *= a;
+            if (!(a > 0.0 && p > floor)) return 0;
+        }
     prodp[0] = 1.0;
     for (i = 0; i < L->nsteps; i++) prodp[i + 1] = prodp[i] * (1.0 - L->lr[i] * rate);
     return 1;
@@ -677,10 +683,13 @@ static inline double fgd_lazy_rate_pow(const fgd_lazy *L, int k, int64_t J)
 /*
  * Switch a SCALED setup to SGD_CLOSED (per-coordinate closed form): the
  * tables cum and lrmax are refilled with prefix sums of log(1 - lr l2) and
- * of lr l1 / prod(1 - lr l2). Returns 0 (and changes nothing) where the
- * prefix product would leave the range of a double.
+ * of lr l1 / prod(1 - lr l2), and with iterate_sums the tables of the
+ * sums of the iterates that the catch-up's gradient sum and averaging read
+ * (fgd_lazy_closed_sgd_sum; plain SGD's Hogwild! loops read none). Returns 0
+ * (and changes nothing) where the prefix product would leave the range of a
+ * double.
  */
-static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
+static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables, int iterate_sums)
 {
     const fgd_config *c = L->c;
     const int64_t N = L->nsteps + 1;
@@ -691,7 +700,7 @@ static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables)
     if (!fgd_lazy_decay_products(L, c->l2, prodp)) return 0;
     q[0] = 0.0;
     for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
-    {   /* the sums of the iterates over a gap (gsum's L2 part, averaging) */
+    if (iterate_sums) {   /* the sums of the iterates over a gap (gsum's L2 part, averaging) */
         double *a1 = tables + 5 * N, *a2 = tables + 6 * N;
         a1[0] = a2[0] = 0.0;
         for (i = 1; i < N; i++) {
