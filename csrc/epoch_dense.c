@@ -27,19 +27,6 @@
 #define FGD_INLINE static inline
 #endif
 
-/* State rows (of 3) that the optimizer's rule reads and writes. */
-static inline int fgd_n_state(int optimizer, const double *h)
-{
-    switch (optimizer) {
-    case FGD_SGD:      return h[0] != 0.0;                     /* momentum buffer */
-    case FGD_ADAGRAD:  return 1;                               /* sum */
-    case FGD_RMSPROP:  return 1 + (h[3] != 0.0) + (h[2] > 0.0); /* [grad_avg][buf] */
-    case FGD_ADADELTA: return 2;
-    case FGD_FTRL:     return 2;                               /* z, n */
-    default:           return 2 + (h[3] != 0.0);               /* [max_exp_avg_sq] */
-    }
-}
-
 /* fgd_loss_and_deriv over a group of FGD_GROUP margins (slots beyond the
  * group's rows hold y = p = 0): for the log-loss a loop the compiler turns
  * into SIMD code (same bits as one row at a time). */

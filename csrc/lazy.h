@@ -566,14 +566,7 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->mpow = NULL;
     L->msuf = L->mpre = NULL;
     L->mlevels = 0;
-    switch (c->optimizer) {
-    case FGD_SGD:      L->ns = h[0] != 0.0; break;
-    case FGD_ADAGRAD:  L->ns = 1; break;
-    case FGD_RMSPROP:  L->ns = 1 + (h[3] != 0.0) + (h[2] > 0.0); break;
-    case FGD_ADADELTA: L->ns = 2; break;
-    case FGD_FTRL:     L->ns = 2; break;
-    default:           L->ns = 2 + (h[3] != 0.0); break;
-    }
+    L->ns = fgd_n_state(c->optimizer, h);
 
     switch (c->optimizer) {
     case FGD_SGD:

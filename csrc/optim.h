@@ -15,6 +15,20 @@
 #include <math.h>
 #include "fastgd.h"
 
+/* State rows (of 3) that the optimizer's rule reads and writes (the dense
+ * loops and the CSR catch-ups; Python's len(Optimizer.state_names)). */
+static inline int fgd_n_state(int optimizer, const double *h)
+{
+    switch (optimizer) {
+    case FGD_SGD:      return h[0] != 0.0;                     /* momentum buffer */
+    case FGD_ADAGRAD:  return 1;                               /* sum */
+    case FGD_RMSPROP:  return 1 + (h[3] != 0.0) + (h[2] > 0.0); /* [grad_avg][buf] */
+    case FGD_ADADELTA: return 2;
+    case FGD_FTRL:     return 2;                               /* z, n */
+    default:           return 2 + (h[3] != 0.0);               /* [max_exp_avg_sq] */
+    }
+}
+
 /* Per-step constants of each rule, at 1-based step number k. */
 static inline void fgd_step_constants(int optimizer, const double *h, double lr,
                                       int64_t k, double *pc)
