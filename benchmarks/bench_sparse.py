@@ -141,18 +141,22 @@ class SparseMultinomial:
 
 
 class SparseHogwild:
-    """Hogwild! (lock-free, batch 1) on every thread, against one thread."""
+    """Hogwild! (lock-free, batch 1) on every thread, against one thread:
+    plain SGD with L2 and with elastic net (csr_hogwild_scaled), and Adagrad
+    (csr_hogwild, the intercept under a lock)."""
 
-    params = (["1", "all"],)
-    param_names = ["threads"]
+    params = (["1", "all"], ["sgd-l2", "sgd-elasticnet", "adagrad"])
+    param_names = ["threads", "case"]
     timeout = 300
 
-    def setup(self, threads):
+    def setup(self, threads, case):
         self.X, self.y = make_sparse()
-        self.tr = _trainer(self.X, n_jobs=n_jobs_of(threads), hogwild=threads != "1")
+        kw = {"sgd-l2": {}, "sgd-elasticnet": dict(penalty="elasticnet"),
+              "adagrad": dict(optimizer="adagrad", lr=0.05, penalty=None)}[case]
+        self.tr = _trainer(self.X, n_jobs=n_jobs_of(threads), hogwild=threads != "1", **kw)
         self.tr.run(self.X, self.y, None, epochs=1)
 
-    def time_epoch(self, threads):
+    def time_epoch(self, threads, case):
         self.tr.run(self.X, self.y, None, epochs=1)
 
 
