@@ -136,14 +136,17 @@ def effective_n_threads(n_jobs):
     return min(int(n_jobs), limit)
 
 
-def _all_finite(a):
+def _all_finite(a, total=None):
     """Whether every value of ``a`` is finite, in one pass without a temporary.
 
     A finite sum has no NaN or infinity among its terms (either would make
     it NaN or infinite); only a sum that overflowed needs the exact test.
+    ``total``: such a sum already taken (of the values or of their squares),
+    which saves the pass where it is finite.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.sum(a, dtype=np.float64))
+    if total is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.sum(a, dtype=np.float64))
     return math.isfinite(total) or bool(np.all(np.isfinite(a)))
 
 
@@ -383,14 +386,19 @@ class Trainer:
         names = self.optimizer.state_names
         return {name: self.state[k, :-1].copy() for k, name in enumerate(names)}
 
-    def penalty_value(self, coef):
-        """``l2/2 ||coef||^2 + l1 ||coef||_1`` (L2 from the penalty or weight_decay)."""
+    def penalty_value(self, coef, sum_squares=None):
+        """``l2/2 ||coef||^2 + l1 ||coef||_1`` (L2 from the penalty or weight_decay).
+
+        ``sum_squares``: ``||coef||^2`` where the caller has it already.
+        """
         coef = np.asarray(coef, dtype=np.float64)
         # The L2 term always, even at l2 = 0: weights whose squares overflow
         # make it NaN, and training reports that as divergence. The L1 term
         # only where l1 > 0 (its |coef| is a temporary as large as the model,
         # and its overflow implies the L2 term's).
-        value = 0.5 * self.l2 * _sum_squares(coef)
+        if sum_squares is None:
+            sum_squares = _sum_squares(coef)
+        value = 0.5 * self.l2 * sum_squares
         if self.penalty.l1:
             value += self.penalty.l1 * float(np.abs(coef).sum())
         return value
@@ -808,12 +816,17 @@ class Trainer:
                 start = time.perf_counter()
                 stats = self._run_epoch_chunks(problem, order, gbuf, gsum)
                 seconds = time.perf_counter() - start
-                diverged = stats.nonfinite or not _all_finite(self.params)
+                # one pass over the weights: their squares give the penalty's
+                # L2 term and, where their sum is finite, the finiteness test
+                coef = self.params[:d]
+                with np.errstate(over="ignore", invalid="ignore"):
+                    coef_ss = _sum_squares(coef)
+                diverged = stats.nonfinite or not (_all_finite(coef, coef_ss) and
+                                                   _all_finite(self.params[d:]))
                 if not diverged:
-                    coef = self.params[:d]
                     with np.errstate(over="ignore", invalid="ignore"):
                         loss = stats.loss_sum / stats.weight_sum if stats.weight_sum > 0 else 0.0
-                        loss += self.penalty_value(coef)
+                        loss += self.penalty_value(coef, coef_ss)
                         grad_norm = (math.sqrt(_sum_squares(gsum)) / stats.n_steps
                                      if stats.n_steps else 0.0)
                     exploded = not math.isfinite(loss) or (

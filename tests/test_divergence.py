@@ -50,6 +50,30 @@ def test_divergence_error_is_a_floating_point_error():
     assert issubclass(DivergenceError, FloatingPointError)
 
 
+@pytest.mark.parametrize("where,value", [("coef", np.nan), ("coef", -np.inf), ("coef", 1e200),
+                                         ("intercept", np.nan), ("intercept", np.inf)])
+def test_nonfinite_weights_after_an_epoch_are_caught(monkeypatch, where, value):
+    """The check after an epoch takes the weights' sum of squares (the
+    penalty's L2 term) as its finiteness test where that sum is finite, and
+    looks at the intercept on its own: a NaN or infinity in either, with an
+    epoch whose margins and losses stayed finite, is divergence; so is a
+    finite weight whose square overflows (the objective is then infinite)."""
+    X, y = _problem()
+    tr, X, y = _trainer(X, y, lr=0.01, penalty="l2", alpha=1e-4)
+    run_epoch = tr.backend.run_epoch
+
+    def poisoned(problem, params, *args, **kwargs):
+        stats = run_epoch(problem, params, *args, **kwargs)
+        params[0 if where == "coef" else X.shape[1]] = value
+        return stats
+
+    monkeypatch.setattr(tr.backend, "run_epoch", poisoned)
+    start = tr.params.copy()
+    with pytest.raises(DivergenceError):
+        tr.run(X, y, None, epochs=1)
+    np.testing.assert_array_equal(tr.params, start)   # the epoch is given back
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_overflow_to_nan_is_caught(backend):
     # Features of 1e150: the second step's margins overflow to inf.
