@@ -803,6 +803,26 @@ def test_hogwild_needs_batch_size_one():
         fastgd.fit(X, y, hogwild=True, batch_size=8)
 
 
+def test_grad_norm_owes_nothing_to_an_earlier_run():
+    """Runs keep one gradient-sum buffer per thread (solver._kept_gsum): a
+    model's gradient norms are the same whether another model of the same
+    size trained just before it or not, on the dense and the CSR paths."""
+    X, y = make_sparse(n=150, d=300, density=0.05)
+    ys, _ = encode_binary(y, X.shape[0])
+
+    def norms(X, seed):
+        tr = Trainer(loss="log_loss", optimizer="adagrad", lr=0.1, penalty="l2",
+                     alpha=0.01, batch_size=4, random_state=seed)
+        tr.init_model(X.shape[1], X.dtype)
+        tr.run(X, ys, None, epochs=2)
+        return tr.history.grad_norm
+
+    for data in (X, X.toarray()):
+        alone = norms(data, 0)
+        norms(data, 1)   # leaves its last epoch's sums in the kept buffer
+        assert norms(data, 0) == alone
+
+
 @pytest.mark.parametrize("chunk_rows,penalty", [(None, "l2"), (7, "l2"), (7, None)])
 def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step(chunk_rows, penalty):
     """batch_size 1, no L1, constant lr: the epoch's summed gradient (loss and
