@@ -480,13 +480,28 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     if (!*abort) {
         if (asum)   /* the sums of the iterates: v S - u */
             for (q = 0; q < d; q++) asum[q] = (double)params[q] * S - asum[q];
-        if (ratio_gsum)   /* loss part, from v before the fold */
-            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / ratio;
-        FN(csr_fold_scale)(c, params, snap, d, scale, U);
         if (delta_gsum) {
+            FN(csr_fold_scale)(c, params, snap, d, scale, U);
             for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];
-        } else if (l2 > 0.0) {   /* approximate L2 part, as in the general loop */
-            for (q = 0; q < d; q++) gsum[q] += l2 * (double)(t - t0) * (double)params[q];
+        } else {
+            /* one pass: gsum's loss part from v (ratio_gsum, where l1 = 0 and
+             * snap holds v at the start), csr_fold_scale, and the approximate
+             * L2 part from w, as in the general loop (two or three passes
+             * over all d before; on a wide model in short partial_fit chunks,
+             * the default SGDClassifier's call: 2M features 6.2-6.5 -> 5.7-5.8
+             * ms, 5M features 19.5-19.9 -> 17.7-17.9 ms) */
+            const double l2n = l2 * (double)(t - t0);
+            for (q = 0; q < d; q++) {
+                double v = (double)params[q];
+                REAL w;
+                if (ratio_gsum) gsum[q] += (snap[q] - v) / ratio;
+                if (l1 > 0.0) {
+                    v = fgd_soft(v, U - snap[q]);
+                    snap[q] = 0.0;
+                }
+                params[q] = w = (REAL)(scale * v);
+                if (l2 > 0.0) gsum[q] += l2n * (double)w;
+            }
         }
     }
     return t;
