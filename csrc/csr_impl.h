@@ -1261,9 +1261,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     if (!fused_sgd && c->n_threads > 1 && (B > 1 || (scr->hogwild && !asum)) && scr->tbuf &&
         scr->prev) {
         const int nthreads = c->n_threads < FGD_MAX_THREADS ? c->n_threads : FGD_MAX_THREADS;
-        /* plain SGD's Hogwild! loops read no sums of iterates */
         const int plain_hog = B == 1 && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
+        /* the sums of iterates only where a catch-up may read them: not in
+         * csr_hogwild_scaled, which is only known once the products are */
         if (!fgd_lazy_closed_sgd(&L, scr->tables, !plain_hog)) return -2;
+        if (plain_hog && L.mode == FGD_LAZY_SGD_CLOSED && L.cum[nb] < FGD_MIN_SCALE)
+            fgd_lazy_closed_sgd_iterate_sums(&L, scr->tables);
         if (plain_hog && L.mode == FGD_LAZY_SGD_CLOSED && L.cum[nb] >= FGD_MIN_SCALE) {
             t = FN(csr_hogwild_scaled)(data, indices, indptr, n, d, y, sw, order, params, gsum,
                                        c, &L, t0, snap, nthreads, &loss_sum, &weight_sum,

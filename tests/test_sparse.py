@@ -783,6 +783,10 @@ def test_hogwild_elastic_net_with_disjoint_threads_equals_serial(n, alpha, scale
               penalty="elasticnet", alpha=alpha, batch_size=1, shuffle=False,
               fit_intercept=False, random_state=0)
     serial = train(X, y, n_jobs=1, **kw)
+    train(X, y, n_jobs=2, hogwild=True, epochs=1, **kw)
+    # the core's scratch is kept between calls of one shape: NaN in its
+    # tables shows a table the epoch reads without filling it
+    assert _sparse._fill_kept_scratch(np.nan)
     hog = train(X, y, n_jobs=2, hogwild=True, **kw)
     assert_close(hog.params, serial.params, dtype, "hogwild vs serial")
     np.testing.assert_allclose(hog.history.loss, serial.history.loss,
@@ -795,6 +799,49 @@ def test_hogwild_elastic_net_with_disjoint_threads_equals_serial(n, alpha, scale
         np.testing.assert_allclose(hog.history.grad_norm, dense.history.grad_norm, rtol=0.1)
     else:
         np.testing.assert_allclose(hog.history.grad_norm, dense.history.grad_norm, rtol=0.01)
+
+
+_TABLE_CASES = [
+    (opt, penalty, 0.01, batch, threads, hog)
+    for opt in ["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "ftrl"]
+    for penalty in [None, "l2", "elasticnet"]
+    for batch, threads, hog in [(1, 1, False), (8, 1, False), (8, 2, False), (1, 2, True)]
+    if not (opt == "ftrl" and penalty)] + [
+    # plain SGD whose weight scale underflows within the epoch
+    ("sgd", "elasticnet", 2.0, batch, threads, hog)
+    for batch, threads, hog in [(1, 1, False), (8, 2, False), (1, 2, True)]]
+
+
+@pytest.mark.parametrize("opt,penalty,alpha,batch,threads,hog", _TABLE_CASES)
+def test_no_epoch_reads_a_step_table_it_did_not_fill(opt, penalty, alpha, batch, threads, hog):
+    """The core keeps its scratch, step tables included, from one call to the
+    next of the same shape; each call must fill every table it reads.
+    Filling the kept tables with NaN between two calls changes nothing
+    (Hogwild!, not deterministic: a finite model and gradient norm). A
+    Hogwild! elastic-net epoch whose scale underflows once read the sums of
+    iterates it had not filled (CI saw its gradient norm infinite)."""
+    X, y = make_sparse(n=300, d=60, density=0.1)
+    optimizer = {"sgd": SGD(lr=0.05), "momentum": SGD(lr=0.05, momentum=0.9),
+                 "adagrad": Adagrad(lr=0.1), "rmsprop": RMSprop(lr=0.01),
+                 "adadelta": Adadelta(), "adam": Adam(lr=0.01), "ftrl": FTRL(lr=0.1)}[opt]
+    kw = dict(loss="log_loss", optimizer=optimizer, penalty=penalty, alpha=alpha,
+              batch_size=batch, n_jobs=threads, hogwild=hog, random_state=0)
+    if opt != "ftrl":
+        kw["schedule"] = "invscaling" if alpha < 1 else "constant"
+    results = []
+    for poison in (False, True):
+        tr = Trainer(**kw)
+        ys, _ = encode_binary(y, X.shape[0])
+        tr.init_model(X.shape[1], X.dtype)
+        tr.run(X, ys, None, epochs=1)
+        if poison:
+            assert _sparse._fill_kept_scratch(np.nan)
+        tr.run(X, ys, None, epochs=2)
+        assert np.all(np.isfinite(tr.params)) and np.all(np.isfinite(tr.history.grad_norm))
+        results.append(tr)
+    if not hog:
+        np.testing.assert_array_equal(results[1].params, results[0].params)
+        assert results[1].history.grad_norm == results[0].history.grad_norm
 
 
 def test_hogwild_needs_batch_size_one():

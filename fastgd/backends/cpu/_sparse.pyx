@@ -206,6 +206,18 @@ cdef _Scratch _scratch(int64_t nb, int64_t d, int64_t per_feature, bint averaged
     return s
 
 
+def _fill_kept_scratch(double value):
+    """Fill the per-step tables of this thread's kept scratch with ``value``;
+    return whether there was one. For tests: an epoch that reads a table it
+    did not fill then shows it (NaN), whatever the memory happened to hold.
+    """
+    cdef _Scratch s = getattr(_reuse, "scratch", None)
+    if s is None:
+        return False
+    np.asarray(s._keep[0])[...] = value
+    return True
+
+
 def _check_rows(int64_t n_rows, int64_t nnz, n_indices, indptr0, indptr_last, n_y, sw, order):
     """Check the CSR arrays' lengths, y, sw and order; return the rows to visit."""
     if n_rows < 0:
