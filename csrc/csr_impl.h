@@ -607,6 +607,18 @@ static inline void FN(hog_b_done)(fgd_hog_intercept *h, REAL *b)
     h->b = 0.0;
 }
 
+/* Claim a column's catch-up in csr_hogwild_sgd: last[j] from *seen to t,
+ * atomically where threads run; on failure *seen is the value found. */
+static inline int FN(hog_claim)(int64_t *last, int64_t *seen, int64_t t)
+{
+#if defined(_OPENMP) && defined(__GNUC__)
+    return __atomic_compare_exchange_n(last, seen, t, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+#else
+    *last = t;
+    return 1;
+#endif
+}
+
 /* A Hogwild! loop's intercept and its state rows under a stateful optimizer,
  * with their lock (fgd_lock, omp_shim.h says why) on the same cache line:
  * the thread that takes the lock finds the values there. */
@@ -750,19 +762,25 @@ static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const
             if (lazy) {
                 for (q = lo; q < hi; q++) {
                     const int64_t j = (int64_t)indices[q];
-                    const int64_t ia = last[j] - t0;
-                    if (ia < r) {   /* catch up the steps ia .. r-1 */
+                    int64_t seen = last[j];
+                    /* catch up the steps ia .. r-1, claiming them first: two
+                     * threads that both saw the same last[j] decayed w twice
+                     * over the steps they shared (with strong L2, Hogwild!
+                     * weights a third smaller than the serial ones) */
+                    while (seen - t0 < r && !FN(hog_claim)(&last[j], &seen, t)) {
+                    }
+                    if (seen - t0 < r) {
+                        const int64_t ia = seen - t0;
                         const double w = (double)params[j];
                         const double a = E[r] / E[ia] * fabs(w) - E[r] * (Q[r] - Q[ia]);
                         const double wr = a > 0.0 ? (w > 0.0 ? a : -a) : 0.0;
-                        /* their L2 gradients l2 w_k by the trapezoid rule: the
-                         * exact sum (fgd_lazy_closed_sgd_sum) searched tables
-                         * at random at every entry, 6.7x the one-thread
-                         * epoch's time on two threads; gsum is approximate
-                         * here anyway */
-                        gsum[j] += l2 * 0.5 * (double)(r - ia) * (w + wr);
+                        /* their L2 gradients l2 w_k, exactly (as fgd_lazy_catch_up):
+                         * this loop runs only where the weight scale underflows
+                         * (else csr_hogwild_scaled), whose steps shrink w fast
+                         * enough that the trapezoid rule was 5x off */
+                        if (l2 > 0.0)
+                            gsum[j] += l2 * (w + fgd_lazy_closed_sgd_sum(L, w, ia, ia, r - 1));
                         params[j] = (REAL)wr;
-                        last[j] = t;
                     }
                 }
             }

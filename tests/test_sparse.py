@@ -775,8 +775,9 @@ def test_hogwild_elastic_net_with_disjoint_threads_equals_serial(n, alpha, scale
     position: the serial loop's arithmetic, so its gradient norm too, whose
     L2 part (l2 * steps * w_end) is 5-8% off the dense path's exact one here.
     Where the scale would fall below it (4000 steps that shrink w by 0.6%
-    each), csr_hogwild_sgd's per-coordinate closed form, whose trapezoid rule
-    for the skipped steps' L2 gradients is within 1% of the dense path's."""
+    each), csr_hogwild_sgd's per-coordinate closed form, which sums the
+    skipped steps' L2 gradients as the catch-ups do: within 1% of the dense
+    path's here."""
     X, y = _disjoint_thread_rows(n=n)
     X = X.astype(dtype)
     kw = dict(loss="log_loss", optimizer="sgd", lr=0.05, schedule="constant",
