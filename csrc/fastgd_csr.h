@@ -76,7 +76,9 @@ typedef struct {
  * - Hogwild! (Niu et al. 2011; scratch->hogwild, batch_size 1): thread k
  *   takes the rows at positions k, k + T, k + 2T, ... of the order, and
  *   the threads update the shared parameters and optimizer state without
- *   locks. Position r is step t0 + r (rows of weight zero count as steps).
+ *   locks. Position r is step t0 + r (rows of weight zero count as steps;
+ *   Python leaves them out of a Hogwild! order, as the serial loops take
+ *   no step for them).
  *   Lazy catch-up brings a column to the step of the thread that touches it;
  *   plain SGD with a penalty needs none while the weight scale stays above
  *   FGD_MIN_SCALE: the weights are kept as w = E[r] v with the scale E

@@ -871,6 +871,25 @@ def test_sums_of_iterates_hold_deep_into_a_strong_decay(penalty, alpha):
     assert_close(csr.avg, dense.avg, np.float64, "averaged CSR vs dense")
 
 
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_hogwild_takes_no_step_for_rows_of_weight_zero(penalty):
+    """The serial loops take no step for a row of weight zero (no penalty, no
+    schedule step); Hogwild! took one at its position (a helper's probe: with
+    half the weights zero, weights a third smaller than serial). Its order
+    now leaves those rows out. Zero weights on pairs of rows keep the
+    threads on their own columns, so Hogwild! equals the serial loop."""
+    X, y = _disjoint_thread_rows()
+    sw = np.ones(X.shape[0])
+    sw[np.arange(X.shape[0]) % 8 >= 6] = 0.0   # rows 6, 7 of every 8
+    kw = dict(loss="log_loss", optimizer="sgd", lr=0.05, schedule="invscaling",
+              penalty=penalty, alpha=0.01, batch_size=1, shuffle=False,
+              fit_intercept=False, random_state=0)
+    serial = train(X, y, sample_weight=sw, n_jobs=1, **kw)
+    hog = train(X, y, sample_weight=sw, n_jobs=2, hogwild=True, **kw)
+    assert hog.t == serial.t == 3 * 300
+    assert_close(hog.params, serial.params, np.float64, "hogwild vs serial")
+
+
 def test_hogwild_needs_batch_size_one():
     X, y = _data()
     with pytest.raises(ValueError, match="batch_size=1"):

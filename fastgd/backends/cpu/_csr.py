@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import warnings
+
+import numpy as np
 import weakref
 
 from fastgd.backends import EpochStats
@@ -83,6 +85,13 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
             "decoupled weight decay, without L1 and without averaging.",
             RuntimeWarning, stacklevel=4)
     hogwild = bool(getattr(problem, "hogwild", False))
+    if hogwild and problem.sw is not None:
+        # Hogwild! takes a step at every position of the order, while the
+        # serial loops take none for a row of weight zero (no gradient, no
+        # penalty, no schedule step): leave those rows out of its order
+        keep = (problem.sw if order is None else problem.sw[order]) != 0
+        if not keep.all():
+            order = np.flatnonzero(keep) if order is None else np.asarray(order)[keep]
     stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
                               order, params, state, gsum, cfg, t, hogwild, avg)
     if stats is None:   # the threaded mode cannot run this configuration
