@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
-import weakref
 
 from fastgd.backends import EpochStats
 from fastgd.backends.cpu import _sparse
