@@ -674,34 +674,6 @@ static inline double fgd_lazy_rate_pow(const fgd_lazy *L, int k, int64_t J)
 }
 
 /*
- * Switch a SCALED setup to SGD_CLOSED (per-coordinate closed form): the
- * tables cum and lrmax are refilled with prefix sums of log(1 - lr l2) and
- * of lr l1 / prod(1 - lr l2), and with iterate_sums the tables of the
- * sums of the iterates (fgd_lazy_closed_sgd_iterate_sums). Returns 0 (and
- * changes nothing) where the prefix product would leave the range of a
- * double.
- */
-static inline void fgd_lazy_closed_sgd_iterate_sums(const fgd_lazy *L, double *tables);
-
-static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables, int iterate_sums)
-{
-    const fgd_config *c = L->c;
-    const int64_t N = L->nsteps + 1;
-    double *prodp = tables + 3 * N, *q = tables + 4 * N;
-    int64_t i;
-    if (L->mode != FGD_LAZY_SCALED) return 1;   /* the other modes are per coordinate */
-    /* prodp[i] = prod_{k < i} a_k (no underflow: >= e^-600) */
-    if (!fgd_lazy_decay_products(L, c->l2, prodp)) return 0;
-    q[0] = 0.0;
-    for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
-    L->cum = prodp;
-    L->lrmax = q;
-    L->mode = FGD_LAZY_SGD_CLOSED;
-    if (iterate_sums) fgd_lazy_closed_sgd_iterate_sums(L, tables);
-    return 1;
-}
-
-/*
  * SGD_CLOSED: the tables of the sums of the iterates over a gap, which every
  * catch-up reads for gsum's L2 part and for averaging (fgd_lazy_catch_up,
  * through fgd_lazy_closed_sgd_sum, for gaps over FGD_AVG_DIRECT_MAX steps).
@@ -718,6 +690,32 @@ static inline void fgd_lazy_closed_sgd_iterate_sums(const fgd_lazy *L, double *t
         a1[i] = a1[i - 1] + prodp[i];
         a2[i] = a2[i - 1] + prodp[i] * q[i];
     }
+}
+
+/*
+ * Switch a SCALED setup to SGD_CLOSED (per-coordinate closed form): the
+ * tables cum and lrmax are refilled with prefix products of (1 - lr l2) and
+ * prefix sums of lr l1 / prod(1 - lr l2), and with iterate_sums the tables
+ * of the sums of the iterates (fgd_lazy_closed_sgd_iterate_sums). Returns 0
+ * (and changes nothing) where the prefix product would leave the range of a
+ * double.
+ */
+static inline int fgd_lazy_closed_sgd(fgd_lazy *L, double *tables, int iterate_sums)
+{
+    const fgd_config *c = L->c;
+    const int64_t N = L->nsteps + 1;
+    double *prodp = tables + 3 * N, *q = tables + 4 * N;
+    int64_t i;
+    if (L->mode != FGD_LAZY_SCALED) return 1;   /* the other modes are per coordinate */
+    /* prodp[i] = prod_{k < i} a_k (no underflow: >= e^-600) */
+    if (!fgd_lazy_decay_products(L, c->l2, prodp)) return 0;
+    q[0] = 0.0;
+    for (i = 0; i < L->nsteps; i++) q[i + 1] = q[i] + c->l1 * L->lr[i] / prodp[i + 1];
+    L->cum = prodp;
+    L->lrmax = q;
+    L->mode = FGD_LAZY_SGD_CLOSED;
+    if (iterate_sums) fgd_lazy_closed_sgd_iterate_sums(L, tables);
+    return 1;
 }
 
 /* Bound on |movement of w| over the steps from table index i on (g = 0). */

@@ -73,7 +73,7 @@ TABLE_MIN_BYTES = 1 << 20
 # A thread keeps its runs' gradient-sum buffer from one run to the next up
 # to this size (as the core keeps its scratch, _sparse.REUSE_BYTES): a fresh
 # one per run cost page faults on every page at every call, which on a wide
-# model dominate a short partial_fit (2M features, 100-row chunks: 8.3-8.4
+# model dominate a short partial_fit (2M features, 100-row chunks: 8.3-8.5
 # -> 6.4-6.6 ms per call when kept).
 GSUM_KEEP_BYTES = 1 << 25
 _gsum_reuse = threading.local()
