@@ -328,6 +328,50 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
     return mode;
 }
 
+/* csr_sgd_rows' end, coordinate q: v's L1 catch-up, w = scale v stored,
+ * and the coordinate's summed gradient (*g: gsum[q], its loss part from v
+ * where ratio != 0, then the approximate L2 part l2n w). Returns w. No
+ * branch on l2n, so that the loops vectorize. */
+static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_sgd_end_coord)(REAL *params, double *snap, const double *gsum,
+                                           int64_t q, double scale, double U, double l1,
+                                           double l2n, double ratio, double *g)
+{
+    double v = (double)params[q], gq = gsum[q];
+    REAL w;
+    if (ratio != 0.0) gq += (snap[q] - v) / ratio;
+    if (l1 > 0.0) {
+        v = fgd_soft(v, U - snap[q]);
+        snap[q] = 0.0;
+    }
+    params[q] = w = (REAL)(scale * v);
+    *g = gq + l2n * (double)w;   /* (l2n = 0: the same, but for the sign of a zero) */
+    return (double)w;
+}
+
+/* csr_sgd_end_coord over all d coordinates, taking the end sums and
+ * clearing gsum (cfg->end_sums). gsum is cleared by a store to every entry
+ * (as the pass without the sums stores its value), not only where non-zero:
+ * a branch would stop the vectorization. Always inlined, so that a caller's
+ * constant l1 and ratio remove their branches. */
+static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_sgd_end_sums)(
+    REAL *restrict params, double *restrict snap, double *restrict gsum, int64_t d,
+    double scale, double U, double l1, double l2n, double ratio, fgd_stats *end)
+{
+    double w2 = 0.0, wa = 0.0, g2 = 0.0;
+    int64_t q;
+    FGD_SIMD_SUMS(w2, wa, g2)
+    for (q = 0; q < d; q++) {
+        double g;
+        const double w = FN(csr_sgd_end_coord)(params, snap, gsum, q, scale, U, l1, l2n, ratio,
+                                               &g);
+        w2 += w * w;
+        wa += fabs(w);
+        g2 += g * g;
+        gsum[q] = 0.0;
+    }
+    fgd_end_sums(w2, wa, g2, gsum, d, end);
+}
+
 /*
  * Plain SGD (lazy modes IDENTITY and SCALED; no L1 when batch_size > 1):
  * the rows' margins and updates are fused, without the column list and the
@@ -355,7 +399,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
                                              const fgd_lazy *L, int64_t t0, int64_t B,
                                              double *dlbuf, double *snap, double *asum,
                                              double *loss_sum, double *weight_sum,
-                                             double *lr_last, int *abort)
+                                             double *lr_last, int *abort, fgd_stats *end)
 {
     const int64_t D = d + 1, nb = (n + B - 1) / B;
     const double l1 = c->l1, l2 = c->l2;
@@ -491,18 +535,22 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
              * the default SGDClassifier's call: 2M features 6.2-6.5 -> 5.7-5.8
              * ms, 5M features 19.5-19.9 -> 17.7-17.9 ms). Written out: the
              * same pass as csr_fold_scale taking gsum's parts as arguments
-             * measured 5-8% slower per call at 2M features. */
+             * measured 5-8% slower per call at 2M features.
+             * With c->end_sums the same pass takes the end sums (fgd_end_sums)
+             * and clears gsum instead of storing it. */
             const double l2n = l2 * (double)(t - t0);
-            for (q = 0; q < d; q++) {
-                double v = (double)params[q];
-                REAL w;
-                if (ratio_gsum) gsum[q] += (snap[q] - v) / ratio;
-                if (l1 > 0.0) {
-                    v = fgd_soft(v, U - snap[q]);
-                    snap[q] = 0.0;
-                }
-                params[q] = w = (REAL)(scale * v);
-                if (l2 > 0.0) gsum[q] += l2n * (double)w;
+            if (c->end_sums) {
+                /* without L1 or the ratio (wide partial_fit chunks): constants,
+                 * a body without branches that the compiler vectorizes */
+                if (l1 == 0.0 && !ratio_gsum)
+                    FN(csr_sgd_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, end);
+                else
+                    FN(csr_sgd_end_sums)(params, snap, gsum, d, scale, U, l1, l2n,
+                                         ratio_gsum ? ratio : 0.0, end);
+            } else {
+                for (q = 0; q < d; q++)
+                    FN(csr_sgd_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
+                                          ratio_gsum ? ratio : 0.0, &gsum[q]);
             }
         }
     }
@@ -1236,6 +1284,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     double scale = 1.0, U = 0.0;
     double *end_asum;
     int scaled, fused_sgd, abort_flag = 0;
+    fgd_stats end;   /* the end sums, where a loop takes them (cfg->end_sums) */
     FN(csr_lanes) lanes;
     /* the per-column arrays a step reads at random (weights, step counters,
      * gradient accumulators, gsum and the state rows) outgrow L2 */
@@ -1249,6 +1298,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         (avg && c->average_start >= 0 && !scr->asum))
         return -1;
     end_asum = asum;
+    end.end_sums = 0;
     fgd_lazy_setup(&L, c, t0, nb, scr->tables, sizeof(REAL) == sizeof(float));
     if (scr->gbuf && B > 1 && scr->fill >= fgd_lazy_dense_fill(&L, c)) {   /* dense steps */
         FN(csr_dense_run)(data, indices, indptr, n, d, 1, y, sw, order, params, state, gsum,
@@ -1319,7 +1369,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         double dl1;
         t = FN(csr_sgd_rows)(data, indices, indptr, n, d, y, sw, order, params, state, gsum,
                              c, &L, t0, B, B == 1 ? &dl1 : scr->rowbuf, snap, asum, &loss_sum,
-                             &weight_sum, &lr_last, &abort_flag);
+                             &weight_sum, &lr_last, &abort_flag, &end);
         nb = 0;   /* done: skip the general loop */
         end_asum = NULL;   /* the sums are complete */
     }
@@ -1473,6 +1523,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         if (asum) FN(csr_average_end)(avg, asum, D, t, c->average_start);
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
+    if (end.end_sums && !abort_flag) {
+        stats->end_sums = 1;
+        stats->coef_sq = end.coef_sq;
+        stats->coef_abs = end.coef_abs;
+        stats->gsum_sq = end.gsum_sq;
+    }
     return 0;
 }
 

@@ -76,6 +76,9 @@ typedef struct {
     int64_t average_start;       /* averaged SGD: average the iterates after step
                                     number average_start (0 = from the first);
                                     -1 = off */
+    int end_sums;                /* 1: this run ends an epoch, whose gsum is read
+                                    for its norm only: a loop may return the end
+                                    sums (fgd_stats) and leave gsum zero */
 } fgd_config;
 
 /* What an epoch reports back. */
@@ -86,6 +89,11 @@ typedef struct {
     int64_t t;           /* optimizer step counter after the epoch */
     int64_t n_steps;     /* steps taken in this epoch */
     int nonfinite;       /* 1 if a margin or loss became NaN/inf: the epoch stopped */
+    int end_sums;        /* 1 if the loop's last pass took the three sums below (asked
+                            for by cfg->end_sums) and left gsum zero; else 0 */
+    double coef_sq;      /* sum_j w_j^2 over the d coefficients at the end */
+    double coef_abs;     /* sum_j |w_j| */
+    double gsum_sq;      /* sum_j gsum_j^2 over all d + 1 entries at the end */
 } fgd_stats;
 
 /*

@@ -79,23 +79,38 @@ GSUM_KEEP_BYTES = 1 << 25
 _gsum_reuse = threading.local()
 
 
+class _GradientSums:
+    """A run's gradient-sum buffer, ``array``, and whether it is all zero
+    now (``zero``): the backend may leave it zero (EpochStats.gsum_sq), and a
+    buffer known to be zero needs no pass to clear it."""
+
+    __slots__ = ("array", "zero")
+
+    def __init__(self, size):
+        self.array = np.zeros(size)
+        self.zero = True
+
+    def clear(self):
+        """Make ``array`` zero, with a pass over it only where it is not."""
+        if not self.zero:
+            self.array.fill(0.0)
+            self.zero = True
+
+
 @contextlib.contextmanager
 def _kept_gsum(size):
-    """A run's gradient-sum buffer of ``size`` doubles, zero: the one this
-    thread's last run gave back where it fits GSUM_KEEP_BYTES, else a new
-    one. Taken out while in use, so that no two runs in progress can share
-    it."""
-    buf = getattr(_gsum_reuse, "buf", None)
-    _gsum_reuse.buf = None
-    if buf is None or buf.size != size:
-        buf = np.zeros(size)
-    else:
-        buf.fill(0.0)
+    """A :class:`_GradientSums` of ``size`` doubles: the one this thread's
+    last run gave back where it fits GSUM_KEEP_BYTES, else a new one. Taken
+    out while in use, so that no two runs in progress can share it."""
+    sums = getattr(_gsum_reuse, "sums", None)
+    _gsum_reuse.sums = None
+    if sums is None or sums.array.size != size:
+        sums = _GradientSums(size)
     try:
-        yield buf
+        yield sums
     finally:
-        if buf.nbytes <= GSUM_KEEP_BYTES:
-            _gsum_reuse.buf = buf
+        if sums.array.nbytes <= GSUM_KEEP_BYTES:
+            _gsum_reuse.sums = sums
 
 
 class DivergenceError(FloatingPointError):
@@ -414,10 +429,11 @@ class Trainer:
         names = self.optimizer.state_names
         return {name: self.state[k, :-1].copy() for k, name in enumerate(names)}
 
-    def penalty_value(self, coef, sum_squares=None):
+    def penalty_value(self, coef, sum_squares=None, sum_abs=None):
         """``l2/2 ||coef||^2 + l1 ||coef||_1`` (L2 from the penalty or weight_decay).
 
-        ``sum_squares``: ``||coef||^2`` where the caller has it already.
+        ``sum_squares``, ``sum_abs``: ``||coef||^2`` and ``||coef||_1`` where
+        the caller has them already.
         """
         coef = np.asarray(coef, dtype=np.float64)
         # The L2 term always, even at l2 = 0: weights whose squares overflow
@@ -428,7 +444,9 @@ class Trainer:
             sum_squares = _sum_squares(coef)
         value = 0.5 * self.l2 * sum_squares
         if self.penalty.l1:
-            value += self.penalty.l1 * float(np.abs(coef).sum())
+            if sum_abs is None:
+                sum_abs = float(np.abs(coef).sum())
+            value += self.penalty.l1 * sum_abs
         return value
 
     # -- training -------------------------------------------------------
@@ -696,6 +714,9 @@ class Trainer:
             self.backend, "sparse_step_is_dense", lambda p, t: False)(problem, self.t)
         table_bytes = getattr(self.backend, "sparse_table_bytes",
                               lambda p: 0)(problem) if hasattr(X, "nnz") else 0
+        # a backend that can return the end sums from its last pass (and
+        # leave gsum zero) is asked to where one run is the whole epoch
+        end_sums = getattr(self.backend, "TAKES_END_SUMS", False)
         total = None
         r0 = 0
         while True:
@@ -715,8 +736,12 @@ class Trainer:
             else:
                 part, part_order = problem, np.arange(r0, r1, dtype=np.int64)
             t = self.t if total is None else total.t
-            st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
-                                        gbuf, gsum, self.avg)
+            if end_sums and r0 == 0 and r1 == n:   # the whole epoch
+                st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
+                                            gbuf, gsum, self.avg, end_sums=True)
+            else:
+                st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
+                                            gbuf, gsum, self.avg)
             if total is None:
                 total = st
             else:
@@ -812,8 +837,8 @@ class Trainer:
         # sized by params, not d + 1: a model may hold several rows of weights
         # (the multinomial trainer's params are (n_features + 1, n_classes))
         gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)
-        with _kept_gsum(self.params.size) as gsum:
-            gsum_used = False
+        with _kept_gsum(self.params.size) as sums:
+            gsum = sums.array
             perm = np.empty(n_rows, dtype=np.int64) if self.shuffle else None
             order = rows if rows is not None and not self.shuffle else perm
             ref_loss = self._reference_loss(X, y, sample_weight)
@@ -838,25 +863,31 @@ class Trainer:
                         self.backend.epoch_order(n_rows, epoch_seed(self.seed, self.epoch),
                                                  out=perm, block=self._order_block())
                         order = perm if rows is None else rows[perm]
-                    if gsum_used:   # (it comes zero: one pass fewer)
-                        gsum[:] = 0.0
-                    gsum_used = True
+                    sums.clear()
+                    sums.zero = False
                     start = time.perf_counter()
                     stats = self._run_epoch_chunks(problem, order, gbuf, gsum)
                     seconds = time.perf_counter() - start
-                    # one pass over the weights: their squares give the penalty's
-                    # L2 term and, where their sum is finite, the finiteness test
+                    # the end sums: from the backend's last pass where it took
+                    # them (and left gsum zero), else one pass over the weights,
+                    # whose squares give the penalty's L2 term and, where their
+                    # sum is finite, the finiteness test
+                    sums.zero = stats.gsum_sq is not None
                     coef = self.params[:d]
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        coef_ss = _sum_squares(coef)
+                    coef_ss = stats.coef_sq
+                    if coef_ss is None:
+                        with np.errstate(over="ignore", invalid="ignore"):
+                            coef_ss = _sum_squares(coef)
                     diverged = stats.nonfinite or not (_all_finite(coef, coef_ss) and
                                                        _all_finite(self.params[d:]))
                     if not diverged:
                         with np.errstate(over="ignore", invalid="ignore"):
                             loss = (stats.loss_sum / stats.weight_sum if stats.weight_sum > 0
                                     else 0.0)
-                            loss += self.penalty_value(coef, coef_ss)
-                            grad_norm = (math.sqrt(_sum_squares(gsum)) / stats.n_steps
+                            loss += self.penalty_value(coef, coef_ss, stats.coef_abs)
+                            gsum_sq = (stats.gsum_sq if stats.gsum_sq is not None
+                                       else _sum_squares(gsum))
+                            grad_norm = (math.sqrt(gsum_sq) / stats.n_steps
                                          if stats.n_steps else 0.0)
                         exploded = not math.isfinite(loss) or (
                             ref_loss is not None and loss > EXPLOSION_FACTOR * ref_loss)

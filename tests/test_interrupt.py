@@ -315,9 +315,9 @@ CHILD = textwrap.dedent("""
     progress = {"rows": 0, "since": None}
     real = cpu.run_epoch
 
-    def counting(problem, params, state, order, *args):
+    def counting(problem, params, state, order, *args, **kwargs):
         progress["since"] = progress["since"] or time.perf_counter()
-        st = real(problem, params, state, order, *args)
+        st = real(problem, params, state, order, *args, **kwargs)
         progress["rows"] += problem.X.shape[0] if order is None else order.shape[0]
         return st
 

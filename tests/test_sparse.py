@@ -896,24 +896,95 @@ def test_hogwild_needs_batch_size_one():
         fastgd.fit(X, y, hogwild=True, batch_size=8)
 
 
-def test_grad_norm_owes_nothing_to_an_earlier_run():
+@pytest.mark.parametrize("optimizer,batch_size", [("adagrad", 4), ("sgd", 1)])
+def test_grad_norm_owes_nothing_to_an_earlier_run(optimizer, batch_size):
     """Runs keep one gradient-sum buffer per thread (solver._kept_gsum): a
     model's gradient norms are the same whether another model of the same
-    size trained just before it or not, on the dense and the CSR paths."""
+    size trained just before it or not, on the dense and the CSR paths.
+    Plain SGD at batch size 1 on CSR rows is the loop that returns the end
+    sums and leaves the buffer zero (run_epoch's end_sums): the next run
+    then skips clearing it."""
+    from fastgd.backends import cpu
+
     X, y = make_sparse(n=150, d=300, density=0.05)
     ys, _ = encode_binary(y, X.shape[0])
+    end_sums = []
+    real = cpu.run_epoch
 
-    def norms(X, seed):
-        tr = Trainer(loss="log_loss", optimizer="adagrad", lr=0.1, penalty="l2",
-                     alpha=0.01, batch_size=4, random_state=seed)
+    def spy(*args, **kwargs):
+        stats = real(*args, **kwargs)
+        end_sums.append(stats.gsum_sq is not None)
+        return stats
+
+    def norms(X, seed, epochs=2):
+        # (invscaling: not a constant step, whose exact gradient sums come
+        # from the weight change instead, csr_gsum_mode)
+        tr = Trainer(loss="log_loss", optimizer=optimizer, lr=0.1, schedule="invscaling",
+                     penalty="l2", alpha=0.01, batch_size=batch_size, random_state=seed)
         tr.init_model(X.shape[1], X.dtype)
-        tr.run(X, ys, None, epochs=2)
+        tr.run(X, ys, None, epochs=epochs)
         return tr.history.grad_norm
 
-    for data in (X, X.toarray()):
-        alone = norms(data, 0)
-        norms(data, 1)   # leaves its last epoch's sums in the kept buffer
-        assert norms(data, 0) == alone
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cpu, "run_epoch", spy)
+        for data in (X, X.toarray()):
+            alone = norms(data, 0)
+            norms(data, 1)   # leaves its last epoch's sums in the kept buffer
+            assert norms(data, 0) == alone
+            if optimizer == "sgd":
+                # a chunk of the epoch leaves its sums in the buffer too
+                mp.setattr(Trainer, "chunk_rows", 40)
+                norms(data, 1, epochs=1)
+                mp.setattr(Trainer, "chunk_rows", None)
+                assert norms(data, 0) == alone
+    # the CSR runs of plain SGD took the end sums, and only those
+    assert any(end_sums) == (optimizer == "sgd")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("penalty,schedule,d,n", [
+    ("l2", "optimal", 4000, 60),         # few values: gsum per value, no L1
+    ("elasticnet", "optimal", 4000, 60),  # with the L1 catch-up
+    ("l2", "optimal", 40, 200),           # many values: gsum's loss part from v
+    (None, "invscaling", 4000, 60)])      # no L2 part
+def test_end_sums_are_those_of_the_model_and_the_gradient(dtype, index, penalty, schedule,
+                                                          d, n):
+    """run_epoch(..., end_sums=True) on plain SGD at batch size 1 (the loop of
+    a wide model's partial_fit chunks): the EpochStats carry the weights' sum
+    of squares and of absolute values and the squared norm of the summed
+    gradient, as NumPy takes them after the same epoch run without end_sums
+    (to 1e-12: another order of summation), and gsum is left zero; the
+    weights are the same bits."""
+    from fastgd.backends import cpu
+
+    X, y = make_sparse(n=n, d=d, density=0.08 if d == 40 else 0.003, dtype=dtype)
+    X.indices = X.indices.astype(index)
+    X.indptr = X.indptr.astype(index)
+    ys, _ = encode_binary(y, X.shape[0])
+    tr = Trainer(loss="log_loss", optimizer="sgd", schedule=schedule, lr=0.05,
+                 penalty=penalty, alpha=0.01, l1_ratio=0.3, batch_size=1, random_state=0)
+    tr.init_model(d, dtype)
+    tr.run(X, ys, None, epochs=1)   # a model that is not all zero
+    problem = tr._problem(X, ys, None, 1)
+    problem.schedule = tr._scaled_schedule()
+    results = []
+    for end_sums in (False, True):
+        params, state = tr.params.copy(), tr.state.copy()
+        gsum = np.zeros(d + 1)
+        stats = cpu.run_epoch(problem, params, state, None, tr.t, None, gsum,
+                              end_sums=end_sums)
+        results.append((params, gsum, stats))
+    (p0, g0, s0), (p1, g1, s1) = results
+    assert s0.coef_sq is None and s0.gsum_sq is None
+    np.testing.assert_array_equal(p1, p0)
+    assert s1.n_steps == s0.n_steps > 0 and s1.loss_sum == s0.loss_sum
+    coef = p0[:d].astype(np.float64)
+    assert np.any(coef != 0) and np.any(g0 != 0)
+    np.testing.assert_allclose(s1.coef_sq, coef @ coef, rtol=1e-12)
+    np.testing.assert_allclose(s1.coef_abs, np.abs(coef).sum(), rtol=1e-12)
+    np.testing.assert_allclose(s1.gsum_sq, g0 @ g0, rtol=1e-12)
+    assert not np.any(g1)
 
 
 @pytest.mark.parametrize("chunk_rows,penalty", [(None, "l2"), (7, "l2"), (7, None)])

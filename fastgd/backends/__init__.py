@@ -9,7 +9,10 @@ A backend exposes two functions:
 ``run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None)``
     One epoch of mini-batch steps over ``problem`` from step ``t``; updates
     ``params``, ``state``, ``gsum`` (and the averaged iterate ``avg``) in
-    place and returns an :class:`EpochStats`.
+    place and returns an :class:`EpochStats`. A backend whose module sets
+    ``TAKES_END_SUMS = True`` also takes ``end_sums=True`` for a run that
+    is a whole epoch: it may then return the end sums in the EpochStats
+    and leave ``gsum`` zero.
 
 ``"cpu"`` is the compiled core (C + OpenMP); ``"reference"`` is plain NumPy,
 the specification in code, for stepping through an algorithm and for tests.
@@ -72,6 +75,12 @@ class EpochStats:
     t: int               # step counter after the epoch
     n_steps: int         # steps taken
     nonfinite: bool      # a margin or loss became NaN/inf; the epoch stopped there
+    # The end sums, where the backend took them in its last pass (asked for
+    # with run_epoch(..., end_sums=True) on the epoch's only chunk), else
+    # None; the backend has then left gsum zero:
+    coef_sq: Optional[float] = None    # sum of the squared coefficients (not the intercept)
+    coef_abs: Optional[float] = None   # sum of their absolute values
+    gsum_sq: Optional[float] = None    # squared norm of the epoch's summed gradient
 
 
 def get_backend(name):

@@ -39,11 +39,23 @@ def epoch_order(n, seed, out=None, block=None):
     return out
 
 
-def run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None):
-    """One epoch in the compiled core; see :mod:`fastgd.backends`."""
+# run_epoch takes end_sums (the Trainer asks only backends that say so)
+TAKES_END_SUMS = True
+
+
+def run_epoch(problem, params, state, order, t, gbuf, gsum, avg=None, end_sums=False):
+    """One epoch in the compiled core; see :mod:`fastgd.backends`.
+
+    ``end_sums=True``: the run is a whole epoch whose ``gsum`` the caller
+    reads only for its norm. Where the loop's last pass over the model can
+    take them (plain SGD at batch size 1 on CSR rows, the loop that a wide
+    model trained in short ``partial_fit`` chunks runs), the returned
+    EpochStats then carries the end sums and ``gsum`` is left zero: three
+    passes over the model fewer. Elsewhere the argument changes nothing.
+    """
     if hasattr(problem.X, "indptr"):   # CSR rows: the sparse core (_sparse.pyx)
         from fastgd.backends.cpu._csr import run_epoch_csr
-        return run_epoch_csr(problem, params, state, order, t, gsum, avg)
+        return run_epoch_csr(problem, params, state, order, t, gsum, avg, end_sums)
     stats = _core.epoch_dense(problem.X, problem.y, problem.sw, order, params, state, gbuf,
                               gsum, problem.c_config(), t, avg)
     return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],

@@ -24,6 +24,7 @@ cdef extern from "fastgd.h" nogil:
         int64_t batch_size
         int n_threads
         int64_t average_start
+        int end_sums
 
     ctypedef struct fgd_stats:
         double loss_sum
@@ -32,6 +33,10 @@ cdef extern from "fastgd.h" nogil:
         int64_t t
         int64_t n_steps
         int nonfinite
+        int end_sums
+        double coef_sq
+        double coef_abs
+        double gsum_sq
 
     int fgd_epoch_dense_f64(const double *X, int64_t n, int64_t d,
                             const double *y, const double *sw, const int64_t *order,

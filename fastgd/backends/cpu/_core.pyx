@@ -37,6 +37,7 @@ cdef fgd_config _make_config(dict cfg) except *:
     c.batch_size = cfg["batch_size"]
     c.n_threads = cfg["n_threads"]
     c.average_start = cfg.get("average_start", -1)
+    c.end_sums = cfg.get("end_sums", 0)
     return c
 
 

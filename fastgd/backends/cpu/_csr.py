@@ -69,11 +69,15 @@ def replays_skipped_steps(problem, t):
     return _replays(cfg, t) or _dense_steps(problem.X, cfg, t)
 
 
-def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
-    """One epoch (or chunk of one) over CSR rows in the compiled core."""
+def run_epoch_csr(problem, params, state, order, t, gsum, avg=None, end_sums=False):
+    """One epoch (or chunk of one) over CSR rows in the compiled core.
+
+    ``end_sums``: see :func:`fastgd.backends.cpu.run_epoch`.
+    """
     X = problem.X
     check_structure(X)
     cfg = problem.c_config()
+    cfg["end_sums"] = int(end_sums)
     if X.shape[1] > 10_000 and not _dense_steps(X, cfg, t) and _replays(cfg, t,
                                                                       truncated_too=False):
         warnings.warn(
@@ -100,4 +104,5 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None):
                                   problem.sw, order, params, state, gsum, cfg, t, False, avg)
     return EpochStats(loss_sum=stats["loss_sum"], weight_sum=stats["weight_sum"],
                       lr_last=stats["lr_last"], t=stats["t"], n_steps=stats["n_steps"],
-                      nonfinite=bool(stats["nonfinite"]))
+                      nonfinite=bool(stats["nonfinite"]), coef_sq=stats.get("coef_sq"),
+                      coef_abs=stats.get("coef_abs"), gsum_sq=stats.get("gsum_sq"))

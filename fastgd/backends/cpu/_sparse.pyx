@@ -254,7 +254,12 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     ``avg`` (averaged SGD, with ``cfg["average_start"] >= 0``) holds the mean
     of the iterates after step ``average_start`` and is updated in place.
 
-    Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite,
+    ``cfg["end_sums"]`` true: this run ends an epoch, whose gsum serves
+    only its norm; the loop may then take the end sums in its last pass and
+    leave gsum zero.
+
+    Returns a dict with loss_sum, weight_sum, lr_last, t, n_steps, nonfinite
+    (and coef_sq, coef_abs, gsum_sq where the end sums were taken),
     or None when the threaded mode cannot run this configuration (the
     caller then runs it single-threaded; nothing was changed).
     """
@@ -316,9 +321,12 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         return None
     if rc != 0:
         raise ValueError("invalid configuration for the compiled CSR core: %r" % cfg)
-    return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
-                lr_last=st.lr_last, t=st.t, n_steps=st.n_steps,
-                nonfinite=st.nonfinite)
+    out = dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
+               lr_last=st.lr_last, t=st.t, n_steps=st.n_steps,
+               nonfinite=st.nonfinite)
+    if st.end_sums:
+        out.update(coef_sq=st.coef_sq, coef_abs=st.coef_abs, gsum_sq=st.gsum_sq)
+    return out
 
 
 def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
