@@ -54,8 +54,8 @@ static inline void fgd_finish_stats(fgd_stats *stats, double loss_sum, double we
 /*
  * The end sums of an epoch (fgd_stats: coef_sq, coef_abs, gsum_sq), taken
  * in a loop's last pass over the d coordinates where the caller asked for
- * them (cfg->end_sums). FGD_SIMD_SUMS(a, b, c) before that loop lets the
- * compiler add the three sums in vector lanes (OpenMP's simd reduction):
+ * them (cfg->end_sums). FGD_SIMD_SUMS(sums...) before that loop lets the
+ * compiler add the sums in vector lanes (OpenMP's simd reduction):
  * in one order for a given build, as the model's own bits are; without it
  * the sums were a chain of dependent adds, 3x slower than the pass itself.
  * Like NumPy's sums (which they replace), their last bits may differ
@@ -63,9 +63,9 @@ static inline void fgd_finish_stats(fgd_stats *stats, double loss_sum, double we
  */
 #if defined(_OPENMP)
 #define FGD_PRAGMA(x) _Pragma(#x)
-#define FGD_SIMD_SUMS(a, b, c) FGD_PRAGMA(omp simd reduction(+:a, b, c))
+#define FGD_SIMD_SUMS(...) FGD_PRAGMA(omp simd reduction(+:__VA_ARGS__))
 #else
-#define FGD_SIMD_SUMS(a, b, c)
+#define FGD_SIMD_SUMS(...)
 #endif
 
 /* Store the sums into *out (end_sums = 1), with the intercept's gradient

@@ -157,6 +157,28 @@ uint64_t fgd_stream_read(const void *data, int64_t nbytes, int n_threads)
 
 /* ---- small exported helpers ------------------------------------------- */
 
+#define FGD_DEFINE_COPY_SUMS(REAL_T, NAME)                                              \
+    void NAME(const REAL_T *src, REAL_T *dst, int64_t n, int64_t m, double *sq,          \
+              double *sabs)                                                             \
+    {                                                                                   \
+        double s2 = 0.0, s1 = 0.0;                                                      \
+        int64_t j;                                                                      \
+        if (m > n) m = n;                                                               \
+        FGD_SIMD_SUMS(s2, s1)                                                           \
+        for (j = 0; j < m; j++) {                                                       \
+            const double v = (double)src[j];                                            \
+            s2 += v * v;                                                                \
+            s1 += fabs(v);                                                              \
+            dst[j] = src[j];                                                            \
+        }                                                                               \
+        for (j = m; j < n; j++) dst[j] = src[j];                                        \
+        *sq = s2;                                                                       \
+        *sabs = s1;                                                                     \
+    }
+FGD_DEFINE_COPY_SUMS(double, fgd_copy_sums_f64)
+FGD_DEFINE_COPY_SUMS(float, fgd_copy_sums_f32)
+#undef FGD_DEFINE_COPY_SUMS
+
 double fgd_schedule_lr(const fgd_config *cfg, int64_t t) { return fgd_lr_at(cfg, t); }
 
 double fgd_loss_value(int loss, double param, double y, double p)

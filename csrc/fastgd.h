@@ -164,6 +164,14 @@ void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed);
  * the seeded order fgd_epoch_order gives the block indices; see fastgd/data.py. */
 void fgd_epoch_order_blocks(int64_t *order, int64_t n, int64_t block, uint64_t seed);
 
+/* dst = src (n values), and in the same pass the sums of squares and of
+ * absolute values of src's first m (in float64; the order is fixed for a
+ * build): a model's copy before an epoch and its penalty together. */
+void fgd_copy_sums_f64(const double *src, double *dst, int64_t n, int64_t m, double *sq,
+                       double *sabs);
+void fgd_copy_sums_f32(const float *src, float *dst, int64_t n, int64_t m, double *sq,
+                       double *sabs);
+
 /* Step size of the schedule at step t (for tests and the Python side). */
 double fgd_schedule_lr(const fgd_config *cfg, int64_t t);
 

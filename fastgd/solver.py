@@ -113,6 +113,19 @@ def _kept_gsum(size):
             _gsum_reuse.sums = sums
 
 
+class ModelCopy(tuple):
+    """What :meth:`Trainer.copy_model` returns: a tuple of copies of the
+    model's arrays (params, the state rows in use, avg or None), with
+    ``coef_sq`` and ``coef_abs``, the sums of the copied coefficients'
+    squares and absolute values (None where not taken): the penalty of the
+    model the copy restores, without another pass over it."""
+
+    def __new__(cls, arrays, coef_sq=None, coef_abs=None):
+        self = super().__new__(cls, arrays)
+        self.coef_sq, self.coef_abs = coef_sq, coef_abs
+        return self
+
+
 class DivergenceError(FloatingPointError):
     """Training diverged: the loss or the weights became NaN or infinite."""
 
@@ -517,9 +530,23 @@ class Trainer:
     def copy_model(self):
         """Copies of the arrays training changes (:meth:`_model_arrays`).
 
-        :meth:`restore_model` puts them back.
+        :meth:`restore_model` puts them back. A :class:`ModelCopy`: the
+        tuple of copies, with the sums of the coefficients' squares and
+        absolute values taken in the copy's pass.
         """
-        return tuple(None if a is None else a.copy() for a in self._model_arrays())
+        params, state, avg = self._model_arrays()
+        coef_sq = coef_abs = None
+        if params.flags.c_contiguous and params.dtype in (np.float32, np.float64):
+            from fastgd.backends.cpu._core import copy_sums
+
+            params_copy = np.empty_like(params)
+            # the coefficients are all but the last row (the intercepts)
+            coef_sq, coef_abs = copy_sums(params.reshape(-1), params_copy.reshape(-1),
+                                          params[:-1].size)
+        else:
+            params_copy = params.copy()
+        return ModelCopy((params_copy, state.copy(), None if avg is None else avg.copy()),
+                         coef_sq, coef_abs)
 
     def restore_model(self, saved):
         """Put back, in place, a :meth:`copy_model` taken with this optimizer."""
@@ -591,8 +618,11 @@ class Trainer:
             msg += ", or pass on_divergence='backoff'"
         return msg + ". The weights are those of the last good epoch."
 
-    def _reference_loss(self, X, y, sw):
+    def _reference_loss(self, X, y, sw, copy=None):
         """The loss the explosion test compares an epoch with, or None.
+
+        ``copy``: a :meth:`copy_model` of the model as it is now, whose sums
+        give the penalty without a pass over the coefficients.
 
         The larger of the mean loss of the current model on an evenly
         strided sample of at most REFERENCE_ROWS rows (and about 4 MB of X)
@@ -623,7 +653,8 @@ class Trainer:
             current = self._sample_loss(X[rows], ys, ws)
             zero = self._zero_model_loss(ys, ws if self.loss.is_classification else None,
                                          y, sw)
-            ref = max(current, zero) + self.penalty_value(self.params[:d])
+            ref = max(current, zero) + self.penalty_value(
+                self.params[:d], getattr(copy, "coef_sq", None), getattr(copy, "coef_abs", None))
         return ref if math.isfinite(ref) and ref > 0 else None
 
     def _sample_loss(self, Xs, ys, ws):
@@ -841,7 +872,7 @@ class Trainer:
             gsum = sums.array
             perm = np.empty(n_rows, dtype=np.int64) if self.shuffle else None
             order = rows if rows is not None and not self.shuffle else perm
-            ref_loss = self._reference_loss(X, y, sample_weight)
+            ref_loss = self._reference_loss(X, y, sample_weight, start_copy)
             best = math.inf
             no_improvement = 0
             backoffs = 0
@@ -903,7 +934,7 @@ class Trainer:
                             problem.schedule = self._scaled_schedule()
                             # The restored epoch may itself have been on its way
                             # up: judge the retry against where it starts from.
-                            ref_loss = self._reference_loss(X, y, sample_weight)
+                            ref_loss = self._reference_loss(X, y, sample_weight, saved)
                             if verbose:
                                 if problem.schedule.uses_lr:
                                     print(f"Epoch {self.epoch + 1}: diverged; halving lr to "

@@ -329,6 +329,55 @@ def test_a_diverged_epoch_restores_the_callers_start_copy():
     assert tr.epoch == 1 and len(tr.history.loss) == 1
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+@pytest.mark.parametrize("multinomial", [False, True])
+def test_a_model_copy_carries_its_penalty(dtype, penalty, multinomial):
+    """copy_model takes the copied coefficients' sums of squares and of
+    absolute values in the copy's pass (the intercepts left out), and the
+    explosion test's reference loss is the same with the copy's sums as
+    with its own pass over the model (to 1e-12: another order of
+    summation)."""
+    from fastgd._multinomial import MultinomialTrainer
+
+    X, y = _problem(d=7, dtype=dtype)
+    kw = dict(optimizer=fastgd.optim.SGD(lr=0.01), penalty=penalty, alpha=0.01,
+              random_state=0)
+    if multinomial:
+        tr = MultinomialTrainer(3, **kw)
+        yc = (np.arange(X.shape[0]) % 3).astype(float)
+    else:
+        tr = Trainer(**kw)
+        yc = check_targets(y, X.shape[0])
+    Xc = check_data(X)
+    tr.init_model(X.shape[1], Xc.dtype)
+    tr.run(Xc, yc, epochs=1)
+    copy = tr.copy_model()
+    coef = tr.params[:-1].astype(np.float64)
+    assert np.any(coef != 0)
+    np.testing.assert_array_equal(copy[0], tr.params)
+    np.testing.assert_allclose(copy.coef_sq, np.sum(coef ** 2), rtol=1e-12)
+    np.testing.assert_allclose(copy.coef_abs, np.sum(np.abs(coef)), rtol=1e-12)
+    np.testing.assert_allclose(tr._reference_loss(Xc, yc, None, copy),
+                               tr._reference_loss(Xc, yc, None), rtol=1e-12)
+
+
+def test_copy_sums_checks_its_arguments():
+    from fastgd.backends.cpu._core import copy_sums
+
+    src = np.arange(5.0)
+    dst = np.empty(5)
+    assert copy_sums(src, dst, 3) == (5.0, 3.0)
+    np.testing.assert_array_equal(dst, src)
+    assert copy_sums(src[:0], dst[:0], 0) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same length"):
+        copy_sums(src, np.empty(4), 3)
+    with pytest.raises(ValueError, match="m must be"):
+        copy_sums(src, dst, 6)
+    with pytest.raises(ValueError):   # dtypes differ
+        copy_sums(src, np.empty(5, dtype=np.float32), 3)
+
+
 def test_a_start_copy_of_another_shape_is_refused():
     X, y = _problem()
     tr, Xc, yc = _trainer(X, y, lr=0.01)

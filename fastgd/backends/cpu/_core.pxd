@@ -56,6 +56,10 @@ cdef extern from "fastgd.h" nogil:
                                int64_t t, int n_threads)
     uint64_t fgd_stream_read(const void *data, int64_t nbytes, int n_threads)
     void fgd_epoch_order(int64_t *order, int64_t n, uint64_t seed)
+    void fgd_copy_sums_f64(const double *src, double *dst, int64_t n, int64_t m, double *sq,
+                           double *sabs)
+    void fgd_copy_sums_f32(const float *src, float *dst, int64_t n, int64_t m, double *sq,
+                           double *sabs)
     void fgd_epoch_order_blocks(int64_t *order, int64_t n, int64_t block, uint64_t seed)
     double fgd_schedule_lr(const fgd_config *cfg, int64_t t)
     double fgd_loss_value(int loss, double param, double y, double p)
