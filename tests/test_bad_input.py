@@ -731,6 +731,14 @@ def test_estimator_partial_fit_labels(data, labels):
     clf = _clf().partial_fit(X, labels, classes=[0, 1])
     with pytest.raises(ValueError, match=r"y contains labels \[2\] that are not in classes"):
         clf.partial_fit(X, np.where(labels == 1, 2, 0))
+    # later calls skip type_of_target: continuous targets are refused as labels
+    # outside classes_, and the model is left as it was
+    coef = clf.coef_.copy()
+    with pytest.raises(ValueError, match=r"y contains labels \[0.25, 0.5\] that are not in"):
+        clf.partial_fit(X, np.where(labels == 1, 0.5, 0.25))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _clf().partial_fit(X, np.where(labels == 1, 0.5, 0.25), classes=[0.25, 0.5, 0.75])
+    np.testing.assert_array_equal(clf.coef_, coef)
 
 
 @pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
