@@ -288,7 +288,8 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
  *      (v_start - v_end) / c (*ratio = c). That is the 'optimal' schedule
  *      1/(alpha (t0 + t)) with L2 of the same alpha: scale_r =
  *      (t0 + t_start - 1)/(t0 + t_r) falls exactly as lr does. Needs the
- *      scale to stay >= FGD_MIN_SCALE (no fold);
+ *      scale to stay >= min_scale, the loop's fold threshold (no fold: a
+ *      fold changes v's units; averaging folds from FGD_MIN_SCALE_AVG);
  *   0  otherwise: per entry; and also where the chunk's rows (at
  *      positions of `order`, or 0..n-1) hold fewer than d / FGD_GSUM_FEW
  *      stored values and mode 0 is as exact (not mode 1 with L2, whose L2
@@ -298,8 +299,8 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
  *      adding each value's gradient.
  */
 static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
-                             const INDEX *indptr, const int64_t *order, int64_t rows,
-                             int64_t d, double *ratio)
+                             double min_scale, const INDEX *indptr, const int64_t *order,
+                             int64_t rows, int64_t d, double *ratio)
 {
     double sc = 1.0;
     int64_t r, nnz = 0;
@@ -315,7 +316,7 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
             sc *= 1.0 - L->lr[r] * l2;
             cr = L->lr[r] / sc;
             if (r == 0) *ratio = cr;
-            if (!(sc >= FGD_MIN_SCALE && fabs(cr - *ratio) <= 1e-10 * *ratio)) return 0;
+            if (!(sc >= min_scale && fabs(cr - *ratio) <= 1e-10 * *ratio)) return 0;
         }
     }
     if ((mode == 2 || l2 == 0.0) && rows < d / FGD_GSUM_FEW) {   /* counting costs < d / 16 */
@@ -405,7 +406,8 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     const double l1 = c->l1, l2 = c->l2;
     double scale = 1.0, U = 0.0, ratio = 0.0, S = 0.0;
     int64_t t = t0, q, b;
-    const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, indptr, order, n, d, &ratio);
+    const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, asum ? FGD_MIN_SCALE_AVG : FGD_MIN_SCALE,
+                                        indptr, order, n, d, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
@@ -909,7 +911,8 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     const double l1 = c->l1, l2 = c->l2;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     double ratio = 0.0;
-    const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, indptr, order, n, d, &ratio);
+    const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, FGD_MIN_SCALE, indptr, order, n, d,
+                                        &ratio);
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;

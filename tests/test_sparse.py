@@ -941,6 +941,29 @@ def test_grad_norm_owes_nothing_to_an_earlier_run(optimizer, batch_size):
     assert any(end_sums) == (optimizer == "sgd")
 
 
+@pytest.mark.parametrize("batch_size,d,density,alpha", [(1, 50, 0.1, 0.5),
+                                                        (4, 2000, 0.005, 0.8)])
+def test_averaging_leaves_the_gradient_norm_of_the_iterates_alone(batch_size, d, density,
+                                                                  alpha):
+    """Averaging does not change the iterates, so it must not change their
+    summed gradient. With averaging csr_sgd_rows folds the weight scale into
+    the weights from 1e-4 (not 1e-9); the 'optimal' schedule's sums from the
+    weight change (csr_gsum_mode 2) must then not be used across a fold
+    (here the scale falls below 1e-4 in the epoch: the averaged run's norm
+    was 2-7x too large). Sparse enough rows that mini-batches step lazily."""
+    rng = np.random.default_rng(0)
+    n = 12000
+    X = sp.random(n, d, density=density, format="csr", random_state=1,
+                  data_rvs=lambda k: rng.standard_normal(k))
+    y = np.sign(X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n))
+    kw = dict(loss="log_loss", batch_size=batch_size, epochs=1, penalty="l2", alpha=alpha,
+              schedule="optimal", random_state=0)
+    plain = fastgd.fit(X, y, **kw)
+    averaged = fastgd.fit(X, y, average=True, **kw)
+    np.testing.assert_allclose(averaged.history.grad_norm, plain.history.grad_norm,
+                               rtol=1e-9)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index", [np.int32, np.int64])
 @pytest.mark.parametrize("penalty,schedule,d,n", [
