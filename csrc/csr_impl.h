@@ -333,9 +333,9 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
  * and the coordinate's summed gradient (*g: gsum[q], its loss part from v
  * where ratio != 0, then the approximate L2 part l2n w). Returns w. No
  * branch on l2n, so that the loops vectorize. */
-static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_sgd_end_coord)(REAL *params, double *snap, const double *gsum,
-                                           int64_t q, double scale, double U, double l1,
-                                           double l2n, double ratio, double *g)
+static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_sgd_end_coord)(
+    REAL *params, double *snap, const double *gsum, int64_t q, double scale, double U,
+    double l1, double l2n, double ratio, double *g)
 {
     double v = (double)params[q], gq = gsum[q];
     REAL w;

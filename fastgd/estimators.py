@@ -86,6 +86,7 @@ Where fastgd differs from scikit-learn on purpose
 """
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
@@ -262,6 +263,29 @@ class _AllOrNothing:
         if exc_type is not None and not self.committed:
             self.restore()
         return False
+
+
+
+# The parameters a later partial_fit call may change: fit's own loop
+# (max_iter, tol, n_iter_no_change, early_stopping, validation_fraction,
+# warm_start), those each call reads anew (class_weight, verbose, n_jobs),
+# and random_state, which seeds a model's start only. A change of any other
+# is refused (_BaseSGD._continue_training) rather than silently ignored.
+_PER_CALL_PARAMS = frozenset({"max_iter", "tol", "n_iter_no_change", "early_stopping",
+                              "validation_fraction", "warm_start", "class_weight", "verbose",
+                              "n_jobs", "random_state"})
+
+
+def _same_param(a, b):
+    """Whether two values of a parameter are the same setting (1 and 1.0 are;
+    True and 1 are not)."""
+    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real) and \
+            isinstance(a, (bool, np.bool_)) == isinstance(b, (bool, np.bool_)):
+        return a == b
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 class _BaseSGD(SparseCoefMixin, BaseEstimator):
@@ -533,6 +557,33 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                     tr.epoch > e0 for tr, e0 in zip(trainers, epochs_before)):
                 guard.commit(record)
             raise
+
+    def _training_params(self):
+        """Copies of the parameters the trainers are built from: those a
+        ``partial_fit`` continues with (every parameter but _PER_CALL_PARAMS)."""
+        return copy.deepcopy({k: v for k, v in self.get_params(deep=False).items()
+                              if k not in _PER_CALL_PARAMS})
+
+    def _continue_training(self, trainers):
+        """A later ``partial_fit``: refuse parameters changed since the
+        model was built; apply those each call reads (n_jobs)."""
+        built = getattr(self, "_built_params", None)
+        if built is not None:
+            now = self._training_params()
+            changed = [k for k in now if not _same_param(now[k], built.get(k))]
+            if changed:
+                what = ", ".join(f"{k} changed from {built.get(k)!r} to {now[k]!r}"
+                                 for k in changed)
+                raise ValueError(
+                    f"{what} since the model was built (by fit or the first "
+                    "partial_fit): partial_fit continues that training, with its loss, "
+                    "penalty, optimizer and schedule, and does not apply a changed "
+                    "parameter to it. Set it back, or call fit to train with it (with "
+                    "warm_start=True, or coef_init and intercept_init, from the current "
+                    "weights)")
+        _, omp = self._thread_split(len(trainers))
+        for tr in trainers:
+            tr.n_threads = omp
 
     def _thread_split(self, n_problems):
         """(Python threads over problems, OpenMP threads inside each)."""
@@ -861,7 +912,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                                        intercept_init)
         workers, _ = self._thread_split(len(trainers))
         tol = self._tol()
+        built = self._training_params()
+
         def record():
+            self._built_params = built
             self.classes_ = classes
             self._trainers = trainers
             self._store(trainers, [0] * len(trainers))
@@ -908,12 +962,15 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         if first:
             self._check_params()
             self._check_multi_class()
-            if self.class_weight == "balanced":
-                raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
-                                 "compute the weights on the full data with "
-                                 "sklearn.utils.compute_class_weight and pass them as a dict")
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # (every call: class_weight is read anew by each)
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
+                             "compute the weights on the full data with "
+                             "sklearn.utils.compute_class_weight and pass them as a dict")
         if _check_partial_fit_first_call(self, classes) and not first:
             first = True
+        if not first:
+            self._continue_training(self._trainers)
         X, y = self._validate(X, y, reset=first)
         if first:
             # later calls need not: a label outside classes_ is refused below
@@ -936,7 +993,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         before = [tr.epoch for tr in trainers]
         workers, _ = self._thread_split(len(trainers))
 
+        built = self._training_params()
+
         def record():
+            self._built_params = built
             self._trainers = trainers
             self._store(trainers, before)
 
@@ -1126,7 +1186,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
         trainer = self._make_trainer(X.shape[1], X.dtype, coef_init, intercept_init)
         tol = self._tol()
+        built = self._training_params()
+
         def record():
+            self._built_params = built
             self._trainers = [trainer]
             self._store(trainer, 0)
 
@@ -1159,6 +1222,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         first = not hasattr(self, "_trainers")
         if first:
             self._check_params()
+        else:
+            self._continue_training(self._trainers)
         X, y = self._validate(X, y, reset=first)
         y = np.asarray(y, dtype=np.float64)
         sw = self._sample_weight(sample_weight, X)
@@ -1170,7 +1235,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             trainer = self._trainers[0]
         before = trainer.epoch
 
+        built = self._training_params()
+
         def record():
+            self._built_params = built
             self._trainers = [trainer]
             self._store(trainer, before)
 

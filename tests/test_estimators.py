@@ -1033,3 +1033,79 @@ def test_init_shapes_as_scikit_learn_takes_them():
     y3 = np.arange(60) % 3
     with pytest.raises(ValueError, match="intercept_init must be 3 finite numbers"):
         SGDClassifier(max_iter=2).fit(X, y3, intercept_init=[np.nan, 0.0, 0.0])
+
+
+def _two_chunks(regression):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = X @ rng.standard_normal(5) + 0.1 * rng.standard_normal(120)
+    if not regression:
+        y = (y > 0).astype(int)
+    return (X[:60], y[:60]), (X[60:], y[60:])
+
+
+@pytest.mark.parametrize("make,first_kw", [(SGDClassifier, dict(classes=[0, 1])),
+                                           (SGDRegressor, {})], ids=["classifier", "regressor"])
+@pytest.mark.parametrize("built_by", ["partial_fit", "fit"])
+@pytest.mark.parametrize("change", [
+    dict(alpha=0.5), dict(eta0=0.5, learning_rate="constant"), dict(fit_intercept=False),
+    dict(penalty="l1"), dict(shuffle=False), dict(optimizer="adam"), dict(batch_size=4)])
+def test_partial_fit_refuses_a_training_parameter_changed_since_the_model_was_built(
+        make, first_kw, built_by, change):
+    """partial_fit continues the training the model was built with (its loss,
+    penalty, optimizer, schedule): a parameter changed with set_params since
+    then is refused with its name and both values, and the call leaves the
+    model as it was (it was silently ignored before). Set back, the training
+    continues as if nothing had happened."""
+    (X1, y1), (X2, y2) = _two_chunks(regression=make is SGDRegressor)
+    est = make(max_iter=5, tol=None, random_state=0)
+    if built_by == "fit":
+        est.fit(X1, y1)
+    else:
+        est.partial_fit(X1, y1, **first_kw)
+    before = copy.deepcopy(est.get_params())
+    untouched = copy.deepcopy(est)
+    est.set_params(**change)
+    changed = sorted(k for k in change if not (before[k] == change[k]))
+    with pytest.raises(ValueError, match=f"{changed[0]} changed from "):
+        est.partial_fit(X2, y2)
+    np.testing.assert_array_equal(est.coef_, untouched.coef_)
+    assert est.t_ == untouched.t_
+    est.set_params(**before)
+    est.partial_fit(X2, y2)
+    untouched.partial_fit(X2, y2)
+    np.testing.assert_array_equal(est.coef_, untouched.coef_)
+    # fit builds a model anew, with the parameters as they are then
+    est.set_params(**change).fit(X1, y1)
+    est.partial_fit(X2, y2)
+
+
+def test_partial_fit_refuses_an_optimizer_object_changed_in_place():
+    (X1, y1), (X2, y2) = _two_chunks(regression=False)
+    opt = Adam(lr=0.01)
+    est = SGDClassifier(optimizer=opt, random_state=0).partial_fit(X1, y1, classes=[0, 1])
+    opt.lr = 0.1
+    with pytest.raises(ValueError, match="optimizer changed from Adam"):
+        est.partial_fit(X2, y2)
+
+
+def test_partial_fit_takes_the_per_call_parameters_anew():
+    """Parameters of fit's own loop, verbose, random_state and n_jobs may
+    change between partial_fit calls; class_weight and n_jobs apply to the
+    next call (n_jobs: the trainers' threads), 'balanced' is refused on any
+    call."""
+    (X1, y1), (X2, y2) = _two_chunks(regression=False)
+    kw = dict(random_state=0, shuffle=False)
+    plain = SGDClassifier(**kw).partial_fit(X1, y1, classes=[0, 1]).partial_fit(X2, y2)
+    est = SGDClassifier(**kw).partial_fit(X1, y1, classes=[0, 1])
+    est.set_params(max_iter=3, tol=None, n_iter_no_change=2, early_stopping=True,
+                   validation_fraction=0.3, warm_start=True, verbose=0, random_state=7,
+                   n_jobs=2, class_weight={0: 1.0, 1: 3.0})
+    est.partial_fit(X2, y2)
+    assert all(tr.n_threads == fastgd.solver.effective_n_threads(2) for tr in est._trainers)
+    weighted = SGDClassifier(**kw).partial_fit(X1, y1, classes=[0, 1])
+    weighted.set_params(class_weight={0: 1.0, 1: 3.0}).partial_fit(X2, y2)
+    np.testing.assert_allclose(est.coef_, weighted.coef_, rtol=1e-12)
+    assert not np.allclose(est.coef_, plain.coef_)
+    with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
+        est.set_params(class_weight="balanced").partial_fit(X2, y2)
