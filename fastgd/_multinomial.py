@@ -24,7 +24,7 @@ import numpy as np
 from fastgd.backends import EpochProblem, EpochStats
 from fastgd.penalties import soft_threshold
 from fastgd import solver
-from fastgd.solver import Trainer
+from fastgd.solver import Trainer, _store_init
 
 __all__ = ["MultinomialTrainer", "softmax_loss", "reference_epoch"]
 
@@ -227,12 +227,12 @@ class MultinomialTrainer(Trainer):
                                  f"{coef.shape}")
             if not np.all(np.isfinite(coef)):
                 raise ValueError("coef_init contains NaN or infinity")
-            params[:n_features] = coef.T
+            _store_init(params[:n_features], coef.T, "coef_init")
         if intercept_init is not None:
             b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
             if b.shape != (K,) or not np.all(np.isfinite(b)):
                 raise ValueError(f"intercept_init must be {K} finite numbers")
-            params[n_features] = b
+            _store_init(params[n_features], b, "intercept_init")
         self.params = params
         self.avg = params.copy() if self.average_start >= 0 else None
         self.state = self.optimizer.init_state(params.size, dtype)

@@ -428,7 +428,12 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if not reset and hasattr(self, "_trainers"):
             dtype = self._trainers[0].params.dtype
             if X.dtype != dtype:  # partial_fit keeps the dtype of its first call
-                X = X.astype(dtype)
+                try:
+                    with np.errstate(over="raise"):
+                        X = X.astype(dtype)
+                except FloatingPointError:
+                    raise ValueError(f"X holds values beyond the range of {dtype.name}, the "
+                                     "dtype of this model (from its first call's X)") from None
         return X, y
 
     def _sample_weight(self, sample_weight, X):

@@ -113,6 +113,17 @@ def _kept_gsum(size):
             _gsum_reuse.sums = sums
 
 
+def _store_init(dest, values, name):
+    """``dest[...] = values`` (finite float64) in the model's dtype; a
+    ValueError naming ``name`` where a value is beyond that dtype's range."""
+    try:
+        with np.errstate(over="raise"):
+            dest[...] = values
+    except FloatingPointError:
+        raise ValueError(f"{name} holds values beyond the range of {dest.dtype.name}, the "
+                         "model's dtype (that of X)") from None
+
+
 class ModelCopy(tuple):
     """What :meth:`Trainer.copy_model` returns: a tuple of copies of the
     model's arrays (params, the state rows in use, avg or None), with
@@ -393,12 +404,12 @@ class Trainer:
                                  "features")
             if not np.all(np.isfinite(coef)):
                 raise ValueError("coef_init contains NaN or infinity")
-            params[:n_features] = coef
+            _store_init(params[:n_features], coef, "coef_init")
         if intercept_init is not None:
             b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
             if b.shape[0] != 1 or not np.isfinite(b[0]):
                 raise ValueError("intercept_init must be one finite number")
-            params[n_features] = b[0]
+            _store_init(params[n_features:], b, "intercept_init")
         self.params = params
         self.avg = params.copy() if self.average_start >= 0 else None
         self.state = self.optimizer.init_state(n_features + 1, dtype)

@@ -6,6 +6,7 @@ for C-contiguous float data, without being copied.
 """
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import fastgd
 from fastgd.backends import cpu as cpu_backend
@@ -818,3 +819,35 @@ def test_estimator_inputs_never_modified(data, labels):
     _clf().partial_fit(X, labels, classes=[0, 1], sample_weight=sw)
     for a, b in zip((X, y, labels, sw), copies):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [_reg, _clf], ids=["regressor", "classifier"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_partial_fit_refuses_values_beyond_the_models_float32(data, labels, make, sparse):
+    """A float32 model's later partial_fit casts float64 X to float32: a
+    finite value beyond float32's range is refused as such (it became inf and
+    read as a diverged model's 'smaller steps' before), the model unchanged."""
+    X, y = data
+    target = y if make is _reg else labels
+    kw = {} if make is _reg else dict(classes=[0, 1])
+    est = make().partial_fit(X.astype(np.float32), target, **kw)
+    coef = est.coef_.copy()
+    big = X.copy()
+    big[3, 1] = 1e39
+    with pytest.raises(ValueError, match="X holds values beyond the range of float32"):
+        est.partial_fit(sp.csr_matrix(big) if sparse else big, target)
+    np.testing.assert_array_equal(est.coef_, coef)
+
+
+@pytest.mark.parametrize("multi_class", ["ovr", "multinomial"])
+@pytest.mark.parametrize("what", ["coef_init", "intercept_init"])
+def test_init_values_beyond_float32_are_refused(data, multi_class, what):
+    X, _ = data
+    y = np.arange(X.shape[0]) % 3
+    init = dict(coef_init=np.zeros((3, 3)), intercept_init=np.zeros(3))
+    init[what][1] = 1e39
+    with pytest.raises(ValueError, match=f"{what} holds values beyond the range of float32"):
+        _clf(multi_class=multi_class, loss="log_loss").fit(X.astype(np.float32), y,
+                                                           **{what: init[what]})
+    # float64 holds them: a fit, however large its start
+    _clf(multi_class=multi_class, loss="log_loss").fit(X, y, **{what: init[what]})
