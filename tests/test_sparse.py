@@ -507,6 +507,30 @@ def test_ftrl_dense_csr_and_reference_agree(monkeypatch, dtype, batch_size, step
         assert_close(tr.state, ref.state, dtype, what + " state")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("l1", [0.0, 1.0])
+@pytest.mark.parametrize("chunk_rows", [None, 20])
+def test_ftrl_csr_run_that_starts_at_a_new_step_size(monkeypatch, dtype, l1, chunk_rows):
+    """FTRL's fused CSR rows (csr_ftrl_rows: batch 1, a step size constant
+    over the run) bring every column's w to the run's step size: after the
+    first row's step, whose margin and update read the weights of the step
+    before, as the dense step does. Here the step size halves at step 80,
+    the start of the second epoch (and, in chunks of 20 rows, of a chunk).
+    Before the fix the CSR model was 1e-2 off."""
+    from fastgd.optim import FTRL
+    from fastgd.schedules import Step
+
+    monkeypatch.setattr(Trainer, "chunk_rows", chunk_rows)
+    X, y = make_sparse(n=80, d=40, dtype=dtype)
+    kw = dict(loss="log_loss", optimizer=FTRL(lr=0.1, l1=l1), penalty=None, batch_size=1,
+              shuffle=False, schedule=Step(step_size=80, gamma=0.5), random_state=0)
+    ref = train(X.toarray(), y, backend="reference", **kw)
+    csr = train(X, y, **kw)
+    assert ref.history.lr[0] != ref.history.lr[1]
+    assert_close(csr.params, ref.params, dtype, "csr")
+    assert_close(csr.state, ref.state, dtype, "csr state")
+
+
 def test_ftrl_exact_zeros():
     X, y = make_sparse(n=200, d=60)
     res = fastgd.fit(X, y, loss="log_loss", optimizer="ftrl", lr=0.3, penalty=None,
