@@ -39,6 +39,23 @@ def test_threadpool_limits_are_respected():
     assert effective_n_threads(None) == 1       # scikit-learn's convention: opt in to threads
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: the limit changes nothing")
+def test_threadpool_limits_hold_for_a_process_first_fit():
+    """threadpoolctl limits only the OpenMP runtimes already loaded: `import
+    fastgd` loads the core's, so a limit entered right after it holds for
+    the process's first fit (the core loaded inside the block before, and
+    that fit ran on every CPU)."""
+    code = ("import fastgd\n"
+            "from threadpoolctl import threadpool_limits\n"
+            "with threadpool_limits(1, user_api='openmp'):\n"
+            "    from fastgd.backends.cpu import max_threads\n"
+            "    from fastgd.solver import effective_n_threads\n"
+            "    print(max_threads(), effective_n_threads(-1))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=child_env(), cwd=CHILD_CWD,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["1", "1"]
+
+
 def test_n_jobs_never_above_the_openmp_limit():
     limit = cpu_backend.max_threads()
     assert effective_n_threads(10**6) == limit
