@@ -329,11 +329,12 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
     return mode;
 }
 
-/* csr_sgd_rows' end, coordinate q: v's L1 catch-up, w = scale v stored,
+/* The end of a run in SCALED mode (csr_sgd_rows, the general loop),
+ * coordinate q: v's L1 catch-up, w = scale v stored,
  * and the coordinate's summed gradient (*g: gsum[q], its loss part from v
  * where ratio != 0, then the approximate L2 part l2n w). Returns w. No
  * branch on l2n, so that the loops vectorize. */
-static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_sgd_end_coord)(
+static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_scaled_end_coord)(
     REAL *params, double *snap, const double *gsum, int64_t q, double scale, double U,
     double l1, double l2n, double ratio, double *g)
 {
@@ -349,12 +350,12 @@ static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_sgd_end_coord)(
     return (double)w;
 }
 
-/* csr_sgd_end_coord over all d coordinates, taking the end sums and
+/* csr_scaled_end_coord over all d coordinates, taking the end sums and
  * clearing gsum (cfg->end_sums). gsum is cleared by a store to every entry
  * (as the pass without the sums stores its value), not only where non-zero:
  * a branch would stop the vectorization. Always inlined, so that a caller's
  * constant l1 and ratio remove their branches. */
-static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_sgd_end_sums)(
+static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
     REAL *restrict params, double *restrict snap, double *restrict gsum, int64_t d,
     double scale, double U, double l1, double l2n, double ratio, fgd_stats *end)
 {
@@ -363,8 +364,8 @@ static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_sgd_end_sums)(
     FGD_SIMD_SUMS(w2, wa, g2)
     for (q = 0; q < d; q++) {
         double g;
-        const double w = FN(csr_sgd_end_coord)(params, snap, gsum, q, scale, U, l1, l2n, ratio,
-                                               &g);
+        const double w = FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
+                                                  ratio, &g);
         w2 += w * w;
         wa += fabs(w);
         g2 += g * g;
@@ -545,13 +546,13 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
                 /* without L1 or the ratio (wide partial_fit chunks): constants,
                  * a body without branches that the compiler vectorizes */
                 if (l1 == 0.0 && !ratio_gsum)
-                    FN(csr_sgd_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, end);
+                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, end);
                 else
-                    FN(csr_sgd_end_sums)(params, snap, gsum, d, scale, U, l1, l2n,
+                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, l1, l2n,
                                          ratio_gsum ? ratio : 0.0, end);
             } else {
                 for (q = 0; q < d; q++)
-                    FN(csr_sgd_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
+                    FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
                                           ratio_gsum ? ratio : 0.0, &gsum[q]);
             }
         }
@@ -1520,16 +1521,23 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
 
     /* End of the epoch: every column up to date, the model complete. */
     if (!abort_flag) {
-        if (scaled && nb > 0)
-            FN(csr_fold_scale)(c, params, snap, d, scale, U);
-        else if (!scaled && !(L.mode == FGD_LAZY_IDENTITY && !end_asum)) {   /* see csr_catch_up */
+        if (scaled && nb > 0) {
+            /* one pass: the fold and gsum's approximate L2 part (see
+             * fastgd_csr.h), or with c->end_sums the end sums */
+            const double l2n = c->l2 * (double)(t - t0);
+            if (c->end_sums)
+                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, c->l1, l2n, 0.0, &end);
+            else
+                for (j = 0; j < d; j++)
+                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, c->l1, l2n, 0.0,
+                                             &gsum[j]);
+        } else if (!scaled && !(L.mode == FGD_LAZY_IDENTITY && !end_asum)) {
+            /* (see csr_catch_up) */
             lanes.on = fgd_lazy_lanes_apply(&L, end_asum);
             for (j = 0; j < d; j++)
                 FN(csr_lanes_add)(&lanes, &L, params, state, D, gsum, end_asum, j, last[j], t);
             FN(csr_lanes_flush)(&lanes, &L, params, state, D, gsum, t);
         }
-        if (scaled && nb > 0 && c->l2 > 0.0)
-            for (j = 0; j < d; j++) gsum[j] += c->l2 * (double)(t - t0) * (double)params[j];
         if (asum) FN(csr_average_end)(avg, asum, D, t, c->average_start);
     }
     fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);

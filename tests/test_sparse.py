@@ -990,19 +990,21 @@ def test_averaging_leaves_the_gradient_norm_of_the_iterates_alone(batch_size, d,
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index", [np.int32, np.int64])
-@pytest.mark.parametrize("penalty,schedule,d,n", [
-    ("l2", "optimal", 4000, 60),         # few values: gsum per value, no L1
-    ("elasticnet", "optimal", 4000, 60),  # with the L1 catch-up
-    ("l2", "optimal", 40, 200),           # many values: gsum's loss part from v
-    (None, "invscaling", 4000, 60)])      # no L2 part
+@pytest.mark.parametrize("penalty,schedule,d,n,batch_size", [
+    ("l2", "optimal", 4000, 60, 1),          # few values: gsum per value, no L1
+    ("elasticnet", "optimal", 4000, 60, 1),  # with the L1 catch-up
+    ("l2", "optimal", 40, 200, 1),           # many values: gsum's loss part from v
+    (None, "invscaling", 4000, 60, 1),       # no L2 part
+    ("elasticnet", "invscaling", 4000, 60, 4)])   # L1 mini-batches: the general loop
 def test_end_sums_are_those_of_the_model_and_the_gradient(dtype, index, penalty, schedule,
-                                                          d, n):
-    """run_epoch(..., end_sums=True) on plain SGD at batch size 1 (the loop of
-    a wide model's partial_fit chunks): the EpochStats carry the weights' sum
-    of squares and of absolute values and the squared norm of the summed
-    gradient, as NumPy takes them after the same epoch run without end_sums
-    (to 1e-12: another order of summation), and gsum is left zero; the
-    weights are the same bits."""
+                                                          d, n, batch_size):
+    """run_epoch(..., end_sums=True) on plain SGD in SCALED mode (csr_sgd_rows,
+    the loop of a wide model's partial_fit chunks, and the general loop's L1
+    mini-batches): the EpochStats carry the weights' sum of squares and of
+    absolute values and the squared norm of the summed gradient, as NumPy
+    takes them after the same epoch run without end_sums (to 1e-12: another
+    order of summation), and gsum is left zero; the weights are the same
+    bits."""
     from fastgd.backends import cpu
 
     X, y = make_sparse(n=n, d=d, density=0.08 if d == 40 else 0.003, dtype=dtype)
@@ -1010,7 +1012,8 @@ def test_end_sums_are_those_of_the_model_and_the_gradient(dtype, index, penalty,
     X.indptr = X.indptr.astype(index)
     ys, _ = encode_binary(y, X.shape[0])
     tr = Trainer(loss="log_loss", optimizer="sgd", schedule=schedule, lr=0.05,
-                 penalty=penalty, alpha=0.01, l1_ratio=0.3, batch_size=1, random_state=0)
+                 penalty=penalty, alpha=0.01, l1_ratio=0.3, batch_size=batch_size,
+                 random_state=0)
     tr.init_model(d, dtype)
     tr.run(X, ys, None, epochs=1)   # a model that is not all zero
     problem = tr._problem(X, ys, None, 1)
