@@ -198,6 +198,11 @@ class MultinomialTrainer(Trainer):
     def __init__(self, n_classes, **kwargs):
         if "loss" in kwargs:
             raise TypeError("MultinomialTrainer's loss is always softmax cross-entropy")
+        if kwargs.get("hogwild"):
+            # refused rather than ignored: the softmax epochs have no lock-free mode
+            raise ValueError("hogwild=True is not available for the multinomial (softmax) "
+                             "model: its CSR epochs run deterministically (mini-batches "
+                             "on n_jobs threads)")
         super().__init__(loss="log_loss", **kwargs)
         if int(n_classes) < 2:
             raise ValueError(f"n_classes must be >= 2, got {n_classes!r}")

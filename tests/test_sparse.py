@@ -914,6 +914,11 @@ def test_hogwild_takes_no_step_for_rows_of_weight_zero(penalty):
     assert_close(hog.params, serial.params, np.float64, "hogwild vs serial")
 
 
+def test_multinomial_refuses_hogwild():
+    with pytest.raises(ValueError, match="hogwild=True is not available for the multinomial"):
+        MultinomialTrainer(3, batch_size=1, n_jobs=2, hogwild=True)
+
+
 def test_hogwild_needs_batch_size_one():
     X, y = _data()
     with pytest.raises(ValueError, match="batch_size=1"):
