@@ -141,7 +141,10 @@ def _fit(args):
     if res.classes_ is not None:
         print(f"training accuracy {np.mean(res.predict(X) == y):.4f}")
     if args.output:
-        save_model(args.output, res, args.loss, zero_based=zero_based)
+        from fastgd.io import is_csv
+
+        save_model(args.output, res, args.loss, zero_based=zero_based,
+                   label_column=args.label_column if is_csv(args.data) else None)
         print(f"model saved to {args.output}")
     return 0
 
@@ -152,15 +155,21 @@ def _predict(args):
     from fastgd.io import load_data, load_model, load_model_info
 
     model = load_model(args.model)
+    info = load_model_info(args.model)
     if args.zero_based is not None:
         zero_based = ZERO_BASED[args.zero_based]
     else:
         # The training file's convention; models saved before it was recorded
         # (or fitted on CSV/.npz data) fall back to guessing per file.
-        zero_based = load_model_info(args.model)["zero_based"]
+        zero_based = info["zero_based"]
         if zero_based is None:
             zero_based = "auto"
-    X, y = load_data(args.data, label_column=args.label_column,
+    # the training CSV file's label column unless told: with another one the
+    # columns would be silently permuted
+    label_column = args.label_column
+    if label_column is None:
+        label_column = 0 if info["label_column"] is None else info["label_column"]
+    X, y = load_data(args.data, label_column=label_column,
                      n_features=model.coef_.shape[0], zero_based=zero_based)
     pred = model.predict(X)
     if args.output:
@@ -242,9 +251,11 @@ def build_parser():
 
     p = sub.add_parser("predict", help="predict with a saved model")
     p.add_argument("model", help="a model saved by 'fastgd fit -o'")
-    p.add_argument("data", help="data file, as for 'fastgd fit' (its labels are ignored)")
-    p.add_argument("--label-column", type=int, default=0, metavar="COLUMN",
-                   help="CSV: the label's column (default 0; negative counts from the end)")
+    p.add_argument("data", help="data file, as for 'fastgd fit', with its label column (the "
+                   "labels are not used)")
+    p.add_argument("--label-column", type=int, default=None, metavar="COLUMN",
+                   help="CSV: the label's column (negative counts from the end; default: the "
+                   "model's training file's, 0 for models that did not record it)")
     p.add_argument("--zero-based", choices=tuple(ZERO_BASED), default=None,
                    help="svmlight: feature indices start at 0 (yes) or 1 (no) or, auto, at 0 "
                    "when the file uses index 0 (default: as the model's training file; auto "
@@ -273,8 +284,12 @@ def main(argv=None):
         return args.func(args)
     # A diverging fit is bad input too (a step size too large for the data):
     # DivergenceError is a FloatingPointError, not a ValueError.
-    except (ValueError, TypeError, OSError, DivergenceError) as exc:
+    except (ValueError, TypeError, OSError, OverflowError, DivergenceError) as exc:
         print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"fastgd {args.command}: error: out of memory (a very large number of "
+              "features, e.g. from a huge svmlight feature index?)", file=sys.stderr)
         return 2
 
 

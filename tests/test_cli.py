@@ -360,3 +360,86 @@ def test_on_divergence_backoff_option(tmp_path, binary_data, capsys):
     assert main(args) == 2
     assert "diverged" in capsys.readouterr().err
     assert main(args + ["--on-divergence", "backoff"]) == 0
+
+
+def _error(capsys, argv):
+    """Run the command; assert exit status 2 and return its one-line error."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_unreadable_model_files_are_one_line_errors(tmp_path, capsys):
+    train = tmp_path / "train.svm"
+    train.write_text("1 1:0.5 2:1\n-1 1:-0.5 3:2\n")
+    model = tmp_path / "model.npz"
+    assert main(["fit", str(train), "-o", str(model)]) == 0
+    raw = model.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[:100])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    flipped = bytearray(raw)
+    flipped[200] ^= 255
+    (tmp_path / "crc.npz").write_bytes(bytes(flipped))
+    np.savez(tmp_path / "noint.npz", coef=np.ones(3), intercept=np.array([]),
+             loss=np.array("log_loss"))
+    np.savez(tmp_path / "onecls.npz", coef=np.ones(3), intercept=np.array([0.0]),
+             loss=np.array("log_loss"), classes=np.array([1]))
+    np.savez(tmp_path / "nancoef.npz", coef=np.array([1.0, np.nan, 0.0]),
+             intercept=np.array([0.0]), loss=np.array("log_loss"))
+    for name in ("trunc", "empty", "crc", "noint", "onecls", "nancoef"):
+        err = _error(capsys, ["predict", str(tmp_path / f"{name}.npz"), str(train)])
+        assert "not a fastgd model file" in err, err
+    # arguments swapped: a text file as the model, without NumPy's advice to
+    # load it unsafely as a pickle
+    err = _error(capsys, ["predict", str(train), str(model)])
+    assert "not a fastgd model file" in err and "pickle" not in err
+    err = _error(capsys, ["fit", str(tmp_path / "trunc.npz")])
+    assert "not a .npz data file" in err
+
+
+def test_a_huge_svmlight_index_is_a_one_line_error(tmp_path, capsys):
+    data = tmp_path / "big.svm"
+    data.write_text("1 2147483648:1\n-1 1:2\n")
+    assert "a feature index is too large" in _error(capsys, ["fit", str(data)])
+
+
+@pytest.mark.parametrize("kind", ["complex", "bool", "datetime"])
+def test_npz_data_keeps_the_dtype_policy(tmp_path, capsys, kind):
+    """X of a .npz file meets fastgd.fit's dtype checks before any cast (the
+    cast made numbers of complex, bool and datetime X, which trained)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3))
+    X = {"complex": X + 1j * X, "bool": X > 0,
+         "datetime": np.arange(60).reshape(20, 3).astype("datetime64[s]")}[kind]
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(20) % 2)
+    assert "X" in _error(capsys, ["fit", str(tmp_path / "d.npz")])
+
+
+def test_csv_with_a_byte_order_mark_keeps_its_first_row(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf1,0.5,1\n0,1,2\n1,2,0\n")
+    X, y = load_data(str(path))
+    assert X.shape == (3, 2)
+    np.testing.assert_array_equal(y, [1, 0, 1])
+
+
+def test_predict_reads_a_csv_with_the_training_files_label_column(tmp_path, capsys):
+    """The model records the training CSV file's label column; predict uses it
+    unless told otherwise (with column 0 the columns were silently permuted)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = (X @ [1.0, -2.0, 0.5] > 0).astype(int)
+    path = tmp_path / "last.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",")
+    model = tmp_path / "m.npz"
+    assert main(["fit", str(path), "--label-column", "-1", "--loss", "log_loss", "--seed", "0",
+                 "-o", str(model)]) == 0
+    assert load_model_info(str(model))["label_column"] == -1
+    capsys.readouterr()
+    assert main(["predict", str(model), str(path)]) == 0
+    implied = capsys.readouterr().out
+    assert main(["predict", str(model), str(path), "--label-column", "-1"]) == 0
+    assert capsys.readouterr().out == implied
+    expected = load_model(str(model)).predict(X)
+    assert implied.split() == [str(v) for v in expected]
