@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -75,6 +76,8 @@ def _config(args):
 def _bench(args):
     from fastgd.bench import main as bench_main
 
+    if args.json:
+        _check_writable(args.json)
     return bench_main(args)
 
 
@@ -103,7 +106,8 @@ def _load_training_data(args, dtype):
     X, y, used = load_svmlight(args.data, dtype=dtype, zero_based=zero_based)
     if zero_based == "auto":
         # The guess is per file: say what it was, and how to overrule it.
-        how = ("the file uses index 0" if used else
+        how = ("the file has no feature" if X.nnz == 0 else
+               "the file uses index 0" if used else
                "the file has no index 0; pass --zero-based yes if it is zero-based")
         print(f"svmlight feature indices read as {'zero' if used else 'one'}-based ({how})")
     return X, y, used
@@ -116,12 +120,26 @@ def _average(args):
     return args.average
 
 
+def _check_writable(path):
+    """An OSError now, before the work, where ``path`` cannot be written later."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OSError(f"cannot write {path!r}: it is a directory")
+    if not os.path.isdir(parent):
+        raise OSError(f"cannot write {path!r}: no such directory {parent!r}")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and
+                                          not os.access(path, os.W_OK)):
+        raise OSError(f"cannot write {path!r}: permission denied")
+
+
 def _fit(args):
     import numpy as np
 
     from fastgd.io import save_model
     from fastgd.solver import fit
 
+    if args.output:
+        _check_writable(args.output)
     dtype = np.float32 if args.float32 else np.float64
     X, y, zero_based = _load_training_data(args, dtype)
     start = time.perf_counter()
@@ -154,6 +172,8 @@ def _predict(args):
 
     from fastgd.io import load_data, load_model, load_model_info
 
+    if args.output:
+        _check_writable(args.output)
     model = load_model(args.model)
     info = load_model_info(args.model)
     if args.zero_based is not None:
@@ -282,6 +302,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (`fastgd predict ... | head`): stop quietly, and
+        # keep Python's flush at exit from failing again (as its docs advise)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     # A diverging fit is bad input too (a step size too large for the data):
     # DivergenceError is a FloatingPointError, not a ValueError.
     except (ValueError, TypeError, OSError, OverflowError, DivergenceError) as exc:

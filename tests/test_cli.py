@@ -443,3 +443,44 @@ def test_predict_reads_a_csv_with_the_training_files_label_column(tmp_path, caps
     assert capsys.readouterr().out == implied
     expected = load_model(str(model)).predict(X)
     assert implied.split() == [str(v) for v in expected]
+
+
+@pytest.mark.parametrize("where", ["missing_dir", "a_dir"])
+def test_an_unwritable_output_is_refused_before_the_work(tmp_path, capsys, where):
+    train = tmp_path / "train.svm"
+    train.write_text("1 1:0.5 2:1\n-1 1:-0.5 3:2\n")
+    out = tmp_path / "nope" / "m.npz" if where == "missing_dir" else tmp_path
+    err = _error(capsys, ["fit", str(train), "-o", str(out)])
+    assert "cannot write" in err
+    assert "fitted" not in capsys.readouterr().out   # refused before the fit
+    model = tmp_path / "m.npz"
+    assert main(["fit", str(train), "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert "cannot write" in _error(capsys, ["predict", str(model), str(train), "-o", str(out)])
+
+
+def test_a_closed_pipe_stops_predict_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from _subprocess import CHILD_CWD, child_env
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 2))
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.column_stack([(X[:, 0] > 0).astype(int), X]), delimiter=",")
+    model = tmp_path / "m.npz"
+    assert main(["fit", str(path), "--loss", "log_loss", "--epochs", "1", "-o", str(model)]) == 0
+    cmd = (f"{sys.executable} -m fastgd predict {model} {path} | head -1")
+    done = subprocess.run(["bash", "-c", cmd], env=child_env(), cwd=CHILD_CWD,
+                          capture_output=True, text=True, timeout=120)
+    assert len(done.stdout.split()) == 1
+    assert "error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_svmlight_without_features_says_so(tmp_path, capsys):
+    path = tmp_path / "nofeat.svm"
+    path.write_text("1\n-1\n")
+    main(["fit", str(path)])
+    out = capsys.readouterr().out
+    assert "the file has no feature" in out and "uses index 0" not in out
