@@ -265,7 +265,6 @@ class _AllOrNothing:
         return False
 
 
-
 # The parameters a later partial_fit call may change: fit's own loop
 # (max_iter, tol, n_iter_no_change, early_stopping, validation_fraction,
 # warm_start), those each call reads anew (class_weight, verbose, n_jobs),
@@ -569,15 +568,25 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return copy.deepcopy({k: v for k, v in self.get_params(deep=False).items()
                               if k not in _PER_CALL_PARAMS})
 
+    def _recorded_params(self, first):
+        """The parameters a partial_fit records as those the model was built
+        with: taken now on a first call, else those recorded (a later call
+        has refused any change; a model unpickled from a version that did
+        not record them records them now)."""
+        built = None if first else getattr(self, "_built_params", None)
+        return self._training_params() if built is None else built
+
     def _continue_training(self, trainers):
         """A later ``partial_fit``: refuse parameters changed since the
         model was built; apply those each call reads (n_jobs)."""
         built = getattr(self, "_built_params", None)
         if built is not None:
-            now = self._training_params()
-            changed = [k for k in now if not _same_param(now[k], built.get(k))]
+            # (the attributes themselves: get_params and a copy cost a tenth
+            # of a short call)
+            now = {k: getattr(self, k) for k in built}
+            changed = [k for k in now if not _same_param(now[k], built[k])]
             if changed:
-                what = ", ".join(f"{k} changed from {built.get(k)!r} to {now[k]!r}"
+                what = ", ".join(f"{k} changed from {built[k]!r} to {now[k]!r}"
                                  for k in changed)
                 raise ValueError(
                     f"{what} since the model was built (by fit or the first "
@@ -997,8 +1006,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             trainers = self._trainers
         before = [tr.epoch for tr in trainers]
         workers, _ = self._thread_split(len(trainers))
-
-        built = self._training_params()
+        built = self._recorded_params(first)
 
         def record():
             self._built_params = built
@@ -1239,8 +1247,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         else:
             trainer = self._trainers[0]
         before = trainer.epoch
-
-        built = self._training_params()
+        built = self._recorded_params(first)
 
         def record():
             self._built_params = built
