@@ -549,11 +549,11 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
                     FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, end);
                 else
                     FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, l1, l2n,
-                                         ratio_gsum ? ratio : 0.0, end);
+                                            ratio_gsum ? ratio : 0.0, end);
             } else {
                 for (q = 0; q < d; q++)
                     FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
-                                          ratio_gsum ? ratio : 0.0, &gsum[q]);
+                                             ratio_gsum ? ratio : 0.0, &gsum[q]);
             }
         }
     }
@@ -791,7 +791,8 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
 static int64_t FN(csr_hogwild_sgd)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                                    int64_t n, int64_t d, const double *y, const double *sw,
                                    const int64_t *order, REAL *params, double *gsum,
-                                   const fgd_config *c, const fgd_lazy *L, int64_t t0, int64_t *last, int nthreads, double *loss_sum,
+                                   const fgd_config *c, const fgd_lazy *L, int64_t t0,
+                                   int64_t *last, int nthreads, double *loss_sum,
                                    double *weight_sum, double *lr_last, int *abort)
 {
     const double l1 = c->l1, l2 = c->l2;

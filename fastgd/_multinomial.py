@@ -259,14 +259,6 @@ class MultinomialTrainer(Trainer):
         return {name: self.state[k, :d * K].reshape(d, K).T.copy()
                 for k, name in enumerate(names)}
 
-    def penalty_value(self, coef, sum_squares=None, sum_abs=None):
-        coef = np.asarray(coef, dtype=np.float64)
-        if sum_squares is None:
-            sum_squares = float(np.einsum("i,i->", coef.ravel(), coef.ravel()))
-        if sum_abs is None:
-            sum_abs = float(np.abs(coef).sum())
-        return 0.5 * self.l2 * sum_squares + self.penalty.l1 * sum_abs
-
     def _sample_loss(self, Xs, ys, ws):
         """The weighted mean softmax cross-entropy of the current model on ``Xs``
         (the divergence test's reference, as Trainer's for one weight vector)."""

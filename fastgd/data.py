@@ -157,6 +157,19 @@ def _is_text_or_bool(v):
     return isinstance(v, (str, bytes, bool, np.bool_, np.str_, np.bytes_))
 
 
+def astype_in_range(a, dtype, name, whose):
+    """``a`` (an array or a sparse matrix) as ``dtype``, a copy; a ValueError
+    naming ``name`` where a value is beyond that dtype's range, which the
+    cast would make infinite after the finiteness checks (``whose``: whose
+    dtype it is, for the message)."""
+    try:
+        with np.errstate(over="raise"):
+            return a.astype(dtype)
+    except FloatingPointError:
+        raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype).name}, "
+                         f"{whose}") from None
+
+
 def check_numeric_dtype(a, name="X", bool_hint=""):
     """Refuse the dtypes fastgd does not convert; return ``a`` unchanged.
 

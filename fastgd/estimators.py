@@ -106,7 +106,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastgd.data import (check_numeric_dtype, check_shuffle, check_sparse,
+from fastgd.data import (astype_in_range, check_numeric_dtype, check_shuffle, check_sparse,
                          check_sparse_structure, extreme_weights, scaled_sample_weight,
                          weights_of_mean_one)
 from fastgd.optim import Optimizer, get_optimizer
@@ -427,12 +427,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if not reset and hasattr(self, "_trainers"):
             dtype = self._trainers[0].params.dtype
             if X.dtype != dtype:  # partial_fit keeps the dtype of its first call
-                try:
-                    with np.errstate(over="raise"):
-                        X = X.astype(dtype)
-                except FloatingPointError:
-                    raise ValueError(f"X holds values beyond the range of {dtype.name}, the "
-                                     "dtype of this model (from its first call's X)") from None
+                X = astype_in_range(X, dtype, "X",
+                                    "the dtype of this model (from its first call's X)")
         return X, y
 
     def _sample_weight(self, sample_weight, X):

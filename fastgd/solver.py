@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from fastgd.backends import EpochProblem, EpochStats, get_backend
-from fastgd.data import (DEFAULT_SHUFFLE_BLOCK, base_seed, check_data, check_labels,
-                         check_shuffle, check_targets, epoch_seed, scaled_sample_weight)
+from fastgd.data import (DEFAULT_SHUFFLE_BLOCK, astype_in_range, base_seed, check_data,
+                         check_labels, check_shuffle, check_targets, epoch_seed,
+                         scaled_sample_weight)
 from fastgd.losses import get_loss
 from fastgd.optim import get_optimizer
 from fastgd.penalties import get_penalty
@@ -116,12 +117,7 @@ def _kept_gsum(size):
 def _store_init(dest, values, name):
     """``dest[...] = values`` (finite float64) in the model's dtype; a
     ValueError naming ``name`` where a value is beyond that dtype's range."""
-    try:
-        with np.errstate(over="raise"):
-            dest[...] = values
-    except FloatingPointError:
-        raise ValueError(f"{name} holds values beyond the range of {dest.dtype.name}, the "
-                         "model's dtype (that of X)") from None
+    dest[...] = astype_in_range(values, dest.dtype, name, "the model's dtype (that of X)")
 
 
 class ModelCopy(tuple):
@@ -665,7 +661,8 @@ class Trainer:
             zero = self._zero_model_loss(ys, ws if self.loss.is_classification else None,
                                          y, sw)
             ref = max(current, zero) + self.penalty_value(
-                self.params[:d], getattr(copy, "coef_sq", None), getattr(copy, "coef_abs", None))
+                self.params[:d], getattr(copy, "coef_sq", None),
+                getattr(copy, "coef_abs", None))
         return ref if math.isfinite(ref) and ref > 0 else None
 
     def _sample_loss(self, Xs, ys, ws):
@@ -778,12 +775,9 @@ class Trainer:
             else:
                 part, part_order = problem, np.arange(r0, r1, dtype=np.int64)
             t = self.t if total is None else total.t
-            if end_sums and r0 == 0 and r1 == n:   # the whole epoch
-                st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
-                                            gbuf, gsum, self.avg, end_sums=True)
-            else:
-                st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
-                                            gbuf, gsum, self.avg)
+            whole = {"end_sums": True} if end_sums and r0 == 0 and r1 == n else {}
+            st = self.backend.run_epoch(part, self.params, self.state, part_order, t,
+                                        gbuf, gsum, self.avg, **whole)
             if total is None:
                 total = st
             else:
