@@ -277,9 +277,7 @@ class MultinomialTrainer(Trainer):
         n = n if n_rows is None else n_rows      # rows an epoch visits
         K = self.n_classes
         batch = min(self.batch_size, max(n, 1))
-        if self._bound_schedule is None:
-            steps = epochs * max(1, -(-n // batch))
-            self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss, steps)
+        self._bind_schedule(n, batch, epochs)
         work = batch * max(d, 1) * K
         if hasattr(X, "nnz"):   # a step's work is K times the batch's non-zeros
             work = batch * max(1, X.nnz // max(n, 1)) * K

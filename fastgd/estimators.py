@@ -110,6 +110,7 @@ from fastgd.data import (astype_in_range, check_numeric_dtype, check_shuffle, ch
                          check_sparse_structure, extreme_weights, scaled_sample_weight,
                          weights_of_mean_one)
 from fastgd.optim import Optimizer, get_optimizer
+from fastgd.penalties import get_penalty
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
 
@@ -268,11 +269,16 @@ class _AllOrNothing:
 # The parameters a later partial_fit call may change: fit's own loop
 # (max_iter, tol, n_iter_no_change, early_stopping, validation_fraction,
 # warm_start), those each call reads anew (class_weight, verbose, n_jobs),
-# and random_state, which seeds a model's start only. A change of any other
-# is refused (_BaseSGD._continue_training) rather than silently ignored.
+# and random_state, which seeds a model's start only. _RETUNABLE_PARAMS are
+# applied to the model in training (Trainer.retune), as scikit-learn's
+# partial_fit reads them at every call; they are recorded with the others.
+# A change of any other (the loss, optimizer, model shape, batches, ...) is
+# refused (_BaseSGD._continue_training) rather than silently ignored.
 _PER_CALL_PARAMS = frozenset({"max_iter", "tol", "n_iter_no_change", "early_stopping",
                               "validation_fraction", "warm_start", "class_weight", "verbose",
                               "n_jobs", "random_state"})
+_RETUNABLE_PARAMS = frozenset({"eta0", "learning_rate", "power_t", "alpha", "l1_ratio",
+                               "penalty", "epsilon"})
 
 
 def _same_param(a, b):
@@ -564,36 +570,53 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return copy.deepcopy({k: v for k, v in self.get_params(deep=False).items()
                               if k not in _PER_CALL_PARAMS})
 
-    def _recorded_params(self, first):
-        """The parameters a partial_fit records as those the model was built
-        with: taken now on a first call, else those recorded (a later call
-        has refused any change; a model unpickled from a version that did
-        not record them records them now)."""
-        built = None if first else getattr(self, "_built_params", None)
-        return self._training_params() if built is None else built
-
     def _continue_training(self, trainers):
-        """A later ``partial_fit``: refuse parameters changed since the
-        model was built; apply those each call reads (n_jobs)."""
+        """A later ``partial_fit``: refuse parameters changed since the model
+        was built (or last retuned), except _RETUNABLE_PARAMS, which are
+        applied to ``trainers``; apply those each call reads (n_jobs).
+
+        Returns the parameters to record as the model's: those recorded,
+        with the retuned ones' new values.
+        """
         built = getattr(self, "_built_params", None)
-        if built is not None:
-            # (the attributes themselves: get_params and a copy cost a tenth
-            # of a short call)
-            now = {k: getattr(self, k) for k in built}
-            changed = [k for k in now if not _same_param(now[k], built[k])]
-            if changed:
-                what = ", ".join(f"{k} changed from {built[k]!r} to {now[k]!r}"
-                                 for k in changed)
-                raise ValueError(
-                    f"{what} since the model was built (by fit or the first "
-                    "partial_fit): partial_fit continues that training, with its loss, "
-                    "penalty, optimizer and schedule, and does not apply a changed "
-                    "parameter to it. Set it back, or call fit to train with it (with "
-                    "warm_start=True, or coef_init and intercept_init, from the current "
-                    "weights)")
+        if built is None:   # unpickled from a version that recorded none
+            built = self._training_params()
+        # (the attributes themselves: get_params and a copy cost a tenth of a
+        # short call)
+        now = {k: getattr(self, k) for k in built}
+        changed = [k for k in now if not _same_param(now[k], built[k])]
+        refused = [k for k in changed if k not in _RETUNABLE_PARAMS]
+        if refused:
+            what = ", ".join(f"{k} changed from {built[k]!r} to {now[k]!r}" for k in refused)
+            raise ValueError(
+                f"{what} since the model was built (by fit or the first partial_fit): "
+                "partial_fit continues that training, with its loss, optimizer, model "
+                "and batches, and cannot apply this change to it (it applies a change of "
+                f"{', '.join(sorted(_RETUNABLE_PARAMS))}). Set it back, or call fit to "
+                "train with it (with warm_start=True, or coef_init and intercept_init, "
+                "from the current weights)")
+        if changed:
+            self._check_params()
+            self._retune(trainers, changed)
+            built = {**built, **copy.deepcopy({k: now[k] for k in changed})}
         _, omp = self._thread_split(len(trainers))
         for tr in trainers:
             tr.n_threads = omp
+        return built
+
+    def _retune(self, trainers, changed):
+        """Apply the changed _RETUNABLE_PARAMS to the trainers (see
+        :meth:`fastgd.solver.Trainer.retune`)."""
+        opt, _, schedule = self._optimizer_and_schedule()
+        # a new eta0, or a new schedule (which starts from eta0), sets the
+        # step size; otherwise the one the trainers have lowered stays
+        new_lr = "eta0" in changed or "learning_rate" in changed
+        penalty = get_penalty(self.penalty, alpha=self.alpha, l1_ratio=self.l1_ratio)
+        new_schedule = {"learning_rate", "power_t", "alpha"} & set(changed)
+        for tr in trainers:
+            tr.retune(lr=opt.lr if new_lr and opt.lr is not None else None,
+                      schedule=schedule if new_schedule else None, penalty=penalty,
+                      epsilon=self.epsilon)
 
     def _thread_split(self, n_problems):
         """(Python threads over problems, OpenMP threads inside each)."""
@@ -979,8 +1002,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                              "sklearn.utils.compute_class_weight and pass them as a dict")
         if _check_partial_fit_first_call(self, classes) and not first:
             first = True
-        if not first:
-            self._continue_training(self._trainers)
+        built = self._training_params() if first else self._continue_training(self._trainers)
         X, y = self._validate(X, y, reset=first)
         if first:
             # later calls need not: a label outside classes_ is refused below
@@ -1002,7 +1024,6 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             trainers = self._trainers
         before = [tr.epoch for tr in trainers]
         workers, _ = self._thread_split(len(trainers))
-        built = self._recorded_params(first)
 
         def record():
             self._built_params = built
@@ -1231,8 +1252,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         first = not hasattr(self, "_trainers")
         if first:
             self._check_params()
+            built = self._training_params()
         else:
-            self._continue_training(self._trainers)
+            built = self._continue_training(self._trainers)
         X, y = self._validate(X, y, reset=first)
         y = np.asarray(y, dtype=np.float64)
         sw = self._sample_weight(sample_weight, X)
@@ -1243,7 +1265,6 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         else:
             trainer = self._trainers[0]
         before = trainer.epoch
-        built = self._recorded_params(first)
 
         def record():
             self._built_params = built

@@ -24,7 +24,7 @@ from fastgd.data import (DEFAULT_SHUFFLE_BLOCK, astype_in_range, base_seed, chec
                          check_labels, check_shuffle, check_targets, epoch_seed,
                          scaled_sample_weight)
 from fastgd.losses import get_loss
-from fastgd.optim import get_optimizer
+from fastgd.optim import _check_real, get_optimizer
 from fastgd.penalties import get_penalty
 from fastgd.schedules import get_schedule
 
@@ -320,18 +320,7 @@ class Trainer:
         # (e.g. an estimator's set_params(optimizer__lr=...) before a refit)
         self.optimizer = copy.copy(get_optimizer(optimizer, lr=lr))
         self.schedule = get_schedule(schedule)
-        self.penalty = get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio)
-        wd = self.optimizer.weight_decay
-        if wd > 0 and self.penalty.l2 > 0:
-            raise ValueError(
-                f"both the optimizer's weight_decay={wd} and the penalty's L2 term "
-                f"(alpha * (1 - l1_ratio) = {self.penalty.l2}) are set; they are the same "
-                "term: give one of them (e.g. alpha=0 or weight_decay=0)")
-        if getattr(self.optimizer, "own_penalty", False) and self.penalty.alpha > 0:
-            raise ValueError(
-                f"{type(self.optimizer).__name__} has its own l1/l2 regularization; set it "
-                f"there and use alpha=0 (got alpha={self.penalty.alpha})")
-        self.l2 = wd if wd > 0 else self.penalty.l2
+        self._set_penalty(get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio))
         self.fit_intercept = bool(fit_intercept)
         self.batch_size = _check_int("batch_size", batch_size)
         self.n_threads = effective_n_threads(n_jobs)
@@ -382,6 +371,77 @@ class Trainer:
         # have no rate_scale: theirs was 1
         self.__dict__.update({"rate_scale": 1.0, **state})
         self.backend = get_backend(self.backend_name)
+
+    def _set_penalty(self, penalty):
+        """Take ``penalty`` (a :class:`Penalty`) after checking it against the optimizer."""
+        wd = self.optimizer.weight_decay
+        if wd > 0 and penalty.l2 > 0:
+            raise ValueError(
+                f"both the optimizer's weight_decay={wd} and the penalty's L2 term "
+                f"(alpha * (1 - l1_ratio) = {penalty.l2}) are set; they are the same "
+                "term: give one of them (e.g. alpha=0 or weight_decay=0)")
+        if getattr(self.optimizer, "own_penalty", False) and penalty.alpha > 0:
+            raise ValueError(
+                f"{type(self.optimizer).__name__} has its own l1/l2 regularization; set it "
+                f"there and use alpha=0 (got alpha={penalty.alpha})")
+        self.penalty = penalty
+        self.l2 = wd if wd > 0 else penalty.l2
+
+    def retune(self, lr=None, schedule=None, penalty=None, epsilon=None):
+        """Change the step size, schedule, penalty or loss width of a model in
+        training; the weights, optimizer state and step counter carry on.
+
+        What :meth:`run` then continues with is what a training started with
+        these settings would do at the current step: the schedule is bound
+        as the first call bound it (the same number of steps, the new
+        penalty's ``alpha`` and loss), so ``"optimal"`` takes the ``t0`` of
+        the new ``alpha``. Everything is checked before anything changes.
+
+        Parameters
+        ----------
+        lr : float, optional
+            The new base step size. It replaces the one that the adaptive
+            schedule or divergence backoff has lowered.
+        schedule : str or Schedule, optional
+        penalty : Penalty, optional
+        epsilon : float, optional
+            The width of the epsilon-insensitive and Huber losses.
+
+        None leaves a setting as it is.
+        """
+        opt, loss, sched = self.optimizer, self.loss, self.schedule
+        if lr is not None:
+            opt = copy.copy(opt)    # its own copy: a snapshot keeps the old one
+            opt.lr = _check_real("lr", lr, low=0.0, low_open=True)
+        if epsilon is not None and loss.uses_epsilon:
+            loss = get_loss(loss.name, epsilon=epsilon)
+        if schedule is not None:
+            sched = get_schedule(schedule)
+        old = (self.optimizer, self.penalty, self.l2)
+        self.optimizer = opt
+        try:
+            if penalty is not None:
+                self._set_penalty(penalty)
+            bound = self._bound_schedule
+            if bound is not None and (sched is not self.schedule or loss is not self.loss
+                                      or self.penalty is not old[1]):
+                # (a trainer pickled before _bind_steps was kept: the steps so far)
+                steps = getattr(self, "_bind_steps", max(self.t, 1))
+                bound = sched.bind(self.penalty.alpha, loss, steps)
+        except BaseException:
+            self.optimizer, self.penalty, self.l2 = old
+            raise
+        self.loss, self.schedule, self._bound_schedule = loss, sched, bound
+        if lr is not None:
+            self.lr = opt.lr
+
+    def _bind_schedule(self, n_rows, batch, epochs):
+        """Bind the schedule to the first training call (``epochs`` epochs of
+        ``n_rows`` rows in batches of ``batch``) unless it is bound already."""
+        if self._bound_schedule is None:
+            self._bind_steps = epochs * max(1, -(-n_rows // batch))
+            self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss,
+                                                      self._bind_steps)
 
     def _order_block(self):
         """Rows per block of the epoch order: None for a full permutation."""
@@ -480,9 +540,7 @@ class Trainer:
         n, d = X.shape
         n = n if n_rows is None else n_rows      # rows an epoch visits
         batch = min(self.batch_size, max(n, 1))
-        if self._bound_schedule is None:
-            steps = epochs * max(1, -(-n // batch))
-            self._bound_schedule = self.schedule.bind(self.penalty.alpha, self.loss, steps)
+        self._bind_schedule(n, batch, epochs)
         threads = max(1, min(self.n_threads, batch, (batch * max(d, 1)) // MIN_WORK_PER_THREAD))
         sparse = hasattr(X, "nnz")
         if sparse:   # CSR: a step's work is the batch's non-zeros, not batch * d

@@ -1048,15 +1048,16 @@ def _two_chunks(regression):
                                            (SGDRegressor, {})], ids=["classifier", "regressor"])
 @pytest.mark.parametrize("built_by", ["partial_fit", "fit"])
 @pytest.mark.parametrize("change", [
-    dict(alpha=0.5), dict(eta0=0.5, learning_rate="constant"), dict(fit_intercept=False),
-    dict(penalty="l1"), dict(shuffle=False), dict(optimizer="adam"), dict(batch_size=4)])
+    dict(fit_intercept=False), dict(shuffle=False), dict(optimizer="adam"), dict(batch_size=4),
+    dict(average=True), dict(alpha=0.5, fit_intercept=False)])
 def test_partial_fit_refuses_a_training_parameter_changed_since_the_model_was_built(
         make, first_kw, built_by, change):
     """partial_fit continues the training the model was built with (its loss,
-    penalty, optimizer, schedule): a parameter changed with set_params since
-    then is refused with its name and both values, and the call leaves the
-    model as it was (it was silently ignored before). Set back, the training
-    continues as if nothing had happened."""
+    optimizer, model and batches): such a parameter changed with set_params
+    since then is refused with its name and both values, and the call leaves
+    the model as it was (it was silently ignored before), even where a
+    parameter it could apply changed too. Set back, the training continues
+    as if nothing had happened."""
     (X1, y1), (X2, y2) = _two_chunks(regression=make is SGDRegressor)
     est = make(max_iter=5, tol=None, random_state=0)
     if built_by == "fit":
@@ -1066,7 +1067,7 @@ def test_partial_fit_refuses_a_training_parameter_changed_since_the_model_was_bu
     before = copy.deepcopy(est.get_params())
     untouched = copy.deepcopy(est)
     est.set_params(**change)
-    changed = sorted(k for k in change if not (before[k] == change[k]))
+    changed = sorted(k for k in change if not (before[k] == change[k]) and k != "alpha")
     with pytest.raises(ValueError, match=f"{changed[0]} changed from "):
         est.partial_fit(X2, y2)
     np.testing.assert_array_equal(est.coef_, untouched.coef_)
@@ -1078,6 +1079,118 @@ def test_partial_fit_refuses_a_training_parameter_changed_since_the_model_was_bu
     # fit builds a model anew, with the parameters as they are then
     est.set_params(**change).fit(X1, y1)
     est.partial_fit(X2, y2)
+
+
+@pytest.mark.parametrize("make,loss,first_kw", [
+    (SGDClassifier, "log_loss", dict(classes=[0, 1])), (SGDClassifier, "hinge",
+                                                        dict(classes=[0, 1])),
+    (SGDRegressor, "squared_error", {}), (SGDRegressor, "huber", {})])
+@pytest.mark.parametrize("change", [
+    dict(alpha=1e-2), dict(alpha=1e-2, learning_rate="optimal"),
+    dict(eta0=0.003, learning_rate="constant"), dict(eta0=0.02, power_t=0.3),
+    dict(learning_rate="invscaling", eta0=0.05), dict(epsilon=0.5),
+    dict(penalty=None), dict(penalty="l1", alpha=0.0)])
+def test_partial_fit_applies_a_changed_step_size_schedule_or_penalty_as_scikit_learn(
+        make, loss, first_kw, change):
+    """A later partial_fit applies a changed eta0, learning_rate, power_t,
+    alpha, penalty or epsilon to the model in training, as scikit-learn's
+    partial_fit does (which reads them at every call): with the same rows in
+    order and an L2 (or no) penalty, the weights equal scikit-learn's after
+    the same calls and changes, to rounding. The step counter carries on, and
+    'optimal' takes the t0 of the new alpha."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, 6))
+    y = X @ rng.standard_normal(6) + 0.3 * rng.standard_normal(400)
+    if make is SGDClassifier:
+        y = (y > 0).astype(int)
+    peer = getattr(sk, make.__name__)
+    kw = dict(loss=loss, shuffle=False, learning_rate="invscaling", eta0=0.01, alpha=1e-4,
+              random_state=0)
+    if loss == "log_loss" and change.get("learning_rate") == "optimal":
+        kw["learning_rate"] = "optimal"
+    ours, theirs = make(**kw), peer(**kw)
+    for est in (ours, theirs):
+        est.partial_fit(X[:200], y[:200], **first_kw)
+        est.set_params(**change)
+        est.partial_fit(X[200:], y[200:])
+        est.partial_fit(X[:200], y[:200])
+    scale = np.abs(theirs.coef_).max()
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=0, atol=1e-10 * scale)
+    assert ours.t_ == theirs.t_
+    # recorded: the next call continues with the new values, unrefused
+    est = copy.deepcopy(ours)
+    est.partial_fit(X[200:], y[200:])
+    assert not np.array_equal(est.coef_, ours.coef_)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_partial_fit_retuned_multinomial_continues_as_a_model_built_with_the_new_values(
+        sparse, optimizer):
+    """Softmax models (and the optimizers' state) too: after a change of
+    alpha, penalty and eta0, a call equals, bit for bit, the same call on a
+    model whose training ran with those values from the start, where nothing
+    depends on them before the change (plain SGD at a constant step: the
+    weights; Adam: weights and moments) -- here, an estimator given the
+    first model's weights and state."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 8))
+    y = rng.integers(0, 3, 300)
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.random(X.shape) < 0.4, X, 0.0))
+    kw = dict(loss="log_loss", multi_class="multinomial", shuffle=False, optimizer=optimizer,
+              learning_rate="constant", eta0=0.05, alpha=1e-3, batch_size=16, random_state=0)
+    est = SGDClassifier(**kw).partial_fit(X[:160], y[:160], classes=[0, 1, 2])
+    new = dict(alpha=1e-2, penalty="elasticnet", l1_ratio=0.5, eta0=0.01)
+    fresh = copy.deepcopy(est)
+    tr = fresh._trainers[0]
+    # the same weights, optimizer state and step counter under a model built
+    # with the new values from the start (its _built_params are the new ones)
+    built = SGDClassifier(**{**kw, **new}).partial_fit(X[:160], y[:160], classes=[0, 1, 2])
+    built._trainers[0].params[...] = tr.params
+    built._trainers[0].state[...] = tr.state
+    est.set_params(**new).partial_fit(X[160:], y[160:])
+    built.partial_fit(X[160:], y[160:])
+    np.testing.assert_array_equal(est.coef_, built.coef_)
+    np.testing.assert_array_equal(est.intercept_, built.intercept_)
+
+
+def test_partial_fit_retune_that_fails_changes_nothing():
+    """A change that cannot be applied (a step size of 0, alpha with an
+    optimizer that has its own penalty, a negative alpha) raises, and the
+    model and its training settings stay as they were: set back, the next
+    call continues as if nothing had been tried."""
+    (X1, y1), (X2, y2) = _two_chunks(regression=False)
+    for kw, change, match in [
+            (dict(learning_rate="constant", eta0=0.1), dict(eta0=0.0, alpha=0.1), "eta0"),
+            (dict(optimizer="ftrl", alpha=0.0), dict(alpha=0.1), "own l1/l2"),
+            (dict(), dict(alpha=-1.0), "alpha must be >= 0")]:
+        est = SGDClassifier(random_state=0, **kw).partial_fit(X1, y1, classes=[0, 1])
+        untouched = copy.deepcopy(est)
+        before = copy.deepcopy(est.get_params())
+        with pytest.raises(ValueError, match=match):
+            est.set_params(**change).partial_fit(X2, y2)
+        np.testing.assert_array_equal(est.coef_, untouched.coef_)
+        est.set_params(**before).partial_fit(X2, y2)
+        untouched.partial_fit(X2, y2)
+        np.testing.assert_array_equal(est.coef_, untouched.coef_)
+        assert est._trainers[0].penalty.alpha == untouched._trainers[0].penalty.alpha
+
+
+def test_partial_fit_new_eta0_replaces_the_step_size_backoff_lowered():
+    """Divergence backoff halves the step size of the training; a new eta0
+    set afterwards is taken as given (as at a model's start)."""
+    rng = np.random.default_rng(0)
+    X = 10.0 * rng.standard_normal((200, 5))
+    y = X @ rng.standard_normal(5)
+    est = SGDRegressor(learning_rate="constant", eta0=0.05, random_state=0, shuffle=False)
+    est.partial_fit(X, y)
+    lowered = est._trainers[0].lr
+    assert lowered < 0.05
+    est.set_params(eta0=1e-5).partial_fit(X, y)
+    assert est._trainers[0].lr == 1e-5
+    assert np.all(np.isfinite(est.coef_))
 
 
 def test_partial_fit_refuses_an_optimizer_object_changed_in_place():
