@@ -453,6 +453,29 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             sw = weights_of_mean_one(sw)
         return sw
 
+    def _warm_start_init(self, coef_init, intercept_init):
+        """scikit-learn's warm start: the fitted ``coef_`` and ``intercept_``
+        stand in for ``coef_init`` and ``intercept_init``, each where it is not
+        given. Returns them, and whether either came from the fitted model."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return coef_init, intercept_init, False
+        warm = coef_init is None or intercept_init is None
+        if coef_init is None:
+            coef_init = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+        if intercept_init is None:
+            intercept_init = self.intercept_
+        return coef_init, intercept_init, warm
+
+    def _check_warm_start(self, coef_init, intercept_init, rows, n_features):
+        """Refuse a warm start from a fitted model of another shape (``rows``
+        weight vectors of ``n_features``) by what the user can change."""
+        if np.size(coef_init) != rows * n_features or np.size(intercept_init) != rows:
+            raise ValueError(
+                f"warm_start=True starts from the fitted model, whose coef_ has shape "
+                f"{np.shape(self.coef_)}, but this data needs {rows} weight vector(s) of "
+                f"{n_features} features: fit with warm_start=False, or pass coef_init and "
+                "intercept_init")
+
     def _split(self, X, y, sw, stratify):
         """Hold out ``validation_fraction`` of the rows (stratified for classifiers)."""
         n = X.shape[0]
@@ -468,6 +491,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if len(train) == 0 or len(val) == 0:
             raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} "
                              f"of {n} samples leaves an empty training or validation set")
+        # the training rows in the order they have in X, as scikit-learn
+        # keeps them: shuffle=False must mean that order (time-ordered data)
+        train.sort()
         if not np.any(sw[val] > 0):
             raise ValueError("The sample weights for validation set are all zero, consider "
                              "using a different random state.")
@@ -712,7 +738,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` (stratified, seeded by
         ``random_state``), stop on its accuracy and restore the weights of
-        the best epoch.
+        the best epoch. The other rows train in their order in X (with
+        ``shuffle=False``, as scikit-learn's).
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=5
     class_weight : dict, "balanced" or None, default=None
@@ -720,6 +747,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         one-vs-rest problem; scikit-learn weights only the positive class of
         each problem when there are more than two classes).
     warm_start : bool, default=False
+        ``fit`` starts from the fitted ``coef_`` where no ``coef_init`` is
+        given, and from the fitted ``intercept_`` where no
+        ``intercept_init`` is (a new model: new optimizer state and schedule).
     average : bool or int, default=False
         Report the average of the iterates (after step ``average`` if an int).
     optimizer : str or fastgd.optim.Optimizer, default="sgd"
@@ -919,15 +949,16 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     def _fit(self, guard, X, y, coef_init, intercept_init, sample_weight):
         self._check_params()
         self._check_multi_class()
-        if self.warm_start and hasattr(self, "coef_") and coef_init is None:
-            coef_init = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
-            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        coef_init, intercept_init, warm = self._warm_start_init(coef_init, intercept_init)
         X, y = self._validate(X, y, reset=True)
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{len(classes)} class")
+        if warm:
+            self._check_warm_start(coef_init, intercept_init, 1 if len(classes) == 2
+                                   else len(classes), X.shape[1])
         coef_init, intercept_init = self._check_init(coef_init, intercept_init, len(classes),
                                                      X.shape[1])
         sw = self._sample_weight(sample_weight, X)
@@ -1192,10 +1223,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _fit(self, guard, X, y, coef_init, intercept_init, sample_weight):
         self._check_params()
-        if self.warm_start and hasattr(self, "coef_") and coef_init is None:
-            coef_init = self.coef_.toarray().ravel() if sp.issparse(self.coef_) else self.coef_
-            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        coef_init, intercept_init, warm = self._warm_start_init(coef_init, intercept_init)
         X, y = self._validate(X, y, reset=True)
+        if warm:
+            self._check_warm_start(coef_init, intercept_init, 1, X.shape[1])
         y = np.asarray(y, dtype=np.float64)
         sw = self._sample_weight(sample_weight, X)
         scorers = [None]

@@ -545,6 +545,51 @@ def test_warm_start_and_coef_init(cancer):
         SGDClassifier().fit(X, y, coef_init=np.zeros(3))
 
 
+@pytest.mark.parametrize("make", [SGDClassifier, SGDRegressor])
+def test_warm_start_fills_coef_init_and_intercept_init_each_from_the_model(
+        cancer, iris, diabetes, make):
+    """As in scikit-learn's classifier, a warm start takes the fitted coef_
+    where no coef_init is given and the fitted intercept_ where no
+    intercept_init is (one given does not reset the other to zero): the
+    same weights as a fit given both explicitly, and for the classifier
+    scikit-learn's weights (rows in order, L2). (scikit-learn's regressor
+    ignores a coef_init given to a warm start.)"""
+    X, y = (iris if make is SGDClassifier else diabetes)
+    kw = dict(max_iter=2, tol=None, random_state=0, shuffle=False, warm_start=True)
+    ours, theirs = make(**kw).fit(X, y), getattr(sk, make.__name__)(**kw).fit(X, y)
+    coef, intercept = np.asarray(ours.coef_) * 0.5, np.asarray(ours.intercept_) + 1.0
+    explicit = make(**{**kw, "warm_start": False})
+    for given in (dict(coef_init=coef), dict(intercept_init=intercept)):
+        full = {"coef_init": ours.coef_.copy(), "intercept_init": ours.intercept_.copy(), **given}
+        explicit.fit(X, y, **full)
+        for est in (ours, theirs) if make is SGDClassifier else (ours,):
+            est.fit(X, y, **copy.deepcopy(given))
+        np.testing.assert_array_equal(ours.coef_, explicit.coef_)
+        np.testing.assert_array_equal(ours.intercept_, explicit.intercept_)
+        if make is SGDClassifier:
+            np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-10,
+                                       atol=1e-10)
+    # a fitted model of another shape: said so, not "coef_init must have ..."
+    with pytest.raises(ValueError, match="warm_start=True starts from the fitted model"):
+        make(**kw).fit(X, y).fit(X[:, :3], y)
+    if make is SGDClassifier:
+        with pytest.raises(ValueError, match="needs 1 weight vector"):
+            make(**kw).fit(X, y).fit(X, y == 0)
+
+
+@pytest.mark.parametrize("make", [SGDClassifier, SGDRegressor])
+def test_early_stopping_trains_on_the_rows_in_their_order(cancer, diabetes, make):
+    """With early_stopping the training rows are X's minus the validation
+    split, in X's order: with shuffle=False the weights equal scikit-learn's
+    (one epoch, so the best epoch restored is the only one)."""
+    X, y = cancer if make is SGDClassifier else diabetes
+    X = StandardScaler().fit_transform(X)
+    kw = dict(max_iter=1, tol=None, random_state=0, shuffle=False, early_stopping=True)
+    ours, theirs = make(**kw).fit(X, y), getattr(sk, make.__name__)(**kw).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_sparsify_densify(cancer):
     X, y = cancer
@@ -629,14 +674,14 @@ def test_multinomial_epoch_in_chunks_is_one_epoch(iris, shuffle):
 
 
 def test_early_stopping_with_averaging_reports_the_scored_model(cancer):
-    # With random_state=16 the best epoch is the first; averaging starting in
+    # With random_state=1 the best epoch is the first; averaging starting in
     # epoch 3 must not replace that (un-averaged) model by the stale average.
     X, y = cancer
     n_train = X.shape[0] - int(np.ceil(0.1 * X.shape[0]))
     for average in (True, 2 * n_train + 1):
-        est = SGDClassifier(early_stopping=True, average=average, random_state=16,
+        est = SGDClassifier(early_stopping=True, average=average, random_state=1,
                             n_iter_no_change=3).fit(X, y)
-        _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=16).split(X, y))
+        _, vidx = next(StratifiedShuffleSplit(1, test_size=0.1, random_state=1).split(X, y))
         val = np.asarray(est.history_.validation)
         assert est.score(X[vidx], y[vidx]) == pytest.approx(val.max(), abs=1e-12)
     assert val.argmax() == 0 and len(val) > 2
