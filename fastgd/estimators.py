@@ -29,7 +29,8 @@ Step sizes
   standardized features, a constant 1e-3 (torch's Adam default) stops too
   early at ``batch_size=1``, a constant 1e-2 ends noisy; adaptive from 1e-2
   does both well (tests/test_estimators.py compares with scikit-learn).
-  ``partial_fit`` runs one epoch per call, so there the step size stays
+  FTRL takes ``"constant"`` (it refuses a varying step size: see
+  :class:`fastgd.optim.FTRL`). ``partial_fit`` runs one epoch per call, so there the step size stays
   at its start, as in scikit-learn.
 
 An explicit ``learning_rate`` (any name of :mod:`fastgd.schedules` or a
@@ -364,7 +365,10 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             raise ValueError(f"eta0 must be 'auto' or a finite number >= 0, got {eta0!r}")
         lr_name = self.learning_rate
         if isinstance(lr_name, str) and lr_name == "auto":
-            lr_name = self._default_schedule if plain else "adaptive"
+            constant = getattr(opt if isinstance(opt, Optimizer) else get_optimizer(opt),
+                               "constant_lr", False)
+            lr_name = self._default_schedule if plain else (
+                "constant" if constant else "adaptive")
         if lr_name in ("pa1", "pa2"):
             raise ValueError(f"learning_rate={lr_name!r} (scikit-learn's passive-aggressive "
                              "steps, which depend on each row's norm) is not supported by "
@@ -727,7 +731,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     learning_rate : str or Schedule, default="auto"
         "constant", "optimal", "invscaling", "adaptive" (scikit-learn's) or
         any :mod:`fastgd.schedules` name or object. "auto": "optimal" for
-        plain SGD, "adaptive" for other optimizers (see the module docs).
+        plain SGD, "constant" for FTRL, "adaptive" for other optimizers (see
+        the module docs).
     eta0 : float or "auto", default="auto"
         Base step size. "auto": for plain SGD, scikit-learn's default (0.01
         since scikit-learn 1.8, 0.0 before; read from the installed

@@ -560,6 +560,13 @@ class FTRL(Optimizer):
     alone determines the model: ``coef_init`` is not used after the first
     step.
 
+    FTRL takes a constant ``lr`` (the ``"constant"`` schedule without
+    warm-up): its weights scale with ``lr`` through ``sqrt(n) / lr``, so a
+    schedule that lowered it would shrink every weight at each change, not
+    take smaller steps. Trainers refuse other schedules; the estimators'
+    default schedule for it is ``"constant"``. (Divergence backoff, which
+    halves ``lr``, halves the weights it restarts from with it.)
+
     Parameters
     ----------
     lr : float, default=0.1
@@ -574,6 +581,8 @@ class FTRL(Optimizer):
     _hyper = ("beta", "l1", "l2")
     #: FTRL's regularization is its own (l1, l2): the penalty must be off.
     own_penalty = True
+    #: Its weights depend on lr itself, not only its steps: lr must not vary.
+    constant_lr = True
 
     def __init__(self, lr=0.1, beta=1.0, l1=0.0, l2=0.0):
         super().__init__(lr, 0.0)

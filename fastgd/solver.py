@@ -241,6 +241,18 @@ def _check_optional_real(name, value, low=0.0):
     return float(value)
 
 
+def _check_schedule(optimizer, schedule):
+    """``schedule``, refused for an optimizer that needs a constant step size
+    (:class:`fastgd.optim.FTRL`)."""
+    if getattr(optimizer, "constant_lr", False) and not (
+            schedule.name == "constant" and schedule.warmup_steps == 0):
+        raise ValueError(
+            f"{type(optimizer).__name__} takes a constant step size (the 'constant' schedule "
+            f"without warm-up), got {schedule!r}: its weights scale with lr itself, so a "
+            "schedule that lowers lr would shrink the whole model at each change")
+    return schedule
+
+
 class Trainer:
     """A model in training: configuration, parameters, optimizer state, history.
 
@@ -319,7 +331,7 @@ class Trainer:
         # trainer's from now on, whatever the caller later sets on theirs
         # (e.g. an estimator's set_params(optimizer__lr=...) before a refit)
         self.optimizer = copy.copy(get_optimizer(optimizer, lr=lr))
-        self.schedule = get_schedule(schedule)
+        self.schedule = _check_schedule(self.optimizer, get_schedule(schedule))
         self._set_penalty(get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio))
         self.fit_intercept = bool(fit_intercept)
         self.batch_size = _check_int("batch_size", batch_size)
@@ -410,13 +422,19 @@ class Trainer:
         None leaves a setting as it is.
         """
         opt, loss, sched = self.optimizer, self.loss, self.schedule
-        if lr is not None:
+        if lr is not None and lr != self.lr:
+            if getattr(opt, "constant_lr", False):
+                raise ValueError(f"{type(opt).__name__} takes a constant step size: its weights "
+                                 "scale with lr itself, so a new lr would shrink or grow the "
+                                 "whole model rather than its steps; call fit to train with it")
             opt = copy.copy(opt)    # its own copy: a snapshot keeps the old one
             opt.lr = _check_real("lr", lr, low=0.0, low_open=True)
+        else:
+            lr = None
         if epsilon is not None and loss.uses_epsilon:
             loss = get_loss(loss.name, epsilon=epsilon)
         if schedule is not None:
-            sched = get_schedule(schedule)
+            sched = _check_schedule(opt, get_schedule(schedule))
         old = (self.optimizer, self.penalty, self.l2)
         self.optimizer = opt
         try:

@@ -1210,6 +1210,7 @@ def test_partial_fit_retune_that_fails_changes_nothing():
     for kw, change, match in [
             (dict(learning_rate="constant", eta0=0.1), dict(eta0=0.0, alpha=0.1), "eta0"),
             (dict(optimizer="ftrl", alpha=0.0), dict(alpha=0.1), "own l1/l2"),
+            (dict(optimizer="ftrl", alpha=0.0), dict(eta0=0.5), "constant step size"),
             (dict(), dict(alpha=-1.0), "alpha must be >= 0")]:
         est = SGDClassifier(random_state=0, **kw).partial_fit(X1, y1, classes=[0, 1])
         untouched = copy.deepcopy(est)

@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 
 import fastgd
+import fastgd.schedules
 import fastgd.solver
 from fastgd.backends.cpu import _sparse
 from fastgd.data import check_data, check_sparse, scaled_sample_weight
@@ -141,7 +142,7 @@ def test_tables_hold_the_rows_their_mode_writes():
     tight = {}
     for opt, (kind, alpha), schedule, average in itertools.product(
             optimizers.values(), PENALTIES.values(), ("constant", "invscaling"), (False, True)):
-        if (opt == "ftrl" and (kind is not None or average)) or (
+        if (opt == "ftrl" and (kind is not None or average or schedule != "constant")) or (
                 isinstance(opt, AdamW) and opt.weight_decay > 0 and kind in ("l2", "elasticnet")):
             continue   # not accepted
         tr = Trainer(loss="log_loss", optimizer=opt, penalty=kind, alpha=alpha, batch_size=1,
@@ -491,17 +492,27 @@ def test_ftrl_rule_first_step_matches_the_paper():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size, steps", [(1, "lazy"), (8, "lazy"), (8, "dense")])
 @pytest.mark.parametrize("l1", [0.0, 1.0])
-@pytest.mark.parametrize("schedule", [None, "invscaling"])   # fused rows / catch-up path
+@pytest.mark.parametrize("halved", [False, True])
 def test_ftrl_dense_csr_and_reference_agree(monkeypatch, dtype, batch_size, steps, l1,
-                                            schedule):
+                                            halved):
+    """FTRL (a constant step size) on dense and CSR rows equals the
+    reference; ``halved``: a third epoch after the step size is halved, as
+    divergence backoff does (the only change of FTRL's step size)."""
     from fastgd.optim import FTRL
     monkeypatch.setattr(_sparse, "STEPS", steps)
     X, y = make_sparse(n=120, d=50, dtype=dtype)
     kw = dict(loss="log_loss", optimizer=FTRL(lr=0.2, beta=1.0, l1=l1, l2=0.5), penalty=None,
-              batch_size=batch_size, random_state=2, schedule=schedule)
-    ref = train(X, y, backend="reference", **kw)
-    dense = train(X.toarray(), y, **kw)
-    csr = train(X, y, **kw)
+              batch_size=batch_size, random_state=2)
+
+    def fit(X, **more):
+        tr = train(X, y, epochs=2, **kw, **more)
+        if halved:
+            tr.lr /= 2.0
+        tr.run(check_data(X, accept_sparse=True), encode_binary(y, X.shape[0])[0], epochs=1)
+        return tr
+    ref = fit(X, backend="reference")
+    dense = fit(X.toarray())
+    csr = fit(X)
     for tr, what in [(dense, "dense"), (csr, "csr")]:
         assert_close(tr.params, ref.params, dtype, what)
         assert_close(tr.state, ref.state, dtype, what + " state")
@@ -515,17 +526,23 @@ def test_ftrl_csr_run_that_starts_at_a_new_step_size(monkeypatch, dtype, l1, chu
     over the run) bring every column's w to the run's step size: after the
     first row's step, whose margin and update read the weights of the step
     before, as the dense step does. Here the step size halves at step 80,
-    the start of the second epoch (and, in chunks of 20 rows, of a chunk).
-    Before the fix the CSR model was 1e-2 off."""
+    the start of the second epoch (as divergence backoff halves it; in
+    chunks of 20 rows, a chunk starts there too). Before the fix the CSR
+    model was 1e-2 off."""
     from fastgd.optim import FTRL
-    from fastgd.schedules import Step
 
     monkeypatch.setattr(Trainer, "chunk_rows", chunk_rows)
     X, y = make_sparse(n=80, d=40, dtype=dtype)
     kw = dict(loss="log_loss", optimizer=FTRL(lr=0.1, l1=l1), penalty=None, batch_size=1,
-              shuffle=False, schedule=Step(step_size=80, gamma=0.5), random_state=0)
-    ref = train(X.toarray(), y, backend="reference", **kw)
-    csr = train(X, y, **kw)
+              shuffle=False, random_state=0)
+
+    def fit(X, **more):
+        tr = train(X, y, epochs=1, **kw, **more)
+        tr.lr /= 2.0
+        tr.run(check_data(X, accept_sparse=True), encode_binary(y, X.shape[0])[0], epochs=1)
+        return tr
+    ref = fit(X.toarray(), backend="reference")
+    csr = fit(X)
     assert ref.history.lr[0] != ref.history.lr[1]
     assert_close(csr.params, ref.params, dtype, "csr")
     assert_close(csr.state, ref.state, dtype, "csr state")
@@ -543,6 +560,27 @@ def test_ftrl_exact_zeros():
     # exactly the coordinates with |z| <= l1 are zero, and L1 makes many of them
     np.testing.assert_array_equal(zeros, np.abs(z) <= 2.0)
     assert zeros.sum() >= np.sum(res.coef_ == 0.0) + 8
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive", "cosine",
+                                      fastgd.schedules.Constant(warmup_steps=5)])
+def test_ftrl_refuses_a_step_size_that_varies(schedule):
+    """FTRL's weights scale with lr itself (w = -z / (sqrt(n) / lr + ...)), so
+    a schedule lowering lr shrank the whole model at each change (an
+    adaptive run's loss rose from 0.005 to 7). Such schedules are refused,
+    and the estimators' default schedule for FTRL is constant: it recovers
+    the true weights."""
+    X, y = make_sparse()
+    with pytest.raises(ValueError, match="FTRL takes a constant step size"):
+        fastgd.fit(X, y, loss="log_loss", optimizer="ftrl", penalty=None, schedule=schedule)
+    rng = np.random.default_rng(0)
+    Xd = rng.standard_normal((2000, 3))
+    yd = Xd @ np.array([1.0, 2.0, 3.0])
+    est = fastgd.SGDRegressor(optimizer=fastgd.optim.FTRL(lr=0.5), alpha=0.0, penalty=None,
+                              random_state=0, max_iter=20).fit(Xd, yd)
+    np.testing.assert_allclose(est.coef_, [1.0, 2.0, 3.0], atol=0.05)
+    with pytest.raises(ValueError, match="FTRL takes a constant step size"):
+        est.set_params(learning_rate="invscaling").partial_fit(Xd, yd)
 
 
 def test_ftrl_refuses_a_second_penalty():
