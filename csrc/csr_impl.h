@@ -290,6 +290,8 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
  *      (t0 + t_start - 1)/(t0 + t_r) falls exactly as lr does. Needs the
  *      scale to stay >= min_scale, the loop's fold threshold (no fold: a
  *      fold changes v's units; averaging folds from FGD_MIN_SCALE_AVG);
+ *      Its L2 part is approximate (the end's l2 (steps) w_end, below): not
+ *      taken where cfg->exact_gsum asks for the exact sum (gtol stops on it);
  *   0  otherwise: per entry; and also where the chunk's rows (at
  *      positions of `order`, or 0..n-1) hold fewer than d / FGD_GSUM_FEW
  *      stored values and mode 0 is as exact (not mode 1 with L2, whose L2
@@ -300,7 +302,7 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
  */
 static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
                              double min_scale, const INDEX *indptr, const int64_t *order,
-                             int64_t rows, int64_t d, double *ratio)
+                             int64_t rows, int64_t d, int exact, double *ratio)
 {
     double sc = 1.0;
     int64_t r, nnz = 0;
@@ -310,7 +312,7 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
     if (same) {
         mode = 1;
     } else {
-        if (!(l2 > 0.0)) return 0;
+        if (!(l2 > 0.0) || exact) return 0;
         for (r = 0; r < n; r++) {
             double cr;
             sc *= 1.0 - L->lr[r] * l2;
@@ -332,15 +334,15 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
 /* The end of a run in SCALED mode (csr_sgd_rows, the general loop),
  * coordinate q: v's L1 catch-up, w = scale v stored,
  * and the coordinate's summed gradient (*g: gsum[q], its loss part from v
- * where ratio != 0, then the approximate L2 part l2n w). Returns w. No
- * branch on l2n, so that the loops vectorize. */
+ * where ratio != 0, with the L2 part's start term l2s v_start, then the L2
+ * part l2n w). Returns w. No branch on l2n, so that the loops vectorize. */
 static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_scaled_end_coord)(
     REAL *params, double *snap, const double *gsum, int64_t q, double scale, double U,
-    double l1, double l2n, double ratio, double *g)
+    double l1, double l2n, double ratio, double l2s, double *g)
 {
     double v = (double)params[q], gq = gsum[q];
     REAL w;
-    if (ratio != 0.0) gq += (snap[q] - v) / ratio;
+    if (ratio != 0.0) gq += (snap[q] - v) / ratio + l2s * snap[q];
     if (l1 > 0.0) {
         v = fgd_soft(v, U - snap[q]);
         snap[q] = 0.0;
@@ -357,7 +359,7 @@ static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_scaled_end_coord)(
  * constant l1 and ratio remove their branches. */
 static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
     REAL *restrict params, double *restrict snap, double *restrict gsum, int64_t d,
-    double scale, double U, double l1, double l2n, double ratio, fgd_stats *end)
+    double scale, double U, double l1, double l2n, double ratio, double l2s, fgd_stats *end)
 {
     double w2 = 0.0, wa = 0.0, g2 = 0.0;
     int64_t q;
@@ -365,7 +367,7 @@ static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
     for (q = 0; q < d; q++) {
         double g;
         const double w = FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
-                                                  ratio, &g);
+                                                  ratio, l2s, &g);
         w2 += w * w;
         wa += fabs(w);
         g2 += g * g;
@@ -386,6 +388,17 @@ static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
  * batches existed. Returns the step counter after the rows; sets *abort on
  * a non-finite margin or loss.
  *
+ * gsum per entry (csr_gsum_mode 0) without L1 takes its L2 part exactly,
+ * at no cost per entry: the L2 gradients of steps k = 0..T-1 sum to
+ * l2 sum_k s_k v_k (s_k, v_k before step k), which by parts is
+ * l2 (v_T A_T - sum_k dv_k A_k) with A_k = s_0 + ... + s_k and dv_k step k's
+ * change of v. Step k changes v_j by -lr_k dl x / s_{k+1}, so each entry
+ * adds dl x (1 + l2 lr_k A_k / s_{k+1}) (gl2: a factor per step), and the
+ * end adds l2 (A / scale) w_T. A mid-run fold adds l2 A v first and
+ * restarts A (v changes units). Before, the end's l2 (steps) w_T stood for
+ * it, 2.5x off in an epoch whose weights moved (the 'optimal' schedule).
+ * With L1, and in ratio mode, that approximation stays (see above).
+ *
  * Averaged SGD (asum not NULL; no L1): the sum of the iterates w_k = s_k v_k
  * over the averaged steps is v_j S - u_j with S the sum of their scales s_k
  * and u_j += dv_j S_before at each change of v_j (Xu 2011's trick, as in
@@ -405,11 +418,13 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
 {
     const int64_t D = d + 1, nb = (n + B - 1) / B;
     const double l1 = c->l1, l2 = c->l2;
-    double scale = 1.0, U = 0.0, ratio = 0.0, S = 0.0;
+    double scale = 1.0, U = 0.0, ratio = 0.0, S = 0.0, A = 0.0, AS = 0.0;
     int64_t t = t0, q, b;
     const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, asum ? FGD_MIN_SCALE_AVG : FGD_MIN_SCALE,
-                                        indptr, order, n, d, &ratio);
+                                        indptr, order, n, d, c->exact_gsum, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
+    /* gsum per entry without L1: its L2 part exactly (csr_l2_gsum_factor) */
+    const int exact_l2 = gmode == 0 && l1 == 0.0 && l2 > 0.0;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     fgd_loss_queue lq = {{0}};   /* the log-loss values wait here (fgd_row_loss) */
@@ -421,7 +436,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     for (b = 0; b < nb; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const double inv_m = 1.0 / (double)(end - start);
-        double batch_weight = 0.0, gb = 0.0, lr, thr = 0.0;
+        double batch_weight = 0.0, gb = 0.0, lr, thr = 0.0, gl2 = 1.0;
         /* the margins and loss derivatives of the batch's rows */
         for (r = start; r < end; r++) {
             const int64_t i = order ? order[r] : r;
@@ -467,7 +482,10 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
         if (!(batch_weight > 0.0)) continue;   /* a batch of weight zero: no step */
         lr = L->lr[t - t0];
         /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
+        A += scale;
+        AS += A;   /* (ratio mode: see the end) */
         scale *= 1.0 - lr * l2;
+        if (exact_l2) gl2 = 1.0 + l2 * lr * A / scale;
         if (l1 > 0.0) {
             thr = l1 * lr / scale;
             U += thr;
@@ -476,18 +494,19 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
         for (r = start; r < end; r++) {
             const double dl = dlbuf[r - start];
             int64_t i, lo, hi;
-            double step;
+            double step, dlg;
             if (dl == 0.0) continue;
             i = order ? order[r] : r;
             lo = (int64_t)indptr[i];
             hi = (int64_t)indptr[i + 1];
             step = lr * dl / scale;
+            dlg = dl * gl2;
             gb += dl;
             for (q = lo; q < hi; q++) {
                 const int64_t j = (int64_t)indices[q];
                 const double x = (double)data[q];
                 double v = (double)params[j] - step * x;
-                if (!delta_gsum && !ratio_gsum) gsum[j] += dl * x;
+                if (!delta_gsum && !ratio_gsum) gsum[j] += dlg * x;
                 if (l1 > 0.0) {
                     v = fgd_soft(v, thr);
                     snap[j] = U;
@@ -518,6 +537,10 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
                 for (q = 0; q < d; q++) asum[q] -= (double)params[q] * S;
                 S = 0.0;
             }
+            if (exact_l2) {   /* the L2 part so far, before v changes units */
+                for (q = 0; q < d; q++) gsum[q] += l2 * A * (double)params[q];
+                A = 0.0;
+            }
             FN(csr_fold_scale)(c, params, snap, d, scale, U);
             scale = 1.0;
             U = 0.0;
@@ -541,19 +564,28 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
              * measured 5-8% slower per call at 2M features.
              * With c->end_sums the same pass takes the end sums (fgd_end_sums)
              * and clears gsum instead of storing it. */
-            const double l2n = l2 * (double)(t - t0);
+            /* the L2 part: exact (l2 A w / scale, the rest of the sum by
+             * parts), or in ratio mode l2 ((A - Abar) v_end + Abar v_start),
+             * the sum by parts with each step's change of v taken as the
+             * run's mean change (Abar: the mean of the steps' A), or with L1
+             * l2 (steps) w_end */
+            const double Abar = t > t0 ? AS / (double)(t - t0) : 0.0;
+            const double l2n = exact_l2 ? l2 * A / scale
+                               : ratio_gsum ? l2 * (A - Abar) / scale : l2 * (double)(t - t0);
+            const double l2s = ratio_gsum ? l2 * Abar : 0.0;
             if (c->end_sums) {
                 /* without L1 or the ratio (wide partial_fit chunks): constants,
                  * a body without branches that the compiler vectorizes */
                 if (l1 == 0.0 && !ratio_gsum)
-                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, end);
+                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, 0.0,
+                                            end);
                 else
                     FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, l1, l2n,
-                                            ratio_gsum ? ratio : 0.0, end);
+                                            ratio_gsum ? ratio : 0.0, l2s, end);
             } else {
                 for (q = 0; q < d; q++)
                     FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
-                                             ratio_gsum ? ratio : 0.0, &gsum[q]);
+                                             ratio_gsum ? ratio : 0.0, l2s, &gsum[q]);
             }
         }
     }
@@ -921,7 +953,11 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();
     double ratio = 0.0;
     const int gmode = FN(csr_gsum_mode)(L, n, c->l1, l2, FGD_MIN_SCALE, indptr, order, n, d,
-                                        &ratio);
+                                        c->exact_gsum, &ratio);
+    /* gsum per entry without L1: its L2 part exactly, as in csr_sgd_rows,
+     * with A_r = E[0] + ... + E[r] (each thread adds the positions up to
+     * its row: nt values per row) */
+    const int exact_l2 = gmode == 0 && l1 == 0.0 && l2 > 0.0;
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     int abort_flag = 0, k;
@@ -937,7 +973,8 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
         double my_loss = 0.0, my_weight = 0.0;
         fgd_loss_queue lq = {{0}};
         fgd_hog_intercept hb = {0.0, 0.0, FGD_PACE_EVERY};
-        int64_t r, qq;
+        int64_t r, qq, rA = 0;
+        double Ar = 0.0;
         int pace_in = 0;
         for (r = tid; r < n; r += nt) {
             const int64_t i = order ? order[r] : r;
@@ -985,10 +1022,15 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                 }
             } else if (dl != 0.0) {
                 const double step = lr * dl / E[r + 1];
+                double dlg = dl;
+                if (exact_l2) {
+                    while (rA <= r) Ar += E[rA++];
+                    dlg = dl * (1.0 + l2 * lr * Ar / E[r + 1]);
+                }
                 for (qq = lo; qq < hi; qq++) {
                     const int64_t j = (int64_t)indices[qq];
                     const double x = (double)data[qq];
-                    if (!gmode) gsum[j] += dl * x;
+                    if (!gmode) gsum[j] += dlg * x;
                     params[j] = (REAL)((double)params[j] - step * x);
                 }
             }
@@ -1009,18 +1051,31 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
     *abort = abort_flag;
     if (!abort_flag) {
         const double e = E[n];
+        double A = 0.0, AS = 0.0;   /* the steps' scales summed, as in csr_sgd_rows */
+        int64_t r;
+        for (r = 0; r < n && (exact_l2 || gmode == 2); r++) {
+            A += E[r];
+            AS += A;
+        }
         if (l1 > 0.0)   /* every v thresholded up to the chunk's end */
             for (q = 0; q < d; q++) {
                 (void)FN(csr_l1_caught_up)(params, snap, q, Q[n]);
                 snap[q] = 0.0;
             }
-        if (gmode == 2)   /* loss part, from v before the fold */
-            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / ratio;
+        if (gmode == 2) {   /* loss part and approximate L2 part, from v before the fold */
+            const double Abar = n > 0 ? AS / (double)n : 0.0;
+            for (q = 0; q < d; q++) {
+                const double v = (double)params[q];
+                gsum[q] += (snap[q] - v) / ratio + l2 * ((A - Abar) * v + Abar * snap[q]);
+            }
+        }
         for (q = 0; q < d; q++) params[q] = (REAL)(e * (double)params[q]);
-        if (gmode == 1)
+        if (gmode == 1) {
             for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];
-        else   /* approximate L2 part, as in the serial loops */
-            for (q = 0; q < d; q++) gsum[q] += l2 * (double)n * (double)params[q];
+        } else if (gmode == 0) {   /* the L2 part: exact, or approximate with L1 */
+            const double l2n = exact_l2 ? l2 * A / e : l2 * (double)n;
+            for (q = 0; q < d; q++) gsum[q] += l2n * (double)params[q];
+        }
     } else {   /* the model Python restores; leave w, not v */
         for (q = 0; q < d; q++) params[q] = (REAL)(E[n] * (double)params[q]);
     }
@@ -1527,10 +1582,11 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
              * fastgd_csr.h), or with c->end_sums the end sums */
             const double l2n = c->l2 * (double)(t - t0);
             if (c->end_sums)
-                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, c->l1, l2n, 0.0, &end);
+                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, c->l1, l2n, 0.0, 0.0,
+                                        &end);
             else
                 for (j = 0; j < d; j++)
-                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, c->l1, l2n, 0.0,
+                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, c->l1, l2n, 0.0, 0.0,
                                              &gsum[j]);
         } else if (!scaled && !(L.mode == FGD_LAZY_IDENTITY && !end_asum)) {
             /* (see csr_catch_up) */

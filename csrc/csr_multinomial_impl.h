@@ -33,8 +33,9 @@
  * its rows' margins first (the weights at the start of the step), keeps
  * each row's K weighted loss derivatives / m in dlbuf (B K doubles; at
  * batch_size 1 the margins' own buffer), then updates from the rows. gsum
- * gets the loss part per stored value and the L2 part at the end, as
- * l2 (steps) w_end (as the binary SCALED loop). Returns the step counter. */
+ * gets the loss part per stored value and the L2 part exactly, as the
+ * binary csr_sgd_rows takes it (a factor per step on each entry's part, the
+ * rest at the end and at a fold). Returns the step counter. */
 static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
                                    const INDEX *indptr, int64_t n, int64_t d, int64_t K,
                                    const double *y, const double *sw, const int64_t *order,
@@ -44,12 +45,12 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
                                    double *weight_sum, double *lr_last, int *abort)
 {
     const int64_t DK = d * K, nb = (n + B - 1) / B;
-    double scale = 1.0;
+    double scale = 1.0, A = 0.0;   /* A: the sum of the steps' scales (csr_sgd_rows) */
     int64_t t = t0, r, q, k, b;
     for (b = 0; b < nb; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const double inv_m = 1.0 / (double)(end - start);
-        double batch_weight = 0.0, lr;
+        double batch_weight = 0.0, lr, gl2;
         for (k = 0; k < K; k++) gb[k] = 0.0;
         /* the margins and loss derivatives of the batch's rows */
         for (r = start; r < end; r++) {
@@ -82,7 +83,9 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
         if (!(batch_weight > 0.0)) continue;   /* a batch of weight zero: no step */
         lr = L->lr[t - t0];
         /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
+        A += scale;
         scale *= 1.0 - lr * c->l2;
+        gl2 = 1.0 + c->l2 * lr * A / scale;
         for (r = start; r < end; r++) {
             const int64_t i = order ? order[r] : r;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
@@ -90,10 +93,10 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
             for (q = lo; q < hi; q++) {
                 const double x = (double)data[q];
                 const int64_t j0 = (int64_t)indices[q] * K;
-                const double step = lr * x / scale;
+                const double step = lr * x / scale, xg = x * gl2;
                 for (k = 0; k < K; k++) {
                     params[j0 + k] = (REAL)((double)params[j0 + k] - step * dl[k]);
-                    gsum[j0 + k] += dl[k] * x;
+                    gsum[j0 + k] += dl[k] * xg;
                 }
             }
         }
@@ -105,14 +108,18 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
         t++;
         *lr_last = lr;
         if (scale < FGD_MIN_SCALE) {
+            for (q = 0; q < DK; q++) gsum[q] += c->l2 * A * (double)params[q];
+            A = 0.0;
             FN(csr_fold_scale)(c, params, NULL, DK, scale, 0.0);
             scale = 1.0;
         }
     }
     if (!*abort) {
         FN(csr_fold_scale)(c, params, NULL, DK, scale, 0.0);
-        if (c->l2 > 0.0)
-            for (q = 0; q < DK; q++) gsum[q] += c->l2 * (double)(t - t0) * (double)params[q];
+        if (c->l2 > 0.0) {   /* the rest of the L2 part: l2 v A = l2 (A / scale) w */
+            const double l2n = c->l2 * A / scale;
+            for (q = 0; q < DK; q++) gsum[q] += l2n * (double)params[q];
+        }
     }
     return t;
 }

@@ -79,6 +79,8 @@ typedef struct {
     int end_sums;                /* 1: this run ends an epoch, whose gsum is read
                                     for its norm only: a loop may return the end
                                     sums (fgd_stats) and leave gsum zero */
+    int exact_gsum;              /* 1: gsum exactly, where a faster mode would
+                                    approximate its L2 part (csr_gsum_mode) */
 } fgd_config;
 
 /* What an epoch reports back. */

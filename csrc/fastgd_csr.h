@@ -14,12 +14,16 @@
  * documented truncation of lazy.h).
  *
  * gsum (the epoch's summed gradient, for history.grad_norm) is exact except
- * with plain SGD and a penalty (lazy mode SCALED), where the L2 part of the
- * gradient is added once at the end (of every call) as l2 * (steps) * w_end.
- * Plain SGD at batch size 1 without L1 takes it from the change of the
- * weights where the step allows (constant lr; or lr / scale constant, as
- * with the 'optimal' schedule and L2 of its alpha), to rounding, instead of
- * adding to it at every stored entry (csr_impl.h: csr_gsum_mode).
+ * with plain SGD and a penalty (lazy mode SCALED) in two cases: with L1, the
+ * L2 part of the gradient is added once at the end (of every call) as
+ * l2 * (steps) * w_end; and in the ratio mode of plain SGD without L1 (lr /
+ * scale constant, as with the 'optimal' schedule and L2 of its alpha: the
+ * loss part from the change of the weights, no add per stored entry), where
+ * the L2 part is l2 A (w_start + w_end / s_end) / 2, exact for untouched
+ * coordinates (A: the sum of the steps' weight scales s). cfg->exact_gsum
+ * (gtol set) turns the ratio mode off. Otherwise plain SGD without L1 adds
+ * each stored entry's gradient with its L2 part (csr_impl.h: csr_sgd_rows),
+ * or takes the whole sum from the change of the weights at a constant lr.
  */
 #ifndef FASTGD_CSR_H
 #define FASTGD_CSR_H
@@ -89,7 +93,8 @@ typedef struct {
  *   under the other optimizers the intercept's step takes a lock (fgd_lock).
  *   NOT deterministic: concurrent updates of one coordinate may be lost or
  *   see each other's intermediate values, which sparse rows make rare.
- *   gsum is approximate.
+ *   gsum is that of the serial loop's sums over the steps the threads took
+ *   (the same modes), itself approximate in that updates may be lost.
  * Averaged SGD (avg not NULL, cfg->average_start >= 0): avg holds the mean
  * of the iterates after step number average_start on entry and on return,
  * as in the dense loop; the epoch keeps their sums in scratch->asum and

@@ -149,7 +149,10 @@ class History:
     grad_norm : list of float
         Euclidean norm of the average mini-batch gradient of the smooth part
         of the objective (loss and L2) over the epoch. For full-batch
-        gradient descent, the exact gradient norm.
+        gradient descent, the exact gradient norm. On CSR rows with plain
+        SGD, its L2 part is approximated in two cases (README, "Gradient
+        norm on sparse data"): with L1, and with the ``optimal`` schedule
+        and L2 at batch size 1 unless ``gtol`` is set.
     lr : list of float
         Step size of the epoch's last step.
     seconds : list of float
@@ -946,6 +949,8 @@ class Trainer:
         problem = self._problem(X, y, sample_weight, epochs,
                                 None if rows is None else rows.shape[0])
         problem.schedule = self._scaled_schedule()
+        # gtol stops on the gradient norm: no approximation of it then
+        problem.exact_gsum = gtol is not None
         # sized by params, not d + 1: a model may hold several rows of weights
         # (the multinomial trainer's params are (n_features + 1, n_classes))
         gbuf = np.zeros((problem.n_threads, self.params.size), dtype=self.params.dtype)

@@ -1017,7 +1017,10 @@ def test_averaging_leaves_the_gradient_norm_of_the_iterates_alone(batch_size, d,
     the weights from 1e-4 (not 1e-9); the 'optimal' schedule's sums from the
     weight change (csr_gsum_mode 2) must then not be used across a fold
     (here the scale falls below 1e-4 in the epoch: the averaged run's norm
-    was 2-7x too large). Sparse enough rows that mini-batches step lazily."""
+    was 2-7x too large); it adds each value's gradient, with its L2 part,
+    exactly (as any run does with gtol set, where the plain run's ratio
+    mode would approximate the L2 part). Sparse enough rows that
+    mini-batches step lazily."""
     rng = np.random.default_rng(0)
     n = 12000
     X = sp.random(n, d, density=density, format="csr", random_state=1,
@@ -1025,10 +1028,11 @@ def test_averaging_leaves_the_gradient_norm_of_the_iterates_alone(batch_size, d,
     y = np.sign(X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n))
     kw = dict(loss="log_loss", batch_size=batch_size, epochs=1, penalty="l2", alpha=alpha,
               schedule="optimal", random_state=0)
-    plain = fastgd.fit(X, y, **kw)
-    averaged = fastgd.fit(X, y, average=True, **kw)
-    np.testing.assert_allclose(averaged.history.grad_norm, plain.history.grad_norm,
-                               rtol=1e-9)
+    plain = fastgd.fit(X, y, gtol=1e-300, **kw)
+    for gtol in (None, 1e-300):
+        averaged = fastgd.fit(X, y, average=True, gtol=gtol, **kw)
+        np.testing.assert_allclose(averaged.history.grad_norm, plain.history.grad_norm,
+                                   rtol=1e-9)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -1098,17 +1102,58 @@ def test_grad_norm_of_plain_sgd_is_exact_with_a_constant_step(chunk_rows, penalt
     np.testing.assert_allclose(sparse.history.grad_norm, dense.history.grad_norm, rtol=1e-9)
 
 
+@pytest.mark.parametrize("multinomial", [False, True], ids=["binary", "softmax"])
+@pytest.mark.parametrize("schedule,lr,alpha", [
+    ("invscaling", 0.5, 0.01), ("optimal", None, 0.1), ("constant", 0.05, 0.1),
+    ("invscaling", 0.9, 1.0)])   # the last: the weight scale folds many times per epoch
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_plain_sgd_csr_grad_norm_is_exact_with_gtol(schedule, lr, alpha, batch_size,
+                                                    multinomial):
+    """gtol stops on History.grad_norm: with it set, plain SGD with L2 on CSR
+    rows reports the dense path's gradient norm (the L2 part summed exactly,
+    at every step's weights; before session 18 l2 * steps * w_end, up to
+    2.5x off, so CSR and dense fits stopped at different epochs). So does
+    any run whose gradient sums are added per value (not the 'optimal'
+    schedule's ratio mode, whose L2 part stays approximate without gtol).
+    To 1e-9, or 1e-7 where the weight scale folds (the sums' terms are then
+    large: A / scale)."""
+    rng = np.random.default_rng(4)
+    X = sp.random(200, 50, density=0.1, format="csr", random_state=1,
+                  data_rvs=lambda k: rng.standard_normal(k))
+    y = rng.integers(0, 3 if multinomial else 2, 200).astype(float)
+    kw = dict(optimizer="sgd", lr=lr, schedule=schedule, penalty="l2", alpha=alpha,
+              batch_size=batch_size, random_state=0, shuffle=False)
+    for gtol in (1e-300, None):
+        if multinomial:
+            csr = train_multinomial(X, y, epochs=3, **kw)
+            dense = train_multinomial(X.toarray(), y, epochs=3, **kw)
+            csr.run(X, y, epochs=1, gtol=gtol)
+            dense.run(X.toarray(), y, epochs=1, gtol=gtol)
+        else:
+            csr = train(X, y, epochs=1, loss="log_loss", run_kwargs=dict(gtol=gtol), **kw)
+            dense = train(X.toarray(), y, epochs=1, loss="log_loss",
+                          run_kwargs=dict(gtol=gtol), **kw)
+        np.testing.assert_allclose(csr.params, dense.params, rtol=1e-9, atol=1e-12)
+        if gtol is not None or schedule != "optimal" or multinomial:
+            # (1e-7: where the scale folds, the sums' terms are large, A / scale)
+            np.testing.assert_allclose(csr.history.grad_norm, dense.history.grad_norm,
+                                       rtol=1e-9 if alpha < 1 else 1e-7)
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["fast", "gtol"])
 @pytest.mark.parametrize("chunk_rows", [None, 7])
 @pytest.mark.parametrize("d", [40, 2000])
-def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows, d):
+def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows, d, exact):
     """batch_size 1, L2, the 'optimal' schedule with the penalty's alpha: lr / scale
     is the same at every step, so the loss part of the summed gradient comes
-    from the change of the scaled weights (csr_sgd_rows); the L2 part is the
-    documented l2 * steps * w_end (fastgd_csr.h), per call of the core (chunk).
-    Checked against a NumPy replay of per-sample SGD, in one chunk and in
-    chunks of 7 rows. With 2000 features, chunks of 7 rows hold fewer than
-    d / 16 values and add each value's gradient instead (csr_gsum_mode):
-    the same sums."""
+    from the change of the scaled weights (csr_sgd_rows' ratio mode); its L2
+    part, per call of the core (chunk), is then the documented approximation
+    l2 ((A - Abar) w_end / s_end + Abar w_start), A the sum of the steps'
+    weight scales s and Abar the mean of its partial sums (exact for a
+    coordinate no row touches; before session 18, l2 * steps * w_end). With gtol set (exact), or where chunks of 7
+    rows of 2000 features hold fewer than d / 16 values (csr_gsum_mode),
+    each value's gradient is added with its L2 part, and the norm is exact.
+    Checked against a NumPy replay of per-sample SGD."""
     X, y = make_sparse(n=150, d=d, density=0.08 if d == 40 else 0.005)
     alpha = 0.01
     tr = Trainer(loss="log_loss", optimizer="sgd", schedule="optimal", penalty="l2",
@@ -1116,22 +1161,30 @@ def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows, d):
     tr.chunk_rows = chunk_rows
     ys, _ = encode_binary(y, X.shape[0])
     tr.init_model(X.shape[1], X.dtype)
-    tr.run(X, ys, None, epochs=3)
+    tr.run(X, ys, None, epochs=3, gtol=1e-300 if exact else None)
+    approximate = not exact and not (d == 2000 and chunk_rows == 7)
     Xd = X.toarray()
     chunk = chunk_rows or X.shape[0]
     w, b, t, norms = np.zeros(X.shape[1]), 0.0, 0, []
     for _ in range(3):
         g_w, g_b = np.zeros_like(w), 0.0
+        s, A, AS, w_start = 1.0, 0.0, 0.0, w.copy()
         for i in range(X.shape[0]):
             lr = tr._bound_schedule.lr_at(None, t)
             dl = -ys[i] / (1.0 + np.exp(ys[i] * (Xd[i] @ w + b)))
-            g_w += dl * Xd[i]
+            g_w += dl * Xd[i] + (0.0 if approximate else alpha * w)
             g_b += dl
+            A += s
+            AS += A
+            s *= 1.0 - lr * alpha
             w = (1.0 - lr * alpha) * w - lr * dl * Xd[i]
             b -= lr * dl
             t += 1
             if (i + 1) % chunk == 0 or i + 1 == X.shape[0]:
-                g_w += alpha * (i % chunk + 1) * w
+                if approximate:
+                    Abar = AS / (i % chunk + 1)
+                    g_w += alpha * ((A - Abar) * w / s + Abar * w_start)
+                s, A, AS, w_start = 1.0, 0.0, 0.0, w.copy()
         norms.append(np.sqrt(g_w @ g_w + g_b * g_b) / X.shape[0])
     np.testing.assert_allclose(tr.params[:-1], w, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(tr.history.grad_norm, norms, rtol=1e-9)

@@ -52,6 +52,9 @@ class EpochProblem:
     n_threads: int
     average_start: int = -1   # averaged SGD after this step number; -1: off
     hogwild: bool = False     # CSR, batch_size 1, n_threads > 1: lock-free (not deterministic)
+    # the summed gradient (History.grad_norm) exactly, where a faster CSR mode
+    # approximates its L2 part (gtol stops on it)
+    exact_gsum: bool = False
 
     def c_config(self):
         """The configuration as the compiled core's ``fgd_config`` reads it."""
@@ -62,7 +65,8 @@ class EpochProblem:
             warmup_steps=float(self.schedule.warmup_steps),
             l2=self.l2, l1=self.l1, l2_decoupled=int(self.l2_decoupled),
             fit_intercept=int(self.fit_intercept), batch_size=self.batch_size,
-            n_threads=self.n_threads, average_start=self.average_start)
+            n_threads=self.n_threads, average_start=self.average_start,
+            exact_gsum=int(self.exact_gsum))
 
 
 @dataclass

@@ -25,6 +25,7 @@ cdef extern from "fastgd.h" nogil:
         int n_threads
         int64_t average_start
         int end_sums
+        int exact_gsum
 
     ctypedef struct fgd_stats:
         double loss_sum

@@ -38,6 +38,7 @@ cdef fgd_config _make_config(dict cfg) except *:
     c.n_threads = cfg["n_threads"]
     c.average_start = cfg.get("average_start", -1)
     c.end_sums = cfg.get("end_sums", 0)
+    c.exact_gsum = cfg.get("exact_gsum", 0)
     return c
 
 
