@@ -141,7 +141,9 @@ def check_shuffle(shuffle, shuffle_block=None):
             or not isinstance(shuffle_block, numbers_Integral) or shuffle_block < 1):
         raise ValueError(f"shuffle_block must be an integer >= 1 (rows per block), "
                          f"got {shuffle_block!r}")
-    return mode, int(shuffle_block)
+    # (blocks of more than 2**62 rows are one block, as any block > n is; the
+    # compiled core takes an int64)
+    return mode, min(int(shuffle_block), 2**62)
 
 
 def _dtype_kinds(a):

@@ -107,6 +107,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from fastgd._checks import check_bool
 from fastgd.data import (astype_in_range, check_numeric_dtype, check_shuffle, check_sparse,
                          check_sparse_structure, extreme_weights, scaled_sample_weight,
                          weights_of_mean_one)
@@ -308,6 +309,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         losses = CLASSIFICATION_LOSSES if isinstance(self, ClassifierMixin) else REGRESSION_LOSSES
         if self.loss not in losses:
             raise ValueError(f"loss={self.loss!r} is not supported; choose one of {losses}")
+        for name in ("fit_intercept", "early_stopping", "warm_start"):
+            check_bool(name, getattr(self, name))
         for name in ("max_iter", "n_iter_no_change", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:

@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from fastgd._checks import check_real
+
 __all__ = ["Loss", "LOSSES", "get_loss"]
 
 
@@ -67,7 +69,8 @@ class Loss:
         if name not in self._TABLE:
             raise ValueError(
                 f"unknown loss {name!r}; choose one of {sorted(self._TABLE)}")
-        if not isinstance(epsilon, numbers.Real) or not np.isfinite(epsilon) or epsilon < 0:
+        if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real) \
+                or check_real("epsilon", epsilon) < 0:
             raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
         self.name = name
         self.code, self.is_classification, self.uses_epsilon = self._TABLE[name]

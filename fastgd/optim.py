@@ -14,6 +14,11 @@ proximal step in their own metric and produce exact zeros.
 
 Optimizer state lives in a ``(3, n_params)`` array; ``state_names`` names
 the rows in use, as torch names them in ``optimizer.state``.
+
+Unlike torch, ``eps`` must be > 0: with ``eps=0`` a coordinate whose
+gradients have all been zero so far (an all-zero feature) takes ``0 / 0``,
+a NaN that ended the fit as a "divergence" that no smaller step size cures.
+Flags (``nesterov``, ``centered``, ``amsgrad``) must be booleans.
 """
 from __future__ import annotations
 
@@ -21,23 +26,15 @@ import numbers
 
 import numpy as np
 
+from fastgd._checks import check_bool, check_real
+
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
            "OPTIMIZERS", "get_optimizer"]
 
 N_STATE_ROWS = 3
 
 
-def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if low is not None and (value < low or (low_open and value == low)):
-        bound = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {bound} {low}, got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        bound = "<" if high_open else "<="
-        raise ValueError(f"{name} must be {bound} {high}, got {value!r}")
-    return value
+_check_real = check_real
 
 
 class Optimizer:
@@ -247,7 +244,7 @@ class SGD(Optimizer):
         super().__init__(lr, weight_decay)
         self.momentum = _check_real("momentum", momentum, low=0.0)
         self.dampening = _check_real("dampening", dampening)
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
 
@@ -292,7 +289,7 @@ class Adagrad(Optimizer):
         self.lr_decay = _check_real("lr_decay", lr_decay, low=0.0)
         self.initial_accumulator_value = _check_real(
             "initial_accumulator_value", initial_accumulator_value, low=0.0)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
 
     @property
     def state_names(self):
@@ -337,9 +334,9 @@ class RMSprop(Optimizer):
                  centered=False):
         super().__init__(lr, weight_decay)
         self.alpha = _check_real("alpha", alpha, low=0.0, high=1.0)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
         self.momentum = _check_real("momentum", momentum, low=0.0)
-        self.centered = bool(centered)
+        self.centered = check_bool("centered", centered)
 
     @property
     def state_names(self):
@@ -389,7 +386,7 @@ class Adadelta(Optimizer):
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(lr, weight_decay)
         self.rho = _check_real("rho", rho, low=0.0, high=1.0)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
 
     @property
     def state_names(self):
@@ -447,8 +444,8 @@ class Adam(Optimizer):
         if type(betas) is tuple and all(a is b for a, b in zip(checked, betas)):
             checked = betas
         self.betas = checked
-        self.eps = _check_real("eps", eps, low=0.0)
-        self.amsgrad = bool(amsgrad)
+        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
 
     @property
     def beta1(self):

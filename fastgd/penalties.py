@@ -12,9 +12,9 @@ the coordinate took, so it produces exact zeros.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from fastgd._checks import check_real
 
 __all__ = ["Penalty", "PENALTIES", "get_penalty", "soft_threshold"]
 
@@ -41,12 +41,8 @@ class Penalty:
         if kind not in PENALTIES:
             raise ValueError(f"unknown penalty {kind!r}; choose one of 'l2', 'l1', "
                              "'elasticnet' or None")
-        for name, value in (("alpha", alpha), ("l1_ratio", l1_ratio)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not np.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+        check_real("alpha", alpha, low=0.0)
+        check_real("l1_ratio", l1_ratio)
         if not 0.0 <= l1_ratio <= 1.0:
             raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
         self.kind = kind

@@ -17,22 +17,15 @@ not come from ``lr`` (``optimal``'s whole rate, ``cosine``'s ``eta_min``).
 from __future__ import annotations
 
 import math
-import numbers
+
+from fastgd._checks import check_real
 
 __all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Step", "Exponential", "Cosine",
            "Adaptive", "SCHEDULES", "get_schedule"]
 
 
 def _check(name, value, low=None, low_open=False, high=None, integer=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if integer and value != int(value):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value!r}")
-    return int(value) if integer else float(value)
+    return check_real(name, value, low=low, low_open=low_open, high=high, integer=integer)
 
 
 class Schedule:

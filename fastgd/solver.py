@@ -24,7 +24,8 @@ from fastgd.data import (DEFAULT_SHUFFLE_BLOCK, astype_in_range, base_seed, chec
                          check_labels, check_shuffle, check_targets, epoch_seed,
                          scaled_sample_weight)
 from fastgd.losses import get_loss
-from fastgd.optim import _check_real, get_optimizer
+from fastgd._checks import check_bool, check_real
+from fastgd.optim import get_optimizer
 from fastgd.penalties import get_penalty
 from fastgd.schedules import get_schedule
 
@@ -238,10 +239,11 @@ def _check_int(name, value, low=1):
 def _check_optional_real(name, value, low=0.0):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < low:
-        raise ValueError(f"{name} must be None or a finite number >= {low}, got {value!r}")
-    return float(value)
+    try:
+        return check_real(name, value, low=low)
+    except ValueError:
+        raise ValueError(f"{name} must be None or a finite number >= {low}, got "
+                         f"{value!r}") from None
 
 
 def _check_schedule(optimizer, schedule):
@@ -336,7 +338,7 @@ class Trainer:
         self.optimizer = copy.copy(get_optimizer(optimizer, lr=lr))
         self.schedule = _check_schedule(self.optimizer, get_schedule(schedule))
         self._set_penalty(get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio))
-        self.fit_intercept = bool(fit_intercept)
+        self.fit_intercept = check_bool("fit_intercept", fit_intercept)
         self.batch_size = _check_int("batch_size", batch_size)
         self.n_threads = effective_n_threads(n_jobs)
         self.backend_name = backend
@@ -347,17 +349,16 @@ class Trainer:
             raise ValueError(f"on_divergence must be 'raise' or 'backoff', got {on_divergence!r}")
         self.on_divergence = on_divergence
         self.max_backoffs = _check_int("max_backoffs", max_backoffs, low=0)
-        self.hogwild = bool(hogwild)
+        self.hogwild = check_bool("hogwild", hogwild)
         if self.hogwild and self.batch_size != 1:
             raise ValueError("hogwild=True takes lock-free per-row steps: it needs batch_size=1 "
                              f"(got {self.batch_size}); larger CSR batches are split across "
                              "threads deterministically without it")
-        if average is True:
-            self.average_start = 0
-        elif average is False or average is None:
-            self.average_start = -1
+        if average is None or isinstance(average, (bool, np.bool_)):
+            self.average_start = 0 if average else -1
         else:
-            self.average_start = _check_int("average", average, low=0)
+            # (a start past 2**62 steps is never reached: the same, in int64)
+            self.average_start = min(_check_int("average", average, low=0), 2**62)
         if self.hogwild and self.average_start >= 0:
             raise ValueError("hogwild=True cannot keep an averaged iterate (average=...): the "
                              "lock-free threads have no common step order to average over; "
@@ -431,7 +432,7 @@ class Trainer:
                                  "scale with lr itself, so a new lr would shrink or grow the "
                                  "whole model rather than its steps; call fit to train with it")
             opt = copy.copy(opt)    # its own copy: a snapshot keeps the old one
-            opt.lr = _check_real("lr", lr, low=0.0, low_open=True)
+            opt.lr = check_real("lr", lr, low=0.0, low_open=True)
         else:
             lr = None
         if epsilon is not None and loss.uses_epsilon:

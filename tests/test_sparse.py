@@ -1295,7 +1295,7 @@ def test_adam_catch_up_within_its_bound_of_the_replay():
     """Adam without penalty, and AdamW's decoupled decay (lazy mode ADAM; with
     and without amsgrad): one coordinate's catch-up from the suffix tables
     against the replay of every skipped step, for gaps of 1 to 3,000 steps,
-    at the first step of training and later, eps from 0 to 1e-3: where the
+    at the first step of training and later, eps from 1e-300 to 1e-3: where the
     closed form is taken, w within
     FGD_LAZY_RTOL (1e-12) * |w| and the gradient sum within FGD_LAZY_GTOL
     (1e-6) (their bounds), m and v to 1e-12; where its bound is too large it
@@ -1303,7 +1303,7 @@ def test_adam_catch_up_within_its_bound_of_the_replay():
     X, y = make_sparse(n=10, d=5)
     applied = refused = 0
     for optimizer in (Adam(lr=0.01), Adam(lr=0.001, betas=(0.8, 0.99), eps=1e-6),
-                      AdamW(lr=0.01, weight_decay=0.0, eps=1e-3), Adam(lr=0.01, eps=0.0),
+                      AdamW(lr=0.01, weight_decay=0.0, eps=1e-3), Adam(lr=0.01, eps=1e-300),
                       AdamW(lr=0.01, weight_decay=1e-2), AdamW(lr=0.01, weight_decay=1.0),
                       AdamW(lr=0.001, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
                       Adam(lr=0.01, amsgrad=True),
