@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from fastgd.backends import EpochProblem, EpochStats
+from fastgd.optim import get_optimizer
 from fastgd.penalties import soft_threshold
 from fastgd import solver
 from fastgd.solver import Trainer, _store_init
@@ -203,12 +204,15 @@ class MultinomialTrainer(Trainer):
             raise ValueError("hogwild=True is not available for the multinomial (softmax) "
                              "model: its CSR epochs run deterministically (mini-batches "
                              "on n_jobs threads)")
+        # the optimizer first: its own checks (FTRL's penalty) would give
+        # advice that leads to this refusal
+        name = get_optimizer(kwargs.get("optimizer", "sgd")).name
+        if name not in _SUPPORTED:
+            raise ValueError(f"the multinomial core supports the optimizers {_SUPPORTED}, "
+                             f"not {name!r}")
         super().__init__(loss="log_loss", **kwargs)
         if int(n_classes) < 2:
             raise ValueError(f"n_classes must be >= 2, got {n_classes!r}")
-        if self.optimizer.name not in _SUPPORTED:
-            raise ValueError(f"the multinomial core supports the optimizers {_SUPPORTED}, "
-                             f"not {self.optimizer.name!r}")
         self.n_classes = int(n_classes)
         self.backend = self._make_backend()
 

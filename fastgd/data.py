@@ -416,7 +416,7 @@ def check_sparse(X, dtype=None):
       same mathematics on non-canonical CSR, but canonical CSR makes the
       result independent of how equal matrices happen to be stored.
     * Other value dtypes become float64 (a copy); integer indices of other
-      widths become int64.
+      widths become int64; arrays that are strided views are copied.
     * Explicit zeros, empty rows and all-zero columns are fine.
     * NaN or infinity among the stored values raises ValueError, and so do
       index arrays that do not fit the shape (:func:`check_sparse_structure`)
@@ -443,6 +443,8 @@ def check_sparse(X, dtype=None):
     check_sparse_structure(X)   # before SciPy's unchecked conversions and products use it
     if X.format != "csr":
         X = X.tocsr()       # one conversion (a new object: the input is untouched)
+    if not all(a.flags.c_contiguous for a in (X.data, X.indices, X.indptr)):
+        X = X.copy()        # arrays that are strided views (SciPy allows them): contiguous
     if X.dtype not in dtypes:
         X = X.astype(dtypes[0])
     idx = X.indices.dtype

@@ -1111,9 +1111,16 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        # what the model was trained as, whatever set_params changed since
+        built = getattr(self, "_built_params", None) or {}
+        loss = built.get("loss", self.loss)
+        if loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(f"probability estimates are not available for this model: it "
+                                 f"was trained with loss={loss!r} (loss is now {self.loss!r}; "
+                                 "fit again to train with it)")
         scores = np.asarray(self.decision_function(X), dtype=np.float64)
-        if self.loss == "log_loss":
-            if scores.ndim == 2 and self.multi_class == "multinomial":
+        if loss == "log_loss":
+            if scores.ndim == 2 and built.get("multi_class", self.multi_class) == "multinomial":
                 z = scores - scores.max(axis=1, keepdims=True)
                 e = np.exp(z)
                 return e / e.sum(axis=1, keepdims=True)

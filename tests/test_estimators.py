@@ -1268,3 +1268,27 @@ def test_partial_fit_takes_the_per_call_parameters_anew():
     assert not np.allclose(est.coef_, plain.coef_)
     with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
         est.set_params(class_weight="balanced").partial_fit(X2, y2)
+
+
+def test_predict_proba_follows_the_model_not_a_later_set_params(iris):
+    """A softmax model's probabilities stay softmax after
+    set_params(multi_class="ovr") (and one-vs-rest ones stay one-vs-rest);
+    a hinge model set to loss="log_loss" without refitting has none."""
+    X, y = iris
+    kw = dict(loss="log_loss", random_state=0, max_iter=5, tol=None)
+    softmax = SGDClassifier(multi_class="multinomial", **kw).fit(X, y)
+    ovr = SGDClassifier(**kw).fit(X, y)
+    for est, other in ((softmax, "ovr"), (ovr, "multinomial")):
+        before = est.predict_proba(X)
+        np.testing.assert_array_equal(est.set_params(multi_class=other).predict_proba(X), before)
+    hinge = SGDClassifier(loss="hinge", random_state=0, max_iter=5, tol=None).fit(X, y)
+    with pytest.raises(AttributeError, match="trained with loss='hinge'"):
+        hinge.set_params(loss="log_loss").predict_proba(X)
+
+
+def test_multinomial_ftrl_is_refused_first_for_the_optimizer(iris):
+    """FTRL is not a softmax optimizer: said first, rather than FTRL's own
+    advice (alpha=0), which only led to this refusal."""
+    X, y = iris
+    with pytest.raises(ValueError, match="multinomial core supports the optimizers"):
+        SGDClassifier(loss="log_loss", multi_class="multinomial", optimizer="ftrl").fit(X, y)

@@ -1766,3 +1766,18 @@ def test_batch_one_row_with_a_repeated_column_sums_its_entries(opt):
         results.append(params)
     # x/2 + x/2 == x exactly, so only the order of the sums differs
     np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-15)
+
+
+def test_csr_of_strided_arrays_trains_as_its_copy():
+    """SciPy builds a CSR matrix on strided views (a column of a 2-D buffer);
+    the core needs contiguous arrays, so they are copied (the Cython layer's
+    "ndarray is not C-contiguous" before)."""
+    X, y = make_sparse(n=60, d=20)
+    buf = np.stack([X.data, -X.data], axis=1)
+    ibuf = np.stack([X.indices, X.indices], axis=1)
+    strided = sp.csr_matrix((buf[:, 0], ibuf[:, 0], X.indptr), shape=X.shape)
+    assert not strided.data.flags.c_contiguous
+    kw = dict(loss="log_loss", batch_size=1, epochs=2, random_state=0)
+    np.testing.assert_array_equal(fastgd.fit(strided, y, **kw).coef_,
+                                  fastgd.fit(X, y, **kw).coef_)
+    assert not strided.data.flags.c_contiguous   # the user's matrix untouched
