@@ -335,10 +335,12 @@ static int FN(csr_gsum_mode)(const fgd_lazy *L, int64_t n, double l1, double l2,
  * coordinate q: v's L1 catch-up, w = scale v stored,
  * and the coordinate's summed gradient (*g: gsum[q], its loss part from v
  * where ratio != 0, with the L2 part's start term l2s v_start, then the L2
- * part l2n w). Returns w. No branch on l2n, so that the loops vectorize. */
+ * part l2v v: from v, not the stored w, whose rounding times l2v / scale
+ * (up to 1e9 near a fold) would swamp the exact sum's cancellations).
+ * Returns w. No branch on l2v, so that the loops vectorize. */
 static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_scaled_end_coord)(
     REAL *params, double *snap, const double *gsum, int64_t q, double scale, double U,
-    double l1, double l2n, double ratio, double l2s, double *g)
+    double l1, double l2v, double ratio, double l2s, double *g)
 {
     double v = (double)params[q], gq = gsum[q];
     REAL w;
@@ -348,7 +350,7 @@ static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_scaled_end_coord)(
         snap[q] = 0.0;
     }
     params[q] = w = (REAL)(scale * v);
-    *g = gq + l2n * (double)w;   /* (l2n = 0: the same, but for the sign of a zero) */
+    *g = gq + l2v * v;   /* (l2v = 0: the same, but for the sign of a zero) */
     return (double)w;
 }
 
@@ -359,14 +361,14 @@ static inline FGD_LAZY_ALWAYS_INLINE double FN(csr_scaled_end_coord)(
  * constant l1 and ratio remove their branches. */
 static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
     REAL *restrict params, double *restrict snap, double *restrict gsum, int64_t d,
-    double scale, double U, double l1, double l2n, double ratio, double l2s, fgd_stats *end)
+    double scale, double U, double l1, double l2v, double ratio, double l2s, fgd_stats *end)
 {
     double w2 = 0.0, wa = 0.0, g2 = 0.0;
     int64_t q;
     FGD_SIMD_SUMS(w2, wa, g2)
     for (q = 0; q < d; q++) {
         double g;
-        const double w = FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
+        const double w = FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2v,
                                                   ratio, l2s, &g);
         w2 += w * w;
         wa += fabs(w);
@@ -392,9 +394,10 @@ static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
  * at no cost per entry: the L2 gradients of steps k = 0..T-1 sum to
  * l2 sum_k s_k v_k (s_k, v_k before step k), which by parts is
  * l2 (v_T A_T - sum_k dv_k A_k) with A_k = s_0 + ... + s_k and dv_k step k's
- * change of v. Step k changes v_j by -lr_k dl x / s_{k+1}, so each entry
- * adds dl x (1 + l2 lr_k A_k / s_{k+1}) (gl2: a factor per step), and the
- * end adds l2 (A / scale) w_T. A mid-run fold adds l2 A v first and
+ * change of v. So each entry adds dl x - l2 A_k dv (l2A: a factor per step;
+ * dv the change as stored: with the ideal -lr_k dl x / s_{k+1} instead, the
+ * stored values' rounding, float32's above all, came back times A / scale,
+ * up to 1e9 before a fold), and the end adds l2 (A / scale) w_T. A mid-run fold adds l2 A v first and
  * restarts A (v changes units). Before, the end's l2 (steps) w_T stood for
  * it, 2.5x off in an epoch whose weights moved (the 'optimal' schedule).
  * With L1, and in ratio mode, that approximation stays (see above).
@@ -436,7 +439,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     for (b = 0; b < nb; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const double inv_m = 1.0 / (double)(end - start);
-        double batch_weight = 0.0, gb = 0.0, lr, thr = 0.0, gl2 = 1.0;
+        double batch_weight = 0.0, gb = 0.0, lr, thr = 0.0, l2A = 0.0;
         /* the margins and loss derivatives of the batch's rows */
         for (r = start; r < end; r++) {
             const int64_t i = order ? order[r] : r;
@@ -485,7 +488,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
         A += scale;
         AS += A;   /* (ratio mode: see the end) */
         scale *= 1.0 - lr * l2;
-        if (exact_l2) gl2 = 1.0 + l2 * lr * A / scale;
+        if (exact_l2) l2A = l2 * A;
         if (l1 > 0.0) {
             thr = l1 * lr / scale;
             U += thr;
@@ -494,28 +497,27 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
         for (r = start; r < end; r++) {
             const double dl = dlbuf[r - start];
             int64_t i, lo, hi;
-            double step, dlg;
+            double step;
             if (dl == 0.0) continue;
             i = order ? order[r] : r;
             lo = (int64_t)indptr[i];
             hi = (int64_t)indptr[i + 1];
             step = lr * dl / scale;
-            dlg = dl * gl2;
             gb += dl;
             for (q = lo; q < hi; q++) {
                 const int64_t j = (int64_t)indices[q];
                 const double x = (double)data[q];
-                double v = (double)params[j] - step * x;
-                if (!delta_gsum && !ratio_gsum) gsum[j] += dlg * x;
+                double v = (double)params[j] - step * x, dv;
+                REAL stored;
                 if (l1 > 0.0) {
                     v = fgd_soft(v, thr);
                     snap[j] = U;
                 }
-                if (asum && S != 0.0) {
-                    const REAL stored = (REAL)v;
-                    asum[j] += ((double)stored - (double)params[j]) * S;
-                }
-                params[j] = (REAL)v;
+                stored = (REAL)v;
+                dv = (double)stored - (double)params[j];   /* the change as stored */
+                if (!delta_gsum && !ratio_gsum) gsum[j] += dl * x - l2A * dv;
+                if (asum && S != 0.0) asum[j] += dv * S;
+                params[j] = stored;
             }
         }
         if (plain_intercept) {   /* fgd_coord_step of plain SGD, unpenalized, written out */
@@ -564,27 +566,27 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
              * measured 5-8% slower per call at 2M features.
              * With c->end_sums the same pass takes the end sums (fgd_end_sums)
              * and clears gsum instead of storing it. */
-            /* the L2 part: exact (l2 A w / scale, the rest of the sum by
+            /* the L2 part, l2v v: exact (l2 A v, the rest of the sum by
              * parts), or in ratio mode l2 ((A - Abar) v_end + Abar v_start),
              * the sum by parts with each step's change of v taken as the
              * run's mean change (Abar: the mean of the steps' A), or with L1
              * l2 (steps) w_end */
             const double Abar = t > t0 ? AS / (double)(t - t0) : 0.0;
-            const double l2n = exact_l2 ? l2 * A / scale
-                               : ratio_gsum ? l2 * (A - Abar) / scale : l2 * (double)(t - t0);
+            const double l2v = exact_l2 ? l2 * A
+                               : ratio_gsum ? l2 * (A - Abar) : l2 * (double)(t - t0) * scale;
             const double l2s = ratio_gsum ? l2 * Abar : 0.0;
             if (c->end_sums) {
                 /* without L1 or the ratio (wide partial_fit chunks): constants,
                  * a body without branches that the compiler vectorizes */
                 if (l1 == 0.0 && !ratio_gsum)
-                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2n, 0.0, 0.0,
+                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, 0.0, l2v, 0.0, 0.0,
                                             end);
                 else
-                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, l1, l2n,
+                    FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, l1, l2v,
                                             ratio_gsum ? ratio : 0.0, l2s, end);
             } else {
                 for (q = 0; q < d; q++)
-                    FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2n,
+                    FN(csr_scaled_end_coord)(params, snap, gsum, q, scale, U, l1, l2v,
                                              ratio_gsum ? ratio : 0.0, l2s, &gsum[q]);
             }
         }
@@ -1022,16 +1024,18 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                 }
             } else if (dl != 0.0) {
                 const double step = lr * dl / E[r + 1];
-                double dlg = dl;
+                double l2A = 0.0;
                 if (exact_l2) {
                     while (rA <= r) Ar += E[rA++];
-                    dlg = dl * (1.0 + l2 * lr * Ar / E[r + 1]);
+                    l2A = l2 * Ar;
                 }
                 for (qq = lo; qq < hi; qq++) {
                     const int64_t j = (int64_t)indices[qq];
                     const double x = (double)data[qq];
-                    if (!gmode) gsum[j] += dlg * x;
-                    params[j] = (REAL)((double)params[j] - step * x);
+                    const double old = (double)params[j];
+                    const REAL stored = (REAL)(old - step * x);
+                    if (!gmode) gsum[j] += dl * x - l2A * ((double)stored - old);
+                    params[j] = stored;
                 }
             }
             if (c->fit_intercept) FN(hog_b_step)(&hb, params + d, lr, dl);
@@ -1069,13 +1073,13 @@ static int64_t FN(csr_hogwild_scaled)(const REAL *data, const INDEX *indices,
                 gsum[q] += (snap[q] - v) / ratio + l2 * ((A - Abar) * v + Abar * snap[q]);
             }
         }
-        for (q = 0; q < d; q++) params[q] = (REAL)(e * (double)params[q]);
-        if (gmode == 1) {
-            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];
-        } else if (gmode == 0) {   /* the L2 part: exact, or approximate with L1 */
-            const double l2n = exact_l2 ? l2 * A / e : l2 * (double)n;
-            for (q = 0; q < d; q++) gsum[q] += l2n * (double)params[q];
+        if (gmode == 0) {   /* the L2 part from v: exact, or approximate with L1 */
+            const double l2v = exact_l2 ? l2 * A : l2 * (double)n * e;
+            for (q = 0; q < d; q++) gsum[q] += l2v * (double)params[q];
         }
+        for (q = 0; q < d; q++) params[q] = (REAL)(e * (double)params[q]);
+        if (gmode == 1)
+            for (q = 0; q < d; q++) gsum[q] += (snap[q] - (double)params[q]) / L->lr[0];
     } else {   /* the model Python restores; leave w, not v */
         for (q = 0; q < d; q++) params[q] = (REAL)(E[n] * (double)params[q]);
     }
@@ -1580,13 +1584,13 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         if (scaled && nb > 0) {
             /* one pass: the fold and gsum's approximate L2 part (see
              * fastgd_csr.h), or with c->end_sums the end sums */
-            const double l2n = c->l2 * (double)(t - t0);
+            const double l2v = c->l2 * (double)(t - t0) * scale;   /* on v: l2 (steps) w */
             if (c->end_sums)
-                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, c->l1, l2n, 0.0, 0.0,
+                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, c->l1, l2v, 0.0, 0.0,
                                         &end);
             else
                 for (j = 0; j < d; j++)
-                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, c->l1, l2n, 0.0, 0.0,
+                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, c->l1, l2v, 0.0, 0.0,
                                              &gsum[j]);
         } else if (!scaled && !(L.mode == FGD_LAZY_IDENTITY && !end_asum)) {
             /* (see csr_catch_up) */

@@ -35,14 +35,17 @@
  * batch_size 1 the margins' own buffer), then updates from the rows. gsum
  * gets the loss part per stored value and the L2 part exactly, as the
  * binary csr_sgd_rows takes it (a factor per step on each entry's part, the
- * rest at the end and at a fold). Returns the step counter. */
+ * rest at the end and at a fold). The end is one pass (csr_scaled_end_coord,
+ * as csr_sgd_rows'), which with cfg->end_sums takes the end sums into *end
+ * and clears gsum. Returns the step counter. */
 static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
                                    const INDEX *indptr, int64_t n, int64_t d, int64_t K,
                                    const double *y, const double *sw, const int64_t *order,
                                    REAL *params, double *gsum, const fgd_config *c,
                                    const fgd_lazy *L, int64_t t0, int64_t B, double *dlbuf,
                                    double *p, double *gb, double *loss_sum,
-                                   double *weight_sum, double *lr_last, int *abort)
+                                   double *weight_sum, double *lr_last, int *abort,
+                                   fgd_stats *end)
 {
     const int64_t DK = d * K, nb = (n + B - 1) / B;
     double scale = 1.0, A = 0.0;   /* A: the sum of the steps' scales (csr_sgd_rows) */
@@ -50,7 +53,7 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
     for (b = 0; b < nb; b++) {
         const int64_t start = b * B, end = start + B < n ? start + B : n;
         const double inv_m = 1.0 / (double)(end - start);
-        double batch_weight = 0.0, lr, gl2;
+        double batch_weight = 0.0, lr, l2A;
         for (k = 0; k < K; k++) gb[k] = 0.0;
         /* the margins and loss derivatives of the batch's rows */
         for (r = start; r < end; r++) {
@@ -85,7 +88,7 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
         /* w - lr (g + l2 w) = scale' v - lr g with scale' = scale (1 - lr l2) */
         A += scale;
         scale *= 1.0 - lr * c->l2;
-        gl2 = 1.0 + c->l2 * lr * A / scale;
+        l2A = c->l2 * A;
         for (r = start; r < end; r++) {
             const int64_t i = order ? order[r] : r;
             const int64_t lo = (int64_t)indptr[i], hi = (int64_t)indptr[i + 1];
@@ -93,10 +96,13 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
             for (q = lo; q < hi; q++) {
                 const double x = (double)data[q];
                 const int64_t j0 = (int64_t)indices[q] * K;
-                const double step = lr * x / scale, xg = x * gl2;
+                const double step = lr * x / scale;
                 for (k = 0; k < K; k++) {
-                    params[j0 + k] = (REAL)((double)params[j0 + k] - step * dl[k]);
-                    gsum[j0 + k] += dl[k] * xg;
+                    const double old = (double)params[j0 + k];
+                    const REAL stored = (REAL)(old - step * dl[k]);
+                    /* the L2 part with the change as stored (csr_sgd_rows) */
+                    gsum[j0 + k] += dl[k] * x - l2A * ((double)stored - old);
+                    params[j0 + k] = stored;
                 }
             }
         }
@@ -115,10 +121,21 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
         }
     }
     if (!*abort) {
-        FN(csr_fold_scale)(c, params, NULL, DK, scale, 0.0);
-        if (c->l2 > 0.0) {   /* the rest of the L2 part: l2 v A = l2 (A / scale) w */
-            const double l2n = c->l2 * A / scale;
-            for (q = 0; q < DK; q++) gsum[q] += l2n * (double)params[q];
+        /* w = scale v, and the rest of the L2 part: l2 A v */
+        const double l2v = c->l2 * A;
+        if (c->end_sums) {
+            double g2 = 0.0;
+            FN(csr_scaled_end_sums)(params, NULL, gsum, DK, scale, 0.0, 0.0, l2v, 0.0, 0.0,
+                                    end);
+            for (k = 1; k < K; k++) {   /* (the first intercept's is in already) */
+                g2 += gsum[DK + k] * gsum[DK + k];
+                gsum[DK + k] = 0.0;
+            }
+            end->gsum_sq += g2;
+        } else {
+            for (q = 0; q < DK; q++)
+                FN(csr_scaled_end_coord)(params, NULL, gsum, q, scale, 0.0, 0.0, l2v, 0.0, 0.0,
+                                         &gsum[q]);
         }
     }
     return t;
@@ -214,10 +231,18 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
     }
     if ((B == 1 || scr->rowbuf) && !asum && c->l1 == 0.0 && c->optimizer == FGD_SGD &&
         c->hyper[0] == 0.0 && (L.mode == FGD_LAZY_SCALED || L.mode == FGD_LAZY_IDENTITY)) {
+        fgd_stats end;
+        end.end_sums = 0;
         t = FN(csr_mn_sgd_rows)(data, indices, indptr, n, d, K, y, sw, order, params, gsum, c,
                                 &L, t0, B, scr->rowbuf, p, gb, &loss_sum, &weight_sum,
-                                &lr_last, &abort_flag);
+                                &lr_last, &abort_flag, &end);
         fgd_finish_stats(stats, loss_sum, weight_sum, t0, t, lr_last, abort_flag);
+        if (end.end_sums && !abort_flag) {
+            stats->end_sums = 1;
+            stats->coef_sq = end.coef_sq;
+            stats->coef_abs = end.coef_abs;
+            stats->gsum_sq = end.gsum_sq;
+        }
         return 0;
     }
     if (L.mode == FGD_LAZY_SCALED && !fgd_lazy_closed_sgd(&L, scr->tables, 1))

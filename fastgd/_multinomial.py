@@ -133,6 +133,9 @@ def reference_epoch(problem, params, state, order, t, gbuf=None, gsum=None, avg=
 class _CompiledBackend:
     """The Trainer's backend interface over the compiled multinomial epoch."""
 
+    # run_epoch takes end_sums (the CSR fused loop of plain SGD takes them)
+    TAKES_END_SUMS = True
+
     def __init__(self, base):
         self._base = base
 
@@ -151,7 +154,8 @@ class _CompiledBackend:
         base = getattr(self._base, "sparse_table_bytes", None)
         return base(problem) if base else 0
 
-    def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None):
+    def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None,
+                  end_sums=False):
         from fastgd.backends.cpu import _multinomial
 
         if hasattr(problem.X, "indptr"):   # CSR rows: lazy updates (_sparse.pyx)
@@ -159,12 +163,15 @@ class _CompiledBackend:
 
             X = problem.X
             _csr.check_structure(X)
+            cfg = problem.c_config()
+            cfg["end_sums"] = int(end_sums)
             st = _sparse.epoch_csr_multinomial(
                 X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw, order,
-                params, state, gsum, problem.c_config(), t, avg)
+                params, state, gsum, cfg, t, avg)
             return EpochStats(loss_sum=st["loss_sum"], weight_sum=st["weight_sum"],
                               lr_last=st["lr_last"], t=st["t"], n_steps=st["n_steps"],
-                              nonfinite=bool(st["nonfinite"]))
+                              nonfinite=bool(st["nonfinite"]), coef_sq=st.get("coef_sq"),
+                              coef_abs=st.get("coef_abs"), gsum_sq=st.get("gsum_sq"))
         K = params.shape[1]
         pbuf = np.zeros((problem.n_threads, K))
         st = _multinomial.epoch_multinomial(
@@ -176,6 +183,8 @@ class _CompiledBackend:
 
 
 class _ReferenceBackend(_CompiledBackend):
+    TAKES_END_SUMS = False
+
     def run_epoch(self, problem, params, state, order, t, gbuf, gsum, avg=None):
         return reference_epoch(problem, params, state, order, t, gbuf, gsum, avg)
 

@@ -405,8 +405,11 @@ def epoch_csr_multinomial(const floating[::1] data, const index_t[::1] indices,
         raise ValueError("invalid configuration or class label for the multinomial CSR core "
                          "(labels must be integers in [0, n_classes); optimizers: sgd, "
                          "adagrad, rmsprop, adadelta, adam, adamw)")
-    return dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum, lr_last=st.lr_last,
-                t=st.t, n_steps=st.n_steps, nonfinite=st.nonfinite)
+    out = dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum, lr_last=st.lr_last,
+               t=st.t, n_steps=st.n_steps, nonfinite=st.nonfinite)
+    if st.end_sums:
+        out.update(coef_sq=st.coef_sq, coef_abs=st.coef_abs, gsum_sq=st.gsum_sq)
+    return out
 
 
 def check_structure(const index_t[::1] indices, const index_t[::1] indptr, int64_t n_features):
