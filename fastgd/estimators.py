@@ -72,7 +72,11 @@ Where fastgd differs from scikit-learn on purpose
   differ by seed, not on average.
 * L1 and elastic net are a proximal soft-threshold after each step, scaled
   by the step taken (exact zeros; README.md, "Numerical conventions"), not
-  scikit-learn's cumulative truncated-gradient penalty.
+  scikit-learn's cumulative truncated-gradient penalty. At ``batch_size=1``
+  few weights stay exactly zero (each row's step exceeds one step's
+  threshold); larger batches give sparse models (README.md).
+* The ``optimal`` schedule counts optimizer steps: with ``batch_size > 1``
+  its step size falls ``batch_size`` times more slowly per sample.
 * The objective is a weighted *average*: sample weights are divided by
   their mean (per call for ``partial_fit``). With unit weights, or weights
   of mean 1 such as ``class_weight="balanced"``, steps equal
@@ -302,6 +306,24 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
     _default_eta0 = 0.01
 
     # -- parameters -----------------------------------------------------
+    def set_params(self, **params):
+        """Set parameters, as scikit-learn's ``set_params`` (nested
+        ``optimizer__lr``-style keys set an optimizer object's parameters).
+
+        Returns
+        -------
+        self
+        """
+        nested = sorted(k for k in params if k.startswith("optimizer__"))
+        opt = params.get("optimizer", self.optimizer)
+        if nested and isinstance(opt, str):
+            # (scikit-learn's own message: "'str' object has no attribute 'set_params'")
+            raise ValueError(
+                f"{nested[0]}: optimizer is the name {opt!r}, which has no parameters to set; "
+                "give its step size as eta0, or pass an optimizer object (e.g. "
+                "fastgd.optim.Adam(lr=0.01)) whose parameters optimizer__* then set")
+        return super().set_params(**params)
+
     def _check_params(self):
         if self.device not in DEVICES:
             raise ValueError(f"device={self.device!r} is not available: fastgd's estimators run "
@@ -465,18 +487,24 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         stand in for ``coef_init`` and ``intercept_init``, each where it is not
         given. Returns them, and whether either came from the fitted model."""
         if not (self.warm_start and hasattr(self, "coef_")):
-            return coef_init, intercept_init, False
-        warm = coef_init is None or intercept_init is None
+            return coef_init, intercept_init, None
+        warm = (coef_init is None, intercept_init is None)
         if coef_init is None:
             coef_init = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
         if intercept_init is None:
             intercept_init = self.intercept_
-        return coef_init, intercept_init, warm
+        return coef_init, intercept_init, warm if any(warm) else None
 
-    def _check_warm_start(self, coef_init, intercept_init, rows, n_features):
+    def _check_warm_start(self, coef_init, intercept_init, warm, rows, n_features):
         """Refuse a warm start from a fitted model of another shape (``rows``
-        weight vectors of ``n_features``) by what the user can change."""
-        if np.size(coef_init) != rows * n_features or np.size(intercept_init) != rows:
+        weight vectors of ``n_features``) by what the user can change.
+        ``warm``: which of (coef_init, intercept_init) came from the model
+        (a shape the user gave is checked, and named, as without it)."""
+        if warm is None:
+            return
+        from_coef, from_intercept = warm
+        if (from_coef and np.size(coef_init) != rows * n_features) or (
+                from_intercept and np.size(intercept_init) != rows):
             raise ValueError(
                 f"warm_start=True starts from the fitted model, whose coef_ has shape "
                 f"{np.shape(self.coef_)}, but this data needs {rows} weight vector(s) of "
@@ -964,9 +992,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         if len(classes) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{len(classes)} class")
-        if warm:
-            self._check_warm_start(coef_init, intercept_init, 1 if len(classes) == 2
-                                   else len(classes), X.shape[1])
+        self._check_warm_start(coef_init, intercept_init, warm,
+                               1 if len(classes) == 2 else len(classes), X.shape[1])
         coef_init, intercept_init = self._check_init(coef_init, intercept_init, len(classes),
                                                      X.shape[1])
         sw = self._sample_weight(sample_weight, X)
@@ -1240,8 +1267,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self._check_params()
         coef_init, intercept_init, warm = self._warm_start_init(coef_init, intercept_init)
         X, y = self._validate(X, y, reset=True)
-        if warm:
-            self._check_warm_start(coef_init, intercept_init, 1, X.shape[1])
+        self._check_warm_start(coef_init, intercept_init, warm, 1, X.shape[1])
         y = np.asarray(y, dtype=np.float64)
         sw = self._sample_weight(sample_weight, X)
         scorers = [None]

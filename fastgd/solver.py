@@ -417,7 +417,8 @@ class Trainer:
         ----------
         lr : float, optional
             The new base step size. It replaces the one that the adaptive
-            schedule or divergence backoff has lowered.
+            schedule or divergence backoff has lowered, and ends backoff's
+            scaling of the schedule's other step sizes (``rate_scale``).
         schedule : str or Schedule, optional
         penalty : Penalty, optional
         epsilon : float, optional
@@ -426,7 +427,8 @@ class Trainer:
         None leaves a setting as it is.
         """
         opt, loss, sched = self.optimizer, self.loss, self.schedule
-        if lr is not None and lr != self.lr:
+        new_lr = lr is not None
+        if new_lr and lr != self.lr:
             if getattr(opt, "constant_lr", False):
                 raise ValueError(f"{type(opt).__name__} takes a constant step size: its weights "
                                  "scale with lr itself, so a new lr would shrink or grow the "
@@ -456,6 +458,8 @@ class Trainer:
         self.loss, self.schedule, self._bound_schedule = loss, sched, bound
         if lr is not None:
             self.lr = opt.lr
+        if new_lr:   # the user's step size as given: backoff's halvings end
+            self.rate_scale = 1.0
 
     def _bind_schedule(self, n_rows, batch, epochs):
         """Bind the schedule to the first training call (``epochs`` epochs of

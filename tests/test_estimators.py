@@ -573,6 +573,9 @@ def test_warm_start_fills_coef_init_and_intercept_init_each_from_the_model(
     # a fitted model of another shape: said so, not "coef_init must have ..."
     with pytest.raises(ValueError, match="warm_start=True starts from the fitted model"):
         make(**kw).fit(X, y).fit(X[:, :3], y)
+    # but a coef_init of the wrong shape given with a warm start is the user's
+    with pytest.raises(ValueError, match="coef_init (must have shape|has 3 values)"):
+        make(**kw).fit(X, y).fit(X, y, coef_init=np.zeros(3))
     if make is SGDClassifier:
         with pytest.raises(ValueError, match="needs 1 weight vector"):
             make(**kw).fit(X, y).fit(X, y == 0)
@@ -1233,9 +1236,10 @@ def test_partial_fit_new_eta0_replaces_the_step_size_backoff_lowered():
     est = SGDRegressor(learning_rate="constant", eta0=0.05, random_state=0, shuffle=False)
     est.partial_fit(X, y)
     lowered = est._trainers[0].lr
-    assert lowered < 0.05
+    assert lowered < 0.05 and est._trainers[0].rate_scale < 1.0
     est.set_params(eta0=1e-5).partial_fit(X, y)
-    assert est._trainers[0].lr == 1e-5
+    # the other step sizes' backoff scale ends too ('optimal', cosine's eta_min)
+    assert est._trainers[0].lr == 1e-5 and est._trainers[0].rate_scale == 1.0
     assert np.all(np.isfinite(est.coef_))
 
 

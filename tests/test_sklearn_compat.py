@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
+import fastgd
 from fastgd import SGDClassifier, SGDRegressor
 
 # Checks that cannot pass for any stochastic per-sample method, with the reason
@@ -306,3 +307,15 @@ def test_a_fitted_estimator_keeps_its_own_copy_of_the_optimizer():
     assert trained is not opt and trained == opt
     est.set_params(optimizer__lr=0.5)
     assert opt.lr == 0.5 and trained.lr == 0.01
+
+
+def test_nested_optimizer_params_with_an_optimizer_name_say_what_to_do():
+    """optimizer__lr with optimizer='adam' (a name) met scikit-learn's
+    "'str' object has no attribute 'set_params'"; the message now points to
+    eta0 or an optimizer object, and nothing changes."""
+    est = fastgd.SGDClassifier(optimizer="adam")
+    with pytest.raises(ValueError, match="optimizer__lr: optimizer is the name 'adam'"):
+        est.set_params(optimizer__lr=0.1)
+    assert est.get_params()["optimizer"] == "adam"
+    est.set_params(optimizer=fastgd.optim.Adam(lr=0.01), optimizer__lr=0.1)
+    assert est.optimizer.lr == 0.1
