@@ -397,7 +397,8 @@ static inline FGD_LAZY_ALWAYS_INLINE void FN(csr_scaled_end_sums)(
  * change of v. So each entry adds dl x - l2 A_k dv (l2A: a factor per step;
  * dv the change as stored: with the ideal -lr_k dl x / s_{k+1} instead, the
  * stored values' rounding, float32's above all, came back times A / scale,
- * up to 1e9 before a fold), and the end adds l2 (A / scale) w_T. A mid-run fold adds l2 A v first and
+ * up to 1e9 before a fold), and the end adds l2 A v_T (from v, not the
+ * rounded w, for the same reason). A mid-run fold adds l2 A v first and
  * restarts A (v changes units). Before, the end's l2 (steps) w_T stood for
  * it, 2.5x off in an epoch whose weights moved (the 'optimal' schedule).
  * With L1, and in ratio mode, that approximation stays (see above).

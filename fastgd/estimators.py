@@ -30,8 +30,8 @@ Step sizes
   early at ``batch_size=1``, a constant 1e-2 ends noisy; adaptive from 1e-2
   does both well (tests/test_estimators.py compares with scikit-learn).
   FTRL takes ``"constant"`` (it refuses a varying step size: see
-  :class:`fastgd.optim.FTRL`). ``partial_fit`` runs one epoch per call, so there the step size stays
-  at its start, as in scikit-learn.
+  :class:`fastgd.optim.FTRL`). ``partial_fit`` runs one epoch per call, so
+  there the step size stays at its start, as in scikit-learn.
 
 An explicit ``learning_rate`` (any name of :mod:`fastgd.schedules` or a
 schedule object) is used with any optimizer.

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fastgd._checks import check_bool, check_real
 from fastgd.backends import EpochProblem, EpochStats, get_backend
 from fastgd.data import (DEFAULT_SHUFFLE_BLOCK, astype_in_range, base_seed, check_data,
                          check_labels, check_shuffle, check_targets, epoch_seed,
                          scaled_sample_weight)
 from fastgd.losses import get_loss
-from fastgd._checks import check_bool, check_real
 from fastgd.optim import get_optimizer
 from fastgd.penalties import get_penalty
 from fastgd.schedules import get_schedule

@@ -1189,9 +1189,10 @@ def test_grad_norm_of_plain_sgd_with_the_optimal_schedule(chunk_rows, d, exact):
     part, per call of the core (chunk), is then the documented approximation
     l2 ((A - Abar) w_end / s_end + Abar w_start), A the sum of the steps'
     weight scales s and Abar the mean of its partial sums (exact for a
-    coordinate no row touches; before session 18, l2 * steps * w_end). With gtol set (exact), or where chunks of 7
-    rows of 2000 features hold fewer than d / 16 values (csr_gsum_mode),
-    each value's gradient is added with its L2 part, and the norm is exact.
+    coordinate no row touches; before session 18, l2 * steps * w_end).
+    With gtol set (exact), or where chunks of 7 rows of 2000 features hold
+    fewer than d / 16 values (csr_gsum_mode), each value's gradient is
+    added with its L2 part, and the norm is exact.
     Checked against a NumPy replay of per-sample SGD."""
     X, y = make_sparse(n=150, d=d, density=0.08 if d == 40 else 0.005)
     alpha = 0.01
