@@ -216,6 +216,8 @@ class SparseWidePartialFit:
 
     timeout = 300
     N_FEATURES, ROWS, VALUES = 2_000_000, 100, 20
+    CLASSES = [-1, 1]
+    EXTRA = {}   # fastgd's own parameters (scikit-learn takes the rest)
 
     def _chunks(self, k):
         import scipy.sparse as sp
@@ -228,15 +230,17 @@ class SparseWidePartialFit:
                                np.arange(self.ROWS + 1) * self.VALUES),
                               shape=(self.ROWS, self.N_FEATURES))
             X.sum_duplicates()
-            out.append((X, np.where(rng.random(self.ROWS) < 0.5, 1, -1)))
+            y = (np.where(rng.random(self.ROWS) < 0.5, 1, -1) if len(self.CLASSES) == 2
+                 else rng.integers(0, len(self.CLASSES), self.ROWS))
+            out.append((X, y))
         return out
 
     def setup(self):
         import fastgd
 
         self.chunks = self._chunks(4)
-        self.est = fastgd.SGDClassifier(loss="log_loss", random_state=0)
-        self.est.partial_fit(*self.chunks[0], classes=[-1, 1])
+        self.est = fastgd.SGDClassifier(loss="log_loss", random_state=0, **self.EXTRA)
+        self.est.partial_fit(*self.chunks[0], classes=self.CLASSES)
 
     def time_partial_fit(self):
         self.est.partial_fit(*self.chunks[1])
@@ -251,7 +255,7 @@ class SparseWidePartialFit:
         sk = SGDClassifier(loss="log_loss", random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sk.partial_fit(*self.chunks[0], classes=[-1, 1])
+            sk.partial_fit(*self.chunks[0], classes=self.CLASSES)
         calls = {"fastgd": lambda: self.est.partial_fit(*self.chunks[1]),
                  "sklearn": lambda: sk.partial_fit(*self.chunks[1])}
         med = interleaved_medians(calls, 9)
@@ -266,3 +270,14 @@ class SparseNarrowPartialFit(SparseWidePartialFit):
     checks, the explosion test's reference loss, bookkeeping)."""
 
     N_FEATURES = 1_000
+
+
+class SparseWideMultinomialPartialFit(SparseWidePartialFit):
+    """The same calls on a softmax model of 400,000 features x 5 classes
+    (2M weights): its fused loop's one-pass end with the end sums, and
+    coef_'s transposed copy. The peer is scikit-learn's one-vs-rest
+    SGDClassifier (it has no softmax SGD)."""
+
+    N_FEATURES = 400_000
+    CLASSES = [0, 1, 2, 3, 4]
+    EXTRA = {"multi_class": "multinomial"}
