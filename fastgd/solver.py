@@ -380,6 +380,9 @@ class Trainer:
         # the backend is a module: pickle its name and look it up again
         state = self.__dict__.copy()
         state["backend"] = None
+        # a copy is not running, nor asked to stop
+        for k in ("_runs_active", "_interrupt_requested", "_interrupt_in_run"):
+            state.pop(k, None)
         return state
 
     def __setstate__(self, state):
@@ -606,8 +609,11 @@ class Trainer:
         KeyboardInterrupt in the thread that runs it. A request made while
         no run is active stops the next one before its first epoch (so that
         work queued to a thread pool stops too); the run it stops clears it.
+        A request made during a run that had no chunk boundary left (it
+        finished normally) ends with that run.
         """
         self._interrupt_requested = True
+        self._interrupt_in_run = getattr(self, "_runs_active", 0) > 0
 
     # the attributes whose arrays training changes (see _model_arrays)
     MODEL_ATTRS = ("params", "state", "avg")
@@ -918,6 +924,19 @@ class Trainer:
         -------
         stop_reason : str
         """
+        self._runs_active = getattr(self, "_runs_active", 0) + 1
+        try:
+            return self._run(X, y, sample_weight, epochs, tol, n_iter_no_change, gtol, monitor,
+                             verbose, rows, start_copy)
+        finally:
+            self._runs_active -= 1
+            if getattr(self, "_interrupt_in_run", False) and not self._runs_active:
+                # asked during this run, after its last chunk boundary: spent
+                # with it, not carried over to stop the next run
+                self._interrupt_requested = self._interrupt_in_run = False
+
+    def _run(self, X, y, sample_weight, epochs, tol, n_iter_no_change, gtol, monitor, verbose,
+             rows, start_copy):
         n, d = X.shape
         epochs = _check_int("epochs", epochs)
         n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change)

@@ -508,3 +508,32 @@ def test_estimator_interrupted_before_every_problem_trained_stays_unfitted(monke
         est.fit(X, y)
     with pytest.raises(NotFittedError):
         est.predict(X)
+
+
+def test_a_request_made_after_the_last_chunk_boundary_ends_with_its_run():
+    """interrupt() while the last epoch is judged (here from the monitor)
+    finds no chunk boundary left: the run ends normally, and the request
+    ends with it instead of stopping the next run before its first epoch.
+    A request made while no run is active still stops the next one."""
+    from fastgd.solver import Trainer
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((200, 5)), rng.standard_normal(200)
+    tr = Trainer(loss="squared_error", lr=0.01, random_state=0)
+    tr.init_model(5, np.float64)
+    calls = []
+
+    def monitor(coef, intercept):
+        calls.append(1)
+        if len(calls) == 3:
+            tr.interrupt()
+        return 0.0
+
+    assert tr.run(X, y, epochs=3, monitor=monitor) == "max_epochs"
+    assert tr.run(X, y, epochs=1) == "max_epochs"
+    assert tr.epoch == 4
+    tr.interrupt()
+    with pytest.raises(KeyboardInterrupt):
+        tr.run(X, y, epochs=1)
+    assert tr.epoch == 4
+    assert tr.run(X, y, epochs=1) == "max_epochs"
