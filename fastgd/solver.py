@@ -380,9 +380,6 @@ class Trainer:
         # the backend is a module: pickle its name and look it up again
         state = self.__dict__.copy()
         state["backend"] = None
-        # a copy is not running, nor asked to stop
-        for k in ("_runs_active", "_interrupt_requested", "_interrupt_in_run"):
-            state.pop(k, None)
         return state
 
     def __setstate__(self, state):
@@ -613,7 +610,8 @@ class Trainer:
         finished normally) ends with that run.
         """
         self._interrupt_requested = True
-        self._interrupt_in_run = getattr(self, "_runs_active", 0) > 0
+        if getattr(self, "_runs_active", 0) > 0:
+            self._interrupt_in_run = True
 
     # the attributes whose arrays training changes (see _model_arrays)
     MODEL_ATTRS = ("params", "state", "avg")
@@ -924,16 +922,21 @@ class Trainer:
         -------
         stop_reason : str
         """
+        # (attributes only while set: a trainer's state compares equal
+        # before and after a run)
         self._runs_active = getattr(self, "_runs_active", 0) + 1
         try:
             return self._run(X, y, sample_weight, epochs, tol, n_iter_no_change, gtol, monitor,
                              verbose, rows, start_copy)
         finally:
             self._runs_active -= 1
-            if getattr(self, "_interrupt_in_run", False) and not self._runs_active:
-                # asked during this run, after its last chunk boundary: spent
-                # with it, not carried over to stop the next run
-                self._interrupt_requested = self._interrupt_in_run = False
+            if not self._runs_active:
+                del self._runs_active
+                if getattr(self, "_interrupt_in_run", False):
+                    # asked during this run, after its last chunk boundary:
+                    # spent with it, not carried over to stop the next run
+                    self._interrupt_requested = False
+                    del self._interrupt_in_run
 
     def _run(self, X, y, sample_weight, epochs, tol, n_iter_no_change, gtol, monitor, verbose,
              rows, start_copy):
