@@ -727,7 +727,9 @@ class Trainer:
         that merely fits them look like an explosion. (A classification
         loss at margin 0 is the same for every row, so there the sample
         gives it exactly, without a pass over y.) None where that is
-        not a positive finite number. The model's own losses come from
+        not a positive finite number; a ValueError where the all-zero model's
+        loss is infinite (targets whose squares overflow: bad input, not a
+        step size to lower). The model's own losses come from
         :meth:`_sample_loss` and :meth:`_zero_model_loss` (the multinomial
         trainer has its own). Margins are taken in the data's dtype: X is not
         copied or cast.
@@ -748,6 +750,13 @@ class Trainer:
             current = self._sample_loss(X[rows], ys, ws)
             zero = self._zero_model_loss(ys, ws if self.loss.is_classification else None,
                                          y, sw)
+        if zero == math.inf:
+            # the targets alone overflow the loss: no step size can help
+            raise ValueError(
+                f"the {self.loss.name} loss of these targets is not finite even at the all-zero "
+                f"model (|y| up to {float(np.max(np.abs(y))):.3g}: its squares overflow "
+                "float64); rescale y")
+        with np.errstate(all="ignore"):
             ref = max(current, zero) + self.penalty_value(
                 self.params[:d], getattr(copy, "coef_sq", None),
                 getattr(copy, "coef_abs", None))

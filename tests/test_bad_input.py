@@ -908,3 +908,16 @@ def test_numpy_bool_average_is_a_bool():
     kw = dict(loss="squared_error", batch_size=4, epochs=2, random_state=0)
     np.testing.assert_array_equal(fastgd.fit(X, y, average=np.True_, **kw).coef_,
                                   fastgd.fit(X, y, average=True, **kw).coef_)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "squared_epsilon_insensitive"])
+def test_targets_whose_loss_overflows_are_refused_as_input(loss):
+    """y = 1e300 under a squared loss is infinite at any model: a
+    DivergenceError advised ever smaller step sizes, which cannot help."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = np.full(50, 1e300)
+    with pytest.raises(ValueError, match="not finite even at the all-zero model"):
+        fastgd.fit(X, y, loss=loss, epochs=1)
+    with pytest.raises(ValueError, match="rescale y"):
+        fastgd.SGDRegressor(loss=loss).fit(X, y)
