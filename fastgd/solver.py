@@ -135,7 +135,17 @@ class ModelCopy(tuple):
 
 
 class DivergenceError(FloatingPointError):
-    """Training diverged: the loss or the weights became NaN or infinite."""
+    """Training diverged: the loss or the weights became NaN or infinite.
+
+    Attributes
+    ----------
+    result : FitResult or None
+        Set by :func:`fit`: the model of the last good epoch (its
+        ``stop_reason`` is ``"diverged"``; ``n_iter_ == 0`` where the first
+        epoch diverged). A :class:`Trainer` keeps that model itself.
+    """
+
+    result = None
 
 
 @dataclass
@@ -1144,7 +1154,8 @@ class FitResult:
     optimizer_state_ : dict
         The optimizer's state of the coefficients, by torch.optim's names.
     stop_reason : str
-        "max_epochs", "tol" or "gtol".
+        "max_epochs", "tol" or "gtol" ("diverged" in a
+        :class:`DivergenceError`'s ``result``).
     """
 
     coef_: np.ndarray
@@ -1313,8 +1324,18 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         y = check_targets(y, n)
     sw = scaled_sample_weight(sample_weight, X)
     trainer.init_model(d, X.dtype, coef_init, intercept_init)
-    reason = trainer.run(X, y, sw, epochs=epochs, tol=tol, n_iter_no_change=n_iter_no_change,
-                         gtol=gtol, verbose=verbose)
+    try:
+        reason = trainer.run(X, y, sw, epochs=epochs, tol=tol,
+                             n_iter_no_change=n_iter_no_change, gtol=gtol, verbose=verbose)
+    except DivergenceError as exc:
+        # the trainer holds the last good epoch: hand it to the caller
+        exc.result = _fit_result(trainer, classes, "diverged")
+        raise
+    return _fit_result(trainer, classes, reason)
+
+
+def _fit_result(trainer, classes, reason):
+    """The :class:`FitResult` of ``trainer``'s model as it is now."""
     final = trainer.final_params()
     return FitResult(coef_=final[:-1].copy(), intercept_=float(final[-1]),
                      n_iter_=trainer.epoch, t_=trainer.t, history=trainer.history,

@@ -414,3 +414,23 @@ def test_training_leaves_unused_state_rows_alone(optimizer, backend, sparse):
     tr.run(Xc, yc, epochs=1)
     np.testing.assert_array_equal(tr.state[rows:], sentinel)
     assert rows == 0 or np.any(tr.state[:rows] != 0)
+
+
+def test_fit_hands_the_last_good_epoch_to_the_divergence_error():
+    """fastgd.fit's DivergenceError carries the model of the last good epoch
+    (its message says the weights are those: a Trainer keeps them, and a
+    fit caller had no way to them)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = X @ np.arange(1.0, 5.0)
+    kw = dict(loss="squared_error", optimizer="sgd", schedule="exponential", batch_size=1,
+              random_state=0, shuffle=False)
+    # the step size grows 2% a step: one good epoch, then the loss explodes
+    sched = fastgd.schedules.Exponential(gamma=1.02)
+    with pytest.raises(fastgd.DivergenceError) as info:
+        fastgd.fit(X, y, lr=0.02, epochs=100, **{**kw, "schedule": sched})
+    res = info.value.result
+    assert res.stop_reason == "diverged" and res.n_iter_ >= 1
+    again = fastgd.fit(X, y, lr=0.02, epochs=res.n_iter_, **{**kw, "schedule": sched})
+    np.testing.assert_array_equal(res.coef_, again.coef_)
+    assert res.t_ == again.t_
