@@ -957,8 +957,31 @@ class Trainer:
                     self._interrupt_requested = False
                     del self._interrupt_in_run
 
+    def _check_run_data(self, X, y, sample_weight):
+        """Clear errors for data :meth:`run` cannot take (it takes validated
+        data: :func:`fastgd.data.check_data` makes it so), rather than the
+        compiled core's buffer errors or NumPy's broadcast errors."""
+        if self.params is None:
+            raise ValueError("the model has no weights yet: call init_model first")
+        d = self.params.shape[0] - 1
+        if getattr(X, "ndim", None) != 2 or X.shape[1] != d:
+            raise ValueError(f"X must be 2-D with the model's {d} features, got shape "
+                             f"{getattr(X, 'shape', None)}")
+        if X.dtype != self.params.dtype:
+            raise ValueError(f"X has dtype {X.dtype}, the model {self.params.dtype}: give X in "
+                             "the model's dtype (init_model took it)")
+        if not hasattr(X, "nnz") and not X.flags.c_contiguous:
+            raise ValueError("X must be C-contiguous (np.ascontiguousarray, or "
+                             "fastgd.data.check_data)")
+        n = X.shape[0]
+        for name, a in (("y", y), ("sample_weight", sample_weight)):
+            if a is not None and np.shape(a) != (n,):
+                raise ValueError(f"{name} must have shape ({n},) like X's rows, got "
+                                 f"{np.shape(a)}")
+
     def _run(self, X, y, sample_weight, epochs, tol, n_iter_no_change, gtol, monitor, verbose,
              rows, start_copy):
+        self._check_run_data(X, y, sample_weight)
         n, d = X.shape
         epochs = _check_int("epochs", epochs)
         n_iter_no_change = _check_int("n_iter_no_change", n_iter_no_change)

@@ -921,3 +921,26 @@ def test_targets_whose_loss_overflows_are_refused_as_input(loss):
         fastgd.fit(X, y, loss=loss, epochs=1)
     with pytest.raises(ValueError, match="rescale y"):
         fastgd.SGDRegressor(loss=loss).fit(X, y)
+
+
+def test_trainer_run_says_what_is_wrong_with_its_data():
+    """Trainer.run takes validated data; data it cannot take gets a message
+    naming the problem, not the core's buffer or NumPy's broadcast errors."""
+    from fastgd.solver import Trainer
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    tr = Trainer(loss="squared_error")
+    with pytest.raises(ValueError, match="call init_model first"):
+        tr.run(X, y)
+    tr.init_model(3, np.float32)
+    with pytest.raises(ValueError, match="X has dtype float64, the model float32"):
+        tr.run(X, y)
+    tr.init_model(3, np.float64)
+    for args, match in [((X[:, :2], y), "model's 3 features"),
+                        ((np.asfortranarray(X), y), "C-contiguous"),
+                        ((X, y[:-1]), r"y must have shape \(20,\)"),
+                        ((X, y, np.ones(19)), r"sample_weight must have shape \(20,\)")]:
+        with pytest.raises(ValueError, match=match):
+            tr.run(*args)
+    assert tr.epoch == 0 and tr.run(X, y) == "max_epochs"
