@@ -333,6 +333,10 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             raise ValueError(f"loss={self.loss!r} is not supported; choose one of {losses}")
         for name in ("fit_intercept", "early_stopping", "warm_start"):
             check_bool(name, getattr(self, name))
+        v = self.verbose
+        if not isinstance(v, (bool, np.bool_)) and not (
+                isinstance(v, numbers.Integral) and v >= 0):
+            raise ValueError(f"verbose must be an integer >= 0 or a bool, got {v!r}")
         for name in ("max_iter", "n_iter_no_change", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
@@ -877,6 +881,10 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         if self.class_weight is None:
             return sw
         cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+        if not (np.all(np.isfinite(cw)) and np.all(cw >= 0)):
+            # (else reported as a sample_weight fault, which the user did not pass)
+            raise ValueError(f"class_weight must hold finite weights >= 0, got "
+                             f"{self.class_weight!r}")
         return sw * cw[np.searchsorted(classes, y)]
 
     def _multinomial(self, n_classes):
@@ -1355,7 +1363,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             check_sparse_structure(X)
         X = validate_data(self, X, accept_sparse="csr", reset=False,
                           dtype=[np.float64, np.float32])
-        return np.asarray(safe_sparse_dot(X, self.coef_.T, dense_output=True)).ravel() \
+        # (a sparsified coef_ is a 1-D sparse matrix here, which SciPy's
+        # product with a CSR X refuses: use its values)
+        coef = self.coef_.toarray().ravel() if sp.issparse(self.coef_) else self.coef_
+        return np.asarray(safe_sparse_dot(X, coef.T, dense_output=True)).ravel() \
             + self.intercept_[0]
 
     def predict(self, X):

@@ -252,7 +252,8 @@ def _check_optional_real(name, value, low=0.0):
     try:
         return check_real(name, value, low=low)
     except ValueError:
-        raise ValueError(f"{name} must be None or a finite number >= {low}, got "
+        bound = "" if low == -math.inf else f" >= {low}"
+        raise ValueError(f"{name} must be None or a finite number{bound}, got "
                          f"{value!r}") from None
 
 

@@ -944,3 +944,31 @@ def test_trainer_run_says_what_is_wrong_with_its_data():
         with pytest.raises(ValueError, match=match):
             tr.run(*args)
     assert tr.epoch == 0 and tr.run(X, y) == "max_epochs"
+
+
+def test_estimator_messages_name_what_the_user_gave():
+    """A negative or NaN class_weight was reported as a sample_weight fault;
+    verbose took any truthy object; tol=inf was 'a finite number >= -inf'."""
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="class_weight must hold finite weights"):
+        fastgd.SGDClassifier(class_weight={0: -1.0, 1: 1.0}).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight must hold finite weights"):
+        fastgd.SGDClassifier(class_weight={0: np.nan, 1: 1.0}).fit(X, y)
+    with pytest.raises(ValueError, match="verbose must be an integer"):
+        fastgd.SGDClassifier(verbose="yes please").fit(X, y)
+    with pytest.raises(ValueError, match=r"tol must be None or a finite number, got inf"):
+        fastgd.SGDClassifier(tol=np.inf).fit(X, y)
+
+
+def test_sparsified_regressor_predicts_on_csr():
+    """sparsify() makes the regressor's coef_ a 1-D sparse matrix, whose
+    product with CSR rows SciPy refuses ("shape must have length in (2,)";
+    scikit-learn's regressor fails the same way)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 3)), rng.standard_normal(30)
+    est = fastgd.SGDRegressor(penalty="l1", alpha=0.1, random_state=0).fit(X, y)
+    dense = est.predict(X)
+    est.sparsify()
+    np.testing.assert_allclose(est.predict(sp.csr_matrix(X)), dense, rtol=1e-12)
+    np.testing.assert_allclose(est.predict(X), dense, rtol=1e-12)
