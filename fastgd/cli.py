@@ -76,7 +76,7 @@ def _config(args):
 def _bench(args):
     from fastgd.bench import main as bench_main
 
-    if args.json:
+    if args.json is not None:
         _check_writable(args.json)
     return bench_main(args)
 
@@ -122,6 +122,8 @@ def _average(args):
 
 def _check_writable(path):
     """An OSError now, before the work, where ``path`` cannot be written later."""
+    if path == "":
+        raise OSError("the output path is empty")
     parent = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise OSError(f"cannot write {path!r}: it is a directory")
@@ -138,7 +140,7 @@ def _fit(args):
     from fastgd.io import save_model
     from fastgd.solver import fit
 
-    if args.output:
+    if args.output is not None:
         _check_writable(args.output)
     dtype = np.float32 if args.float32 else np.float64
     X, y, zero_based = _load_training_data(args, dtype)
@@ -157,7 +159,9 @@ def _fit(args):
           f"{seconds:.3f} s: {res.n_iter_} epochs, {res.t_} steps, final loss "
           f"{res.history.loss[-1]:.6g}, gradient norm {res.history.grad_norm[-1]:.3g}")
     if res.classes_ is not None:
-        print(f"training accuracy {np.mean(res.predict(X) == y):.4f}")
+        # (a column y: fit took it as a vector, and so must the comparison)
+        accuracy = np.mean(res.predict(X) == np.asarray(y).reshape(-1))
+        print(f"training accuracy {accuracy:.4f}")
     if args.output:
         from fastgd.io import is_csv
 
@@ -172,7 +176,7 @@ def _predict(args):
 
     from fastgd.io import load_data, load_model, load_model_info
 
-    if args.output:
+    if args.output is not None:
         _check_writable(args.output)
     model = load_model(args.model)
     info = load_model_info(args.model)

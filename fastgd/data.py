@@ -39,7 +39,10 @@ def _mix64(z):
 
 def base_seed(random_state):
     """One 63-bit seed from ``random_state`` (None, int or RandomState)."""
-    rng = check_random_state(random_state)
+    try:
+        rng = check_random_state(random_state)
+    except ValueError as exc:   # NumPy's message does not name the parameter
+        raise ValueError(f"random_state: {exc}") from None
     return int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64))
 
 

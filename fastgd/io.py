@@ -21,6 +21,7 @@ Data files, by extension:
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -107,6 +108,10 @@ def load_data(path, label_column=0, dtype=np.float64, n_features=None, zero_base
             # the library's dtype policy before the cast, which would turn
             # complex, bool, datetime or string X into numbers
             X = check_numeric_dtype(archive["X"], "X")
+            if X.ndim != 2:
+                # (scikit-learn's message would print the whole array)
+                raise ValueError(f"{path}: X must be 2-D (rows x features), got shape "
+                                 f"{X.shape}")
             return X.astype(dtype, copy=False), archive["y"]
     raise ValueError(f"{path}: unknown data format {ext!r}; use .svm/.svmlight/.libsvm/.txt, "
                      ".csv or .npz")
@@ -184,8 +189,14 @@ def _load_csv(path, label_column, dtype):
         skip = 0
     except ValueError:
         skip = 1  # a header line
-    data = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2,
-                      encoding="utf-8-sig")
+    with warnings.catch_warnings():
+        # an empty file: NumPy's warning, then the error below (one line)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            data = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2,
+                              encoding="utf-8-sig")
+        except ValueError as exc:   # NumPy's message names no file
+            raise ValueError(f"{path}: {exc}") from None
     n_columns = data.shape[1]
     if n_columns < 2:
         raise ValueError(f"{path}: a CSV data file needs a label column and at least one "

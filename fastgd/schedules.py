@@ -137,7 +137,9 @@ class Optimal(Schedule):
     def bind(self, alpha, loss, total_steps):
         a = self.alpha if self.alpha is not None else alpha
         if a is None or a <= 0:
-            raise ValueError("the 'optimal' schedule needs alpha > 0 (it steps as 1/(alpha t))")
+            raise ValueError("the 'optimal' schedule needs alpha > 0 (it steps as 1/(alpha t)); "
+                             "it takes the penalty's alpha, which penalty=None makes 0: give "
+                             "a penalty or fastgd.schedules.Optimal(alpha=...)")
         t0 = self.t0
         if t0 is None:
             typw = math.sqrt(1.0 / math.sqrt(a))

@@ -484,3 +484,36 @@ def test_svmlight_without_features_says_so(tmp_path, capsys):
     main(["fit", str(path)])
     out = capsys.readouterr().out
     assert "the file has no feature" in out and "uses index 0" not in out
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.DataConversionWarning")
+def test_cli_faults_from_a_probe(tmp_path, capsys):
+    """A column y (accepted, as by fastgd.fit) made the printed training
+    accuracy compare a (n,) with an (n, 1) array; a 1-D X, an empty CSV, a
+    bad seed and an empty -o path gave many-line or nameless errors, or
+    nothing at all."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = (X @ np.array([1.0, -1.0, 2.0]) > 0).astype(float)
+    column = tmp_path / "col.npz"
+    np.savez(column, X=X, y=y.reshape(-1, 1))
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, X=X, y=y)
+    accuracies = []
+    for path in (column, plain):
+        assert main(["fit", str(path), "--loss", "log_loss", "--seed", "0"]) == 0
+        out = capsys.readouterr().out
+        accuracies.append(float(out.split("training accuracy ")[1].split()[0]))
+    assert accuracies[0] == accuracies[1] > 0.8
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, X=X[:, 0], y=y)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for argv, match in [
+            (["fit", str(flat)], "X must be 2-D"),
+            (["fit", str(empty)], "empty.csv"),
+            (["fit", str(plain), "--seed", "-1"], "random_state"),
+            (["fit", str(plain), "-o", ""], "the output path is empty")]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert match in err and len(err.strip().splitlines()) == 1, (argv, err)
