@@ -96,12 +96,13 @@ static int64_t FN(csr_mn_sgd_rows)(const REAL *data, const INDEX *indices,
             for (q = lo; q < hi; q++) {
                 const double x = (double)data[q];
                 const int64_t j0 = (int64_t)indices[q] * K;
-                const double step = lr * x / scale;
+                const double step = lr * x / scale, xg = x * (1.0 + l2A * lr / scale);
                 for (k = 0; k < K; k++) {
                     const double old = (double)params[j0 + k];
                     const REAL stored = (REAL)(old - step * dl[k]);
-                    /* the L2 part with the change as stored (csr_sgd_rows) */
-                    gsum[j0 + k] += dl[k] * x - l2A * ((double)stored - old);
+                    /* the L2 part (float32: from the change as stored; csr_sgd_rows) */
+                    gsum[j0 + k] += FGD_IS_F32(REAL) ? dl[k] * x - l2A * ((double)stored - old)
+                                                     : dl[k] * xg;
                     params[j0 + k] = stored;
                 }
             }

@@ -61,6 +61,10 @@ static inline void fgd_finish_stats(fgd_stats *stats, double loss_sum, double we
  * Like NumPy's sums (which they replace), their last bits may differ
  * between builds for other instruction sets; the weights do not.
  */
+/* Whether the floating type T (a loop's REAL) is float: a constant the
+ * compiler folds, for the few steps float32 must take differently. */
+#define FGD_IS_F32(T) (sizeof(T) == sizeof(float))
+
 #if defined(_OPENMP)
 #define FGD_PRAGMA(x) _Pragma(#x)
 #define FGD_SIMD_SUMS(...) FGD_PRAGMA(omp simd reduction(+:__VA_ARGS__))
