@@ -772,6 +772,14 @@ def format_table(rows, info, markdown=False):
         lines.append(f"warning: the {info['threads']}-thread read bandwidth measured below the "
                      "1-thread one (other work on the machine?): the all-threads % column is "
                      "not meaningful in this run")
+    # an epoch cannot read its bytes faster than the bandwidth: a row above
+    # 100% (but the noted cache-resident ones) means the yardstick came out low
+    over = [r["case"] for r in rows if (r["bandwidth_fraction"] or 0.0) > 1.0
+            and "above 100%" not in (r["note"] or "")]
+    if over:
+        lines.append(f"warning: {len(over)} row(s) above 100% of the bandwidth measured in this "
+                     f"run (first: {over[0]}): the bandwidth measured low (other work on the "
+                     "machine?), so their % is not meaningful")
     if markdown:
         lines.append("")
         lines.append("| " + " | ".join(head) + " |")
