@@ -290,8 +290,9 @@ static inline void FN(csr_prefetch_ahead)(const REAL *data, const INDEX *indices
  *      (t0 + t_start - 1)/(t0 + t_r) falls exactly as lr does. Needs the
  *      scale to stay >= min_scale, the loop's fold threshold (no fold: a
  *      fold changes v's units; averaging folds from FGD_MIN_SCALE_AVG);
- *      Its L2 part is approximate (the end's l2 (steps) w_end, below): not
- *      taken where cfg->exact_gsum asks for the exact sum (gtol stops on it);
+ *      Its L2 part is approximate (from v at the start and the end: see
+ *      l2v, l2s at csr_sgd_rows' end): not taken where cfg->exact_gsum asks
+ *      for the exact sum (gtol stops on it);
  *   0  otherwise: per entry; and also where the chunk's rows (at
  *      positions of `order`, or 0..n-1) hold fewer than d / FGD_GSUM_FEW
  *      stored values and mode 0 is as exact (not mode 1 with L2, whose L2
@@ -430,7 +431,7 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
     const int gmode = FN(csr_gsum_mode)(L, nb, l1, l2, asum ? FGD_MIN_SCALE_AVG : FGD_MIN_SCALE,
                                         indptr, order, n, d, c->exact_gsum, &ratio);
     const int delta_gsum = gmode == 1, ratio_gsum = gmode == 2;
-    /* gsum per entry without L1: its L2 part exactly (csr_l2_gsum_factor) */
+    /* gsum per entry without L1: its L2 part exactly (see above: l2A) */
     const int exact_l2 = gmode == 0 && l1 == 0.0 && l2 > 0.0;
     const int plain_intercept = c->fit_intercept && c->optimizer == FGD_SGD && c->hyper[0] == 0.0;
     const int pf_w = (double)d * sizeof(REAL) > FGD_CSR_WPF_BYTES && fgd_csr_weight_prefetch();

@@ -19,8 +19,9 @@
  * l2 * (steps) * w_end; and in the ratio mode of plain SGD without L1 (lr /
  * scale constant, as with the 'optimal' schedule and L2 of its alpha: the
  * loss part from the change of the weights, no add per stored entry), where
- * the L2 part is l2 A (w_start + w_end / s_end) / 2, exact for untouched
- * coordinates (A: the sum of the steps' weight scales s). cfg->exact_gsum
+ * the L2 part is l2 ((A - Abar) v_end + Abar v_start), exact for untouched
+ * coordinates (A: the sum of the steps' weight scales s, Abar the mean of
+ * its partial sums; v = w / s). cfg->exact_gsum
  * (gtol set) turns the ratio mode off. Otherwise plain SGD without L1 adds
  * each stored entry's gradient with its L2 part (csr_impl.h: csr_sgd_rows),
  * or takes the whole sum from the change of the weights at a constant lr.

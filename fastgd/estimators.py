@@ -115,7 +115,7 @@ from fastgd._checks import check_bool
 from fastgd.data import (astype_in_range, check_numeric_dtype, check_shuffle, check_sparse,
                          check_sparse_structure, extreme_weights, scaled_sample_weight,
                          weights_of_mean_one)
-from fastgd.optim import Optimizer, get_optimizer
+from fastgd.optim import OPTIMIZERS, Optimizer, get_optimizer
 from fastgd.penalties import get_penalty
 from fastgd.schedules import SCHEDULES, InvScaling, Optimal, Schedule, get_schedule
 from fastgd.solver import Trainer, effective_n_threads
@@ -394,8 +394,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             raise ValueError(f"eta0 must be 'auto' or a finite number >= 0, got {eta0!r}")
         lr_name = self.learning_rate
         if isinstance(lr_name, str) and lr_name == "auto":
-            constant = getattr(opt if isinstance(opt, Optimizer) else get_optimizer(opt),
-                               "constant_lr", False)
+            # (the class says it: no optimizer built to ask)
+            constant = getattr(type(opt) if isinstance(opt, Optimizer)
+                               else OPTIMIZERS.get(opt.lower()), "constant_lr", False)
             lr_name = self._default_schedule if plain else (
                 "constant" if constant else "adaptive")
         if lr_name in ("pa1", "pa2"):

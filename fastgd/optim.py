@@ -34,9 +34,6 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"
 N_STATE_ROWS = 3
 
 
-_check_real = check_real
-
-
 class Optimizer:
     """Base class: hyperparameters, state layout and reference rule.
 
@@ -50,8 +47,8 @@ class Optimizer:
     decoupled_weight_decay = False
 
     def __init__(self, lr, weight_decay=0.0):
-        self.lr = _check_real("lr", lr, low=0.0, low_open=True)
-        self.weight_decay = _check_real("weight_decay", weight_decay, low=0.0)
+        self.lr = check_real("lr", lr, low=0.0, low_open=True)
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -242,8 +239,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(lr, weight_decay)
-        self.momentum = _check_real("momentum", momentum, low=0.0)
-        self.dampening = _check_real("dampening", dampening)
+        self.momentum = check_real("momentum", momentum, low=0.0)
+        self.dampening = check_real("dampening", dampening)
         self.nesterov = check_bool("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
@@ -286,10 +283,10 @@ class Adagrad(Optimizer):
     def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
                  eps=1e-10):
         super().__init__(lr, weight_decay)
-        self.lr_decay = _check_real("lr_decay", lr_decay, low=0.0)
-        self.initial_accumulator_value = _check_real(
+        self.lr_decay = check_real("lr_decay", lr_decay, low=0.0)
+        self.initial_accumulator_value = check_real(
             "initial_accumulator_value", initial_accumulator_value, low=0.0)
-        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
 
     @property
     def state_names(self):
@@ -333,9 +330,9 @@ class RMSprop(Optimizer):
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False):
         super().__init__(lr, weight_decay)
-        self.alpha = _check_real("alpha", alpha, low=0.0, high=1.0)
-        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
-        self.momentum = _check_real("momentum", momentum, low=0.0)
+        self.alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
+        self.momentum = check_real("momentum", momentum, low=0.0)
         self.centered = check_bool("centered", centered)
 
     @property
@@ -385,8 +382,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.rho = _check_real("rho", rho, low=0.0, high=1.0)
-        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
+        self.rho = check_real("rho", rho, low=0.0, high=1.0)
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
 
     @property
     def state_names(self):
@@ -435,8 +432,8 @@ class Adam(Optimizer):
         except (TypeError, ValueError):
             raise ValueError(f"betas must be a pair of numbers, got {betas!r}") from None
         checked = (
-            _check_real("betas[0]", beta1, low=0.0, high=1.0, high_open=True),
-            _check_real("betas[1]", beta2, low=0.0, high=1.0, high_open=True),
+            check_real("betas[0]", beta1, low=0.0, high=1.0, high_open=True),
+            check_real("betas[1]", beta2, low=0.0, high=1.0, high_open=True),
         )
         # A tuple of floats is kept as given (the same object), as
         # scikit-learn's clone() checks that the constructor stores each
@@ -444,7 +441,7 @@ class Adam(Optimizer):
         if type(betas) is tuple and all(a is b for a, b in zip(checked, betas)):
             checked = betas
         self.betas = checked
-        self.eps = _check_real("eps", eps, low=0.0, low_open=True)
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
         self.amsgrad = check_bool("amsgrad", amsgrad)
 
     @property
@@ -583,9 +580,9 @@ class FTRL(Optimizer):
 
     def __init__(self, lr=0.1, beta=1.0, l1=0.0, l2=0.0):
         super().__init__(lr, 0.0)
-        self.beta = _check_real("beta", beta, low=0.0)
-        self.l1 = _check_real("l1", l1, low=0.0)
-        self.l2 = _check_real("l2", l2, low=0.0)
+        self.beta = check_real("beta", beta, low=0.0)
+        self.l1 = check_real("l1", l1, low=0.0)
+        self.l2 = check_real("l2", l2, low=0.0)
 
     @property
     def alpha(self):

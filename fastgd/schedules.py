@@ -24,10 +24,6 @@ __all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Step", "Exponential
            "Adaptive", "SCHEDULES", "get_schedule"]
 
 
-def _check(name, value, low=None, low_open=False, high=None, integer=False):
-    return check_real(name, value, low=low, low_open=low_open, high=high, integer=integer)
-
-
 class Schedule:
     """Base class. ``code`` and ``c_params`` are what the compiled core reads."""
 
@@ -37,7 +33,7 @@ class Schedule:
     uses_lr = True   # whether the step size depends on lr (eta0); "optimal"'s does not
 
     def __init__(self, warmup_steps=0):
-        self.warmup_steps = _check("warmup_steps", warmup_steps, low=0, integer=True)
+        self.warmup_steps = check_real("warmup_steps", warmup_steps, low=0, integer=True)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -107,7 +103,7 @@ class InvScaling(Schedule):
 
     def __init__(self, power_t=0.5, warmup_steps=0):
         super().__init__(warmup_steps)
-        self.power_t = _check("power_t", power_t)
+        self.power_t = check_real("power_t", power_t)
 
     def c_params(self):
         return [self.power_t]
@@ -131,8 +127,8 @@ class Optimal(Schedule):
 
     def __init__(self, alpha=None, t0=None, warmup_steps=0):
         super().__init__(warmup_steps)
-        self.alpha = None if alpha is None else _check("alpha", alpha, low=0.0, low_open=True)
-        self.t0 = None if t0 is None else _check("t0", t0, low=0.0, low_open=True)
+        self.alpha = None if alpha is None else check_real("alpha", alpha, low=0.0, low_open=True)
+        self.t0 = None if t0 is None else check_real("t0", t0, low=0.0, low_open=True)
 
     def bind(self, alpha, loss, total_steps):
         a = self.alpha if self.alpha is not None else alpha
@@ -169,8 +165,8 @@ class Step(Schedule):
 
     def __init__(self, step_size=1000, gamma=0.1, warmup_steps=0):
         super().__init__(warmup_steps)
-        self.step_size = _check("step_size", step_size, low=1, integer=True)
-        self.gamma = _check("gamma", gamma, low=0.0, low_open=True)
+        self.step_size = check_real("step_size", step_size, low=1, integer=True)
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def c_params(self):
         return [self.step_size, self.gamma]
@@ -187,7 +183,7 @@ class Exponential(Schedule):
 
     def __init__(self, gamma=0.999, warmup_steps=0):
         super().__init__(warmup_steps)
-        self.gamma = _check("gamma", gamma, low=0.0, low_open=True)
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def c_params(self):
         return [self.gamma]
@@ -220,8 +216,8 @@ class Cosine(Schedule):
 
     def __init__(self, T_max=None, eta_min=0.0, warmup_steps=0):
         super().__init__(warmup_steps)
-        self.T_max = None if T_max is None else _check("T_max", T_max, low=1, integer=True)
-        self.eta_min = _check("eta_min", eta_min, low=0.0)
+        self.T_max = None if T_max is None else check_real("T_max", T_max, low=1, integer=True)
+        self.eta_min = check_real("eta_min", eta_min, low=0.0)
 
     def bind(self, alpha, loss, total_steps):
         if self.T_max is not None:
@@ -266,7 +262,7 @@ class Adaptive(Constant):
 
     def __init__(self, factor=5.0, warmup_steps=0):
         super().__init__(warmup_steps)
-        self.factor = _check("factor", factor, low=1.0, low_open=True)
+        self.factor = check_real("factor", factor, low=1.0, low_open=True)
 
 
 SCHEDULES = {cls.name: cls for cls in (Constant, InvScaling, Optimal, Step, Exponential, Cosine,
