@@ -1366,6 +1366,11 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     double scale = 1.0, U = 0.0;
     double *end_asum;
     int scaled, fused_sgd, abort_flag = 0;
+    /* the cumulative L1 penalty (fgd_l1_cum_catch_up): its q (c->l1_cum), u,
+     * and the per-step tables of U, u and the scale */
+    const int cum = c->l1_cum != NULL && c->l1 > 0.0;
+    double *qcum = c->l1_cum, u = cum ? c->l1_cum[d] : 0.0;
+    double *TU = NULL, *Tu = NULL, *Ts = NULL;
     fgd_stats end;   /* the end sums, where a loop takes them (cfg->end_sums) */
     FN(csr_lanes) lanes;
     /* the per-column arrays a step reads at random (weights, step counters,
@@ -1377,7 +1382,7 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
         c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || scr->nsteps < nb ||
         scr->table_rows < fgd_lazy_table_rows(c) ||
-        (avg && c->average_start >= 0 && !scr->asum))
+        (avg && c->average_start >= 0 && !scr->asum) || !fgd_l1_cum_ok(c, 1))
         return -1;
     end_asum = asum;
     end.end_sums = 0;
@@ -1389,8 +1394,19 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
         return 0;
     }
     scaled = L.mode == FGD_LAZY_SCALED;
+    if (cum) {
+        /* the general loop's SCALED mode only, on one thread */
+        if (c->n_threads > 1) return -2;
+        if (!scaled) return -3;   /* a factor 1 - lr l2 <= 0 */
+        TU = scr->tables + 5 * (nb + 1);
+        Tu = TU + (nb + 1);
+        Ts = Tu + (nb + 1);
+        TU[0] = 0.0;
+        Tu[0] = u;
+        Ts[0] = 1.0;
+    }
     /* plain SGD's fused loop (csr_sgd_rows) runs this epoch on one thread */
-    fused_sgd = c->optimizer == FGD_SGD && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
+    fused_sgd = !cum && c->optimizer == FGD_SGD && (scaled || L.mode == FGD_LAZY_IDENTITY) &&
                 (c->n_threads <= 1 || (B == 1 && !scr->hogwild)) &&
                 (B == 1 ? (!asum || c->l1 == 0.0) : (c->l1 == 0.0 && scr->rowbuf != NULL));
     /* The fused loop never reads last (nor does the end below, where
@@ -1481,7 +1497,10 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             for (q = lo; q < hi; q++) {
                 j = (int64_t)indices[q];
                 if (last[j] <= t) { /* first time in this step: catch up, list it */
-                    if (scaled)
+                    if (cum)
+                        params[j] = (REAL)fgd_l1_cum_catch_up((double)params[j], &qcum[j], TU,
+                                                              Tu, Ts, last[j] - t0, t - t0);
+                    else if (scaled)
                         FN(csr_catch_up_scaled)(c, params, snap, j, U);
                     else
                         FN(csr_lanes_add)(&lanes, &L, params, state, D, gsum, asum, j,
@@ -1531,6 +1550,12 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                     thr = c->l1 * lr / scale;
                     U += thr;
                 }
+                if (cum) {
+                    u += c->l1 * lr;
+                    TU[it + 1] = U;
+                    Tu[it + 1] = u;
+                    Ts[it + 1] = scale;
+                }
                 for (k = 0; k < nc; k++) {
                     const double g = gacc[cols[k]] * inv_m;
                     double v;
@@ -1539,7 +1564,9 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
                     v = (double)params[j];
                     gsum[j] += g;   /* the L2 part: at the end (see fastgd_csr.h) */
                     v -= lr * g / scale;
-                    if (thr > 0.0) {
+                    if (cum) {
+                        v = fgd_l1_cum_step(v, u, scale, &qcum[j]);
+                    } else if (thr > 0.0) {
                         v = fgd_soft(v, thr);
                         snap[j] = U;
                     }
@@ -1577,7 +1604,18 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
             lr_last = lr;
             if (scaled && scale < FGD_MIN_SCALE) {
                 /* fold the scale back into every column before it underflows */
-                FN(csr_fold_scale)(c, params, snap, d, scale, U);
+                if (cum) {   /* every column up to date, the tables from scale 1 */
+                    for (j = 0; j < d; j++) {
+                        params[j] = (REAL)(scale * fgd_l1_cum_catch_up(
+                                                       (double)params[j], &qcum[j], TU, Tu,
+                                                       Ts, last[j] - t0, t - t0));
+                        last[j] = t;
+                    }
+                    TU[t - t0] = 0.0;
+                    Ts[t - t0] = 1.0;
+                } else {
+                    FN(csr_fold_scale)(c, params, snap, d, scale, U);
+                }
                 scale = 1.0;
                 U = 0.0;
             }
@@ -1591,17 +1629,24 @@ int FN(fgd_epoch_csr)(const REAL *data, const INDEX *indices, const INDEX *indpt
     }
 
     /* End of the epoch: every column up to date, the model complete. */
+    if (cum) c->l1_cum[d] = u;
     if (!abort_flag) {
         if (scaled && nb > 0) {
             /* one pass: the fold and gsum's approximate L2 part (see
-             * fastgd_csr.h), or with c->end_sums the end sums */
+             * fastgd_csr.h), or with c->end_sums the end sums; the
+             * cumulative L1 penalty's catch-up first */
             const double l2v = c->l2 * (double)(t - t0) * scale;   /* on v: l2 (steps) w */
+            const double l1s = cum ? 0.0 : c->l1;
+            if (cum)
+                for (j = 0; j < d; j++)
+                    params[j] = (REAL)fgd_l1_cum_catch_up((double)params[j], &qcum[j], TU, Tu,
+                                                          Ts, last[j] - t0, t - t0);
             if (c->end_sums)
-                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, c->l1, l2v, 0.0, 0.0,
+                FN(csr_scaled_end_sums)(params, snap, gsum, d, scale, U, l1s, l2v, 0.0, 0.0,
                                         &end);
             else
                 for (j = 0; j < d; j++)
-                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, c->l1, l2v, 0.0, 0.0,
+                    FN(csr_scaled_end_coord)(params, snap, gsum, j, scale, U, l1s, l2v, 0.0, 0.0,
                                              &gsum[j]);
         } else if (!scaled && !(L.mode == FGD_LAZY_IDENTITY && !end_asum)) {
             /* (see csr_catch_up) */

@@ -215,7 +215,7 @@ int FN(fgd_epoch_csr_multinomial)(const REAL *data, const INDEX *indices,
 
     if (n < 0 || d < 0 || K < 2 || B <= 0 || c->optimizer < 0 ||
         c->optimizer >= FGD_N_OPTIMIZERS || c->optimizer == FGD_FTRL ||
-        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || scr->nsteps < nb ||
+        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || c->l1_cum || scr->nsteps < nb ||
         scr->table_rows < fgd_lazy_table_rows(c) ||
         (avg && c->average_start >= 0 && !scr->asum))
         return -1;

@@ -175,6 +175,11 @@ static inline void fgd_run_batches(const fgd_config *c, int64_t n, const int64_t
             } else {
                 batch_weight = (double)m;
             }
+            /* the cumulative L1's u for this step (coordinate P - 1 holds
+             * it: the intercept's, which the penalty skips), written here and
+             * read by every thread only after the barrier below */
+            if (c->l1_cum && tid == 0 && batch_weight > 0.0)
+                c->l1_cum[P - 1] += c->l1 * fgd_lr_at(c, t);
             if (ops->rows(ops->ctx, tid, nt, start, r0, r1, &my_loss, &my_weight)) {
 #ifdef _OPENMP
 #pragma omp atomic write

@@ -81,6 +81,11 @@ typedef struct {
                                     sums (fgd_stats) and leave gsum zero */
     int exact_gsum;              /* 1: gsum exactly, where a faster mode would
                                     approximate its L2 part (csr_gsum_mode) */
+    double *l1_cum;              /* NULL: L1 is the proximal soft-threshold. Else
+                                    L1 is the cumulative penalty (plain SGD only,
+                                    optim.h: fgd_l1_cumulative) and this holds its
+                                    state, d + 1 doubles updated in place: q_j
+                                    for each coefficient, then u */
 } fgd_config;
 
 /* What an epoch reports back. */

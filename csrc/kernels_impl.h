@@ -291,6 +291,7 @@ FGD_CLONES static void FN(fgd_epoch_single)(const REAL *X, int64_t n, int64_t d,
         dlr = (REAL)dl;
         lr = fgd_lr_at(c, t);
         fgd_step_constants(c->optimizer, c->hyper, lr, t + 1, pc);
+        if (c->l1_cum) c->l1_cum[d] += c->l1 * lr;   /* the cumulative L1's u */
         l2g = c->l2_decoupled ? 0.0 : c->l2;
         decay = c->l2_decoupled ? 1.0 - lr * c->l2 : 1.0;
         /* the row's gradient dl x is formed inside the rule's loop (dl = 0:
@@ -435,7 +436,7 @@ int FN(fgd_epoch_dense)(const REAL *X, int64_t n, int64_t d, const double *y,
     fgd_batch_ops ops;
     if (n < 0 || d < 0 || c->batch_size <= 0 || c->loss < 0 || c->loss >= FGD_N_LOSSES ||
         c->optimizer < 0 || c->optimizer >= FGD_N_OPTIMIZERS ||
-        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
+        c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || !fgd_l1_cum_ok(c, 0))
         return -1;
     k.X = X; k.n = n; k.d = d; k.y = y; k.sw = sw; k.order = order;
     k.params = params; k.state = state; k.gbuf = gbuf; k.avg = avg; k.gsum = gsum;

@@ -487,17 +487,80 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
  * rounded up where a mode depends on more than c:
  *   rows 0 .. 4   every mode (lr, pc0, pc1, cum, lrmax)
  *   rows 5 .. 6   SGD_CLOSED (from SCALED): the sums of the iterates
+ *   rows 5 .. 7   SCALED with the cumulative L1 penalty (c->l1_cum, no
+ *                 averaging): U, u and the scale after each step
+ *                 (fgd_l1_cum_catch_up)
  *   rows 5 .. 8   RMSPROP_MOMENTUM's q (row 5) and DECAY's and its powers (6 .. 8)
  *   rows 7 .. 11  ADAGRAD_L2's prefix sums
  *   rows 5 .. 23  MOMENTUM's block maps (5 .. 11) and powers (12 .. 17) or
  *                 spans (12 .. 23)
  *   rows 5 .. 23  ADAM's tables (5 .. 16) and powers (17 .. 23)
  */
+/*
+ * The cumulative L1 penalty (optim.h: fgd_l1_cumulative) in SCALED mode, for
+ * a coordinate v = w / scale that no step touched from table index ia to
+ * ib: each of those steps scaled w (L2) and applied its penalty, as the
+ * dense loop does. TU, Tu and Ts hold, after i steps of the chunk, U (the
+ * threshold in v-units: the sum of l1 lr / scale since the last fold), u
+ * and the scale. Once a weight has taken its due it owes nothing more
+ * (q = -u for a positive weight), so after the first skipped step, which
+ * also takes what it owed before (e0, zero but for rounding), the steps are
+ * soft-thresholds adding up to TU[ib] - TU[ia]. Where they reach zero, the
+ * step m that clipped it is found by bisection (TU increases), and q is set
+ * from what that step took: O(log J) for a gap of J steps. Returns the new
+ * v; *q is updated.
+ */
+static inline double fgd_l1_cum_catch_up(double v, double *q, const double *TU,
+                                         const double *Tu, const double *Ts, int64_t ia,
+                                         int64_t ib)
+{
+    double sgn, a, e0, theta;
+    int64_t lo, hi;
+    if (ia >= ib || v == 0.0) return v;
+    sgn = v > 0.0 ? 1.0 : -1.0;
+    a = fabs(v);
+    e0 = (Tu[ia] + sgn * *q) / Ts[ia + 1];
+    theta = e0 + (TU[ib] - TU[ia]);
+    if (a > theta) {
+        *q = -sgn * Tu[ib];
+        return sgn * (a - theta);
+    }
+    lo = ia + 1;
+    hi = ib;
+    while (lo < hi) {
+        const int64_t m = lo + (hi - lo) / 2;
+        if (e0 + (TU[m] - TU[ia]) >= a) hi = m;
+        else lo = m + 1;
+    }
+    /* step lo took the whole weight left before its penalty */
+    if (lo == ia + 1)
+        *q -= sgn * a * Ts[lo];
+    else
+        *q = -sgn * (Tu[lo - 1] + (a - e0 - (TU[lo - 1] - TU[ia])) * Ts[lo]);
+    return 0.0;
+}
+
+/* The cumulative L1 penalty of a step in SCALED mode, on v = w / scale
+ * after the step's update: fgd_l1_cumulative in v-units. */
+static inline double fgd_l1_cum_step(double v, double u, double scale, double *q)
+{
+    const double z = v;
+    if (v > 0.0) {
+        v -= (u + *q) / scale;
+        if (v < 0.0) v = 0.0;
+    } else if (v < 0.0) {
+        v += (u - *q) / scale;
+        if (v > 0.0) v = 0.0;
+    }
+    *q += scale * (v - z);
+    return v;
+}
+
 static inline int fgd_lazy_table_rows(const fgd_config *c)
 {
     const int nopen = c->l2 == 0.0 && c->l1 == 0.0;
     switch (c->optimizer) {
-    case FGD_SGD:      return c->hyper[0] == 0.0 ? 7 : 24;
+    case FGD_SGD:      return c->hyper[0] != 0.0 ? 24 : (c->l1_cum ? 8 : 7);
     case FGD_ADAGRAD:  return c->l2 == 0.0 ? 5 : 12;
     case FGD_RMSPROP:
     case FGD_ADADELTA: return nopen ? 9 : 5;

@@ -239,7 +239,7 @@ int FN(fgd_epoch_multinomial)(const REAL *X, int64_t n, int64_t d, int64_t K,
 
     /* Optimizers with a per-coordinate rule of the common signature only. */
     if (n < 0 || d < 0 || K < 1 || c->batch_size <= 0 || c->optimizer < 0 ||
-        c->optimizer > FGD_ADAMW || c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES)
+        c->optimizer > FGD_ADAMW || c->schedule < 0 || c->schedule >= FGD_N_SCHEDULES || c->l1_cum)
         return -1;
     for (i = 0; i < n; i++) {
         const double yi = y[order ? order[i] : i];

@@ -71,4 +71,38 @@ static inline void fgd_step_constants(int optimizer, const double *h, double lr,
 #undef FGD_RSQRT
 #undef FGD_RFABS
 
+/*
+ * The cumulative L1 penalty (Tsuruoka, Tsujii and Ananiadou 2009, as
+ * scikit-learn's SGD applies it), for plain SGD: u is the total threshold
+ * every weight has been due so far (the sum of l1 lr over the steps, this
+ * one included), *q the signed total the weight w (after this step's
+ * update) has actually received. A positive weight is moved towards zero by
+ * u + q, a negative one by u - q, never past zero; *q records the change.
+ * Where a step cannot take a weight's whole due (it clips at zero), the
+ * rest stays owed and is taken as soon as the weight leaves zero again,
+ * which is what keeps small weights at exactly zero.
+ */
+static inline double fgd_l1_cumulative(double w, double u, double *q)
+{
+    double z = w;
+    if (w > 0.0) {
+        w -= u + *q;
+        if (w < 0.0) w = 0.0;
+    } else if (w < 0.0) {
+        w += u - *q;
+        if (w > 0.0) w = 0.0;
+    }
+    *q += w - z;
+    return w;
+}
+
+/* Whether c can take the cumulative L1 penalty (c->l1_cum): plain SGD, no
+ * momentum or decoupled decay; without an averaged iterate where
+ * no_average (the CSR loops'). */
+static inline int fgd_l1_cum_ok(const fgd_config *c, int no_average)
+{
+    return !c->l1_cum || (c->optimizer == FGD_SGD && c->hyper[0] == 0.0 &&
+                          !c->l2_decoupled && !(no_average && c->average_start >= 0));
+}
+
 #endif /* FASTGD_OPTIM_H */

@@ -17,6 +17,9 @@
  * or 1 - lr l2 for decoupled decay), apply the rule, then the L1
  * soft-threshold by l1 * eta.
  *
+ * L1 = 2 is the cumulative L1 penalty instead of the soft-threshold (plain
+ * SGD only, c->l1_cum: see fgd_l1_cumulative).
+ *
  * OPT, NS (state rows the rule reads and writes), L1, GS (accumulate gsum)
  * and ROWX are constants at every call site, so each combination compiles to
  * its own branch-free, vectorizable loop. */
@@ -32,6 +35,8 @@ FGD_INLINE void FGD_RUN_NAME(fgd_rule_run)(
     double h[FGD_N_HYPER], pcl[2];
     const RT l2 = (RT)c->l2, l1 = (RT)c->l1, l2gr = (RT)l2g, decayr = (RT)decay;
     const RT step = (RT)lr;
+    /* the cumulative penalty's u, advanced for this step by the caller */
+    const double ucum = L1 == 2 ? c->l1_cum[D - 1] : 0.0;
     int64_t j;
     for (j = 0; j < FGD_N_HYPER; j++) h[j] = c->hyper[j];
     pcl[0] = pc[0];
@@ -61,7 +66,9 @@ FGD_INLINE void FGD_RUN_NAME(fgd_rule_run)(
         case FGD_FTRL:     wj = FGD_RULE(fgd_rule_ftrl)(wj, gj, s, h, lr, pc, &eta); break;
         default:           wj = FGD_RULE(fgd_rule_adam)(wj, gj, s, h, lr, pc, &eta); break;
         }
-        if (L1) {
+        if (L1 == 2) {
+            wj = (RT)fgd_l1_cumulative((double)wj, ucum, &c->l1_cum[j]);
+        } else if (L1) {
             const RT thr = l1 * eta;
             wj = wj > thr ? wj - thr : (wj < -thr ? wj + thr : 0);
         }
@@ -97,7 +104,10 @@ FGD_INLINE void FGD_RUN_NAME(fgd_rule_chunk)(const fgd_config *c, int ns, REAL *
         else if (gs) FGD_RUN3(OPT, NS, 0, 1);                                          \
         else FGD_RUN3(OPT, NS, 0, 0);                                                  \
     } while (0)
-    switch (c->optimizer) {
+    if (l1 && c->l1_cum) {   /* plain SGD only (the epoch functions check) */
+        if (gs) FGD_RUN3(FGD_SGD, 0, 2, 1);
+        else FGD_RUN3(FGD_SGD, 0, 2, 0);
+    } else switch (c->optimizer) {
     case FGD_SGD:
         if (ns == 0) FGD_RUN(FGD_SGD, 0);
         else FGD_RUN(FGD_SGD, 1);

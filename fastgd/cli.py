@@ -147,7 +147,8 @@ def _fit(args):
     start = time.perf_counter()
     res = fit(X, y, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
               batch_size=args.batch_size, epochs=args.epochs, penalty=args.penalty,
-              alpha=args.alpha, l1_ratio=args.l1_ratio, schedule=args.schedule,
+              alpha=args.alpha, l1_ratio=args.l1_ratio, l1_method=args.l1_method,
+              schedule=args.schedule,
               random_state=args.seed, n_jobs=args.n_jobs, tol=args.tol,
               n_iter_no_change=args.n_iter_no_change, gtol=args.gtol,
               shuffle={"true": True, "false": False, "block": "block"}[args.shuffle],
@@ -233,6 +234,10 @@ def build_parser():
     p.add_argument("--penalty", default="l2", help="l2, l1, elasticnet or none")
     p.add_argument("--alpha", type=float, default=0.0)
     p.add_argument("--l1-ratio", type=float, default=0.15)
+    p.add_argument("--l1-method", choices=("proximal", "cumulative"), default="proximal",
+                   help="how L1 is applied: the soft-threshold of each step, or "
+                        "scikit-learn's cumulative penalty (plain SGD; more exact zeros "
+                        "at small batch sizes)")
     p.add_argument("--schedule", default=None)
     p.add_argument("--tol", type=float, default=None)
     p.add_argument("--n-iter-no-change", type=int, default=5, metavar="N",

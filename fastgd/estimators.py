@@ -435,7 +435,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
     def _new_trainer(self, loss, seed, n_jobs, n_classes=None):
         opt, lr, schedule = self._optimizer_and_schedule()
         kwargs = dict(optimizer=opt, lr=lr, schedule=schedule, penalty=self.penalty,
-                      alpha=self.alpha, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept,
+                      alpha=self.alpha, l1_ratio=self.l1_ratio, l1_method=self.l1_method,
+                      fit_intercept=self.fit_intercept,
                       batch_size=self.batch_size, n_jobs=n_jobs, backend=self.device,
                       shuffle=self.shuffle, random_state=seed, average=self._average_arg(),
                       on_divergence="backoff")
@@ -677,7 +678,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         # a new eta0, or a new schedule (which starts from eta0), sets the
         # step size; otherwise the one the trainers have lowered stays
         new_lr = "eta0" in changed or "learning_rate" in changed
-        penalty = get_penalty(self.penalty, alpha=self.alpha, l1_ratio=self.l1_ratio)
+        penalty = get_penalty(self.penalty, alpha=self.alpha, l1_ratio=self.l1_ratio,
+                              l1_method=self.l1_method)
         new_schedule = {"learning_rate", "power_t", "alpha"} & set(changed)
         for tr in trainers:
             tr.retune(lr=opt.lr if new_lr and opt.lr is not None else None,
@@ -740,6 +742,13 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
     alpha : float, default=1e-4
     l1_ratio : float, default=0.15
+    l1_method : {"proximal", "cumulative"}, default="proximal"
+        How the L1 part of ``penalty`` is applied after each step: a
+        soft-threshold by ``alpha * l1_ratio`` times the step size (any
+        optimizer), or "cumulative": scikit-learn's cumulative penalty
+        (Tsuruoka et al. 2009), which leaves as many exact zeros as
+        scikit-learn's SGD at ``batch_size=1`` (plain SGD without momentum;
+        not with ``average`` or ``multi_class="multinomial"``).
     fit_intercept : bool, default=True
     max_iter : int, default=1000
         Epochs (passes over the data) of ``fit``.
@@ -837,7 +846,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                  epsilon=0.1, n_jobs=None, random_state=None, learning_rate="auto", eta0="auto",
                  power_t=0.5, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=5, class_weight=None, warm_start=False, average=False,
-                 optimizer="sgd", batch_size=1, device="cpu", multi_class="ovr"):
+                 optimizer="sgd", batch_size=1, device="cpu", multi_class="ovr",
+                 l1_method="proximal"):
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
@@ -863,6 +873,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         self.batch_size = batch_size
         self.device = device
         self.multi_class = multi_class
+        self.l1_method = l1_method
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1183,7 +1194,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """Linear regression trained by stochastic gradient methods in the compiled core.
 
     A drop-in for :class:`sklearn.linear_model.SGDRegressor`, plus
-    ``optimizer``, ``batch_size``, ``n_jobs`` and ``device``. Parameters are
+    ``optimizer``, ``batch_size``, ``n_jobs``, ``device`` and ``l1_method``. Parameters are
     those of :class:`SGDClassifier` (without ``class_weight`` and
     ``multi_class``), with scikit-learn's regression defaults: loss
     "squared_error", learning_rate "auto" (plain SGD: "invscaling" with
@@ -1210,7 +1221,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
                  epsilon=0.1, random_state=None, learning_rate="auto", eta0="auto",
                  power_t=0.25, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=5, warm_start=False, average=False, optimizer="sgd",
-                 batch_size=1, n_jobs=None, device="cpu"):
+                 batch_size=1, n_jobs=None, device="cpu", l1_method="proximal"):
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
@@ -1234,6 +1245,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.device = device
+        self.l1_method = l1_method
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

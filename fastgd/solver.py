@@ -123,7 +123,8 @@ def _store_init(dest, values, name):
 
 class ModelCopy(tuple):
     """What :meth:`Trainer.copy_model` returns: a tuple of copies of the
-    model's arrays (params, the state rows in use, avg or None), with
+    model's arrays (params, the state rows in use, avg or None,
+    l1_state or None), with
     ``coef_sq`` and ``coef_abs``, the sums of the copied coefficients'
     squares and absolute values (None where not taken): the penalty of the
     model the copy restores, without another pass over it."""
@@ -284,6 +285,9 @@ class Trainer:
     penalty : str, Penalty or None
     alpha, l1_ratio : float
         Penalty strength and L1 mixing.
+    l1_method : {"proximal", "cumulative"}
+        How L1 is applied (:class:`fastgd.penalties.Penalty`); "cumulative"
+        needs plain SGD without momentum, and no ``average`` or ``hogwild``.
     fit_intercept : bool
     batch_size : int
         1 is pure SGD; ``batch_size >= n_samples`` is full-batch descent.
@@ -341,14 +345,15 @@ class Trainer:
                  penalty="l2", alpha=0.0, l1_ratio=0.15, fit_intercept=True, batch_size=32,
                  n_jobs=None, backend="cpu", shuffle=True, random_state=None, epsilon=0.1,
                  on_divergence="raise", max_backoffs=10, average=False, hogwild=False,
-                 shuffle_block=None):
+                 shuffle_block=None, l1_method="proximal"):
         self.loss = get_loss(loss, epsilon=epsilon)
         # a copy of an optimizer object: its hyperparameters are this
         # trainer's from now on, whatever the caller later sets on theirs
         # (e.g. an estimator's set_params(optimizer__lr=...) before a refit)
         self.optimizer = copy.copy(get_optimizer(optimizer, lr=lr))
         self.schedule = _check_schedule(self.optimizer, get_schedule(schedule))
-        self._set_penalty(get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio))
+        self._set_penalty(get_penalty(penalty, alpha=alpha, l1_ratio=l1_ratio,
+                                      l1_method=l1_method))
         self.fit_intercept = check_bool("fit_intercept", fit_intercept)
         self.batch_size = _check_int("batch_size", batch_size)
         self.n_threads = effective_n_threads(n_jobs)
@@ -374,6 +379,7 @@ class Trainer:
             raise ValueError("hogwild=True cannot keep an averaged iterate (average=...): the "
                              "lock-free threads have no common step order to average over; "
                              "use hogwild=False (a batch_size > 1 still runs on n_jobs threads)")
+        self._check_l1_method(self.penalty)
         self.lr = self.optimizer.lr
         # Divergence backoff's factor on every step size (1/2 per halving),
         # kept apart from lr for the schedules whose steps do not all come
@@ -382,6 +388,7 @@ class Trainer:
         self.avg = None
         self.params = None
         self.state = None
+        self.l1_state = None
         self.t = 0
         self.epoch = 0
         self.history = History()
@@ -413,6 +420,23 @@ class Trainer:
                 f"there and use alpha=0 (got alpha={penalty.alpha})")
         self.penalty = penalty
         self.l2 = wd if wd > 0 else penalty.l2
+
+    def _check_l1_method(self, penalty):
+        """Refuse the cumulative L1 penalty where it is not defined."""
+        if penalty.l1_method != "cumulative":
+            return
+        opt = self.optimizer
+        if not (opt.name == "sgd" and opt.momentum == 0 and not opt.decoupled_weight_decay):
+            raise ValueError(
+                "l1_method='cumulative' is scikit-learn's penalty for plain SGD: it needs "
+                f"optimizer='sgd' without momentum (got {type(opt).__name__}); other "
+                "optimizers take l1_method='proximal'")
+        if self.average_start >= 0:
+            raise ValueError("l1_method='cumulative' cannot be combined with average: use "
+                             "l1_method='proximal' to average the iterates")
+        if self.hogwild:
+            raise ValueError("l1_method='cumulative' needs one order of steps: use "
+                             "hogwild=False (sparse data then trains on one thread)")
 
     def retune(self, lr=None, schedule=None, penalty=None, epsilon=None):
         """Change the step size, schedule, penalty or loss width of a model in
@@ -452,6 +476,10 @@ class Trainer:
             loss = get_loss(loss.name, epsilon=epsilon)
         if schedule is not None:
             sched = _check_schedule(opt, get_schedule(schedule))
+        if penalty is not None and penalty.l1_method != self.penalty.l1_method:
+            raise ValueError(f"l1_method cannot change in training (from "
+                             f"{self.penalty.l1_method!r} to {penalty.l1_method!r}): its state "
+                             "starts with the model; call fit to train with it")
         old = (self.optimizer, self.penalty, self.l2)
         self.optimizer = opt
         try:
@@ -506,6 +534,10 @@ class Trainer:
         self.params = params
         self.avg = params.copy() if self.average_start >= 0 else None
         self.state = self.optimizer.init_state(n_features + 1, dtype)
+        # the cumulative L1 penalty's q_j and u (float64 whatever the model's
+        # dtype: u sums a step size per step)
+        self.l1_state = (np.zeros(n_features + 1)
+                         if self.penalty.l1_method == "cumulative" else None)
         self._start_training()
 
     def _start_training(self):
@@ -590,7 +622,8 @@ class Trainer:
             schedule=self._bound_schedule, lr=self.lr, l2=self.l2, l1=self.penalty.l1,
             l2_decoupled=self.optimizer.decoupled_weight_decay,
             fit_intercept=self.fit_intercept, batch_size=batch, n_threads=threads,
-            average_start=self.average_start, hogwild=self.hogwild and sparse)
+            average_start=self.average_start, hogwild=self.hogwild and sparse,
+            l1_state=getattr(self, "l1_state", None))
         if (sparse and threads > 1 and not self.hogwild and self._sparse_sgd_serial()
                 and not getattr(self.backend, "sparse_dense_steps", lambda p, t: False)(
                     problem, self.t)):
@@ -625,13 +658,15 @@ class Trainer:
             self._interrupt_in_run = True
 
     # the attributes whose arrays training changes (see _model_arrays)
-    MODEL_ATTRS = ("params", "state", "avg")
+    MODEL_ATTRS = ("params", "state", "avg", "l1_state")
 
     def _model_arrays(self):
-        """``(params, state, avg)`` as training changes them: the state rows
-        the optimizer uses (training never writes the others: plain SGD uses
-        none of its three), ``avg`` None where there is no average."""
-        return self.params, self.state[:len(self.optimizer.state_names)], self.avg
+        """``(params, state, avg, l1_state)`` as training changes them: the
+        state rows the optimizer uses (training never writes the others:
+        plain SGD uses none of its three), ``avg`` None where there is no
+        average, ``l1_state`` None without the cumulative L1 penalty."""
+        return (self.params, self.state[:len(self.optimizer.state_names)], self.avg,
+                getattr(self, "l1_state", None))
 
     def copy_model(self):
         """Copies of the arrays training changes (:meth:`_model_arrays`).
@@ -640,7 +675,7 @@ class Trainer:
         tuple of copies, with the sums of the coefficients' squares and
         absolute values taken in the copy's pass.
         """
-        params, state, avg = self._model_arrays()
+        params, state, avg, l1_state = self._model_arrays()
         coef_sq = coef_abs = None
         if params.flags.c_contiguous and params.dtype in (np.float32, np.float64):
             from fastgd.backends.cpu._core import copy_sums
@@ -651,8 +686,8 @@ class Trainer:
                                           params[:-1].size)
         else:
             params_copy = params.copy()
-        return ModelCopy((params_copy, state.copy(), None if avg is None else avg.copy()),
-                         coef_sq, coef_abs)
+        return ModelCopy((params_copy, state.copy(), None if avg is None else avg.copy(),
+                          None if l1_state is None else l1_state.copy()), coef_sq, coef_abs)
 
     def restore_model(self, saved):
         """Put back, in place, a :meth:`copy_model` taken with this optimizer."""
@@ -660,6 +695,8 @@ class Trainer:
         self.state[:saved[1].shape[0]] = saved[1]
         if self.avg is not None:
             self.avg[...] = saved[2]
+        if saved[3] is not None:
+            self.l1_state[...] = saved[3]
 
     def _restore(self, saved, gbuf):
         """Put back the model saved before an epoch; zero the gradient buffers."""
@@ -1003,8 +1040,8 @@ class Trainer:
                         a.shape != b.shape or a.dtype != b.dtype)
                     for a, b in zip(start_copy, model)):
                 raise ValueError("start_copy must be a copy_model() of this trainer: "
-                                 "(params, state rows in use, avg), of their shapes and "
-                                 "dtypes")
+                                 "(params, state rows in use, avg, l1_state), of their "
+                                 "shapes and dtypes")
         if self.epoch == 0 and self.t == 0:
             # nothing trained on an earlier binding (e.g. a first call that
             # was interrupted): bind the schedule to this call
@@ -1223,7 +1260,7 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
         n_jobs=None, coef_init=None, intercept_init=None, sample_weight=None, fit_intercept=True,
         epsilon=0.1, tol=None, n_iter_no_change=5, gtol=None, backend="cpu",
         on_divergence="raise", average=False, verbose=False, hogwild=False,
-        shuffle_block=None):
+        shuffle_block=None, l1_method="proximal"):
     """Fit a linear model by first-order optimization.
 
     Minimizes ``sum_i s_i loss(y_i, x_i . w + b) / sum_i s_i + alpha R(w)``
@@ -1264,6 +1301,12 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
     alpha : float, default=0.0
     l1_ratio : float, default=0.15
+    l1_method : {"proximal", "cumulative"}, default="proximal"
+        How the L1 part is applied after each step: the soft-threshold by
+        ``l1 * eta`` (any optimizer), or scikit-learn's cumulative penalty
+        (Tsuruoka et al. 2009; plain SGD without momentum, no ``average``,
+        no ``hogwild``), which leaves many more exact zeros at small
+        batch sizes (:mod:`fastgd.penalties`).
     schedule : str or fastgd.schedules.Schedule, optional
         Default constant, so an optimizer object behaves as in torch.optim.
         Defaults that depend on the fit (``cosine``'s ``T_max``: the steps
@@ -1338,7 +1381,8 @@ def fit(X, y, loss="squared_error", optimizer="sgd", lr=None, batch_size=32, epo
                       alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                       batch_size=batch_size, n_jobs=n_jobs, backend=backend, shuffle=shuffle,
                       random_state=random_state, epsilon=epsilon, on_divergence=on_divergence,
-                      average=average, hogwild=hogwild, shuffle_block=shuffle_block)
+                      average=average, hogwild=hogwild, shuffle_block=shuffle_block,
+                      l1_method=l1_method)
     X = check_data(X, accept_sparse=True)
     n, d = X.shape
     classes = None

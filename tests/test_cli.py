@@ -93,6 +93,14 @@ def test_averaged_and_hogwild_fits_from_the_command(tmp_path, binary_data, capsy
     assert np.mean(load_model(str(model)).predict(X_loaded) == y_loaded) > 0.9
     assert main(args + ["--hogwild", "--average"]) == 2
     assert "hogwild=True cannot keep an averaged iterate" in capsys.readouterr().err
+    # the cumulative L1 penalty: the same model as fastgd.fit's
+    assert main(args + ["--penalty", "l1", "--alpha", "0.01", "--l1-method", "cumulative"]) == 0
+    ref = fastgd.fit(X_loaded, y_loaded, loss="log_loss", lr=0.05, batch_size=1, epochs=3,
+                     random_state=0, penalty="l1", alpha=0.01, l1_method="cumulative")
+    np.testing.assert_allclose(load_model(str(model)).coef_, ref.coef_, rtol=1e-12)
+    assert main(args + ["--l1-method", "cumulative", "--penalty", "l1", "--alpha", "0.01",
+                        "--optimizer", "adam"]) == 2
+    assert "l1_method='cumulative'" in capsys.readouterr().err
 
 
 def test_bad_file_is_a_clear_error(tmp_path, capsys):

@@ -55,6 +55,10 @@ class EpochProblem:
     # the summed gradient (History.grad_norm) exactly, where a faster CSR mode
     # approximates its L2 part (gtol stops on it)
     exact_gsum: bool = False
+    # the cumulative L1 penalty's state (q_j for each coefficient, then u;
+    # float64, updated in place: fastgd.penalties.cumulative_l1), or None
+    # for the proximal L1
+    l1_state: Optional[np.ndarray] = None
 
     def c_config(self):
         """The configuration as the compiled core's ``fgd_config`` reads it."""
@@ -66,7 +70,8 @@ class EpochProblem:
             l2=self.l2, l1=self.l1, l2_decoupled=int(self.l2_decoupled),
             fit_intercept=int(self.fit_intercept), batch_size=self.batch_size,
             n_threads=self.n_threads, average_start=self.average_start,
-            exact_gsum=int(self.exact_gsum))
+            exact_gsum=int(self.exact_gsum),
+            l1_state=self.l1_state if self.l1 > 0 else None)
 
 
 @dataclass

@@ -9,6 +9,9 @@ each batch takes one step::
     g_w  += l2 * w                                   (not for AdamW: decoupled)
     w, b  = optimizer rule at step size lr_t         (step k = t + 1)
     w     = soft_threshold(w, l1 * eta)              (L1 prox, exact zeros)
+            or, with the cumulative L1 penalty (problem.l1_state = [q, u]):
+    u    += l1 * lr_t
+    w     = cumulative_l1(w, u, q)                   (fastgd.penalties)
     avg  += (w - avg) / (k - average_start)          (averaged SGD, k > average_start)
 
 where ``s_i`` are the sample weights divided by their mean over the data
@@ -27,7 +30,7 @@ import numpy as np
 from fastgd.backends import EpochStats
 from fastgd.data import epoch_order as _epoch_order
 from fastgd.data import epoch_order_blocks as _epoch_order_blocks
-from fastgd.penalties import soft_threshold
+from fastgd.penalties import cumulative_l1, soft_threshold
 
 __all__ = ["epoch_order", "run_epoch"]
 
@@ -110,7 +113,11 @@ def run_epoch(problem, params, state, order, t, gbuf=None, gsum=None, avg=None):
             g[:d] += problem.l2 * w[:d]
 
         new_w, eta = opt.rule(w, g, st, lr, t + 1)
-        if problem.l1 > 0:
+        if problem.l1 > 0 and problem.l1_state is not None:
+            q = problem.l1_state
+            q[d] += problem.l1 * lr
+            cumulative_l1(new_w[:d], q[d], q[:d])
+        elif problem.l1 > 0:
             new_w[:d] = soft_threshold(new_w[:d], problem.l1 * eta[:d])
         if not problem.fit_intercept:  # the intercept is not a parameter
             new_w[d] = params[d]

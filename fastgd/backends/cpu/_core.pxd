@@ -26,6 +26,7 @@ cdef extern from "fastgd.h" nogil:
         int64_t average_start
         int end_sums
         int exact_gsum
+        double *l1_cum
 
     ctypedef struct fgd_stats:
         double loss_sum

@@ -39,7 +39,28 @@ cdef fgd_config _make_config(dict cfg) except *:
     c.average_start = cfg.get("average_start", -1)
     c.end_sums = cfg.get("end_sums", 0)
     c.exact_gsum = cfg.get("exact_gsum", 0)
+    c.l1_cum = NULL
+    l1_state = cfg.get("l1_state")
+    if l1_state is not None:
+        # the cumulative L1 penalty's state (fastgd.h), updated in place: a
+        # C-contiguous, writeable float64 array that cfg keeps alive while the
+        # config is in use; its length is checked by the epoch functions
+        c.l1_cum = _l1_state_ptr(l1_state)
     return c
+
+
+cdef double *_l1_state_ptr(double[::1] state) except NULL:
+    if state.shape[0] < 1:
+        raise ValueError("l1_state needs n_features + 1 entries")
+    return &state[0]
+
+
+def _check_l1_state(cfg, int64_t d):
+    """Refuse an ``l1_state`` (cumulative L1 penalty) in ``cfg`` whose length is not d + 1."""
+    l1_state = cfg.get("l1_state")
+    if l1_state is not None and l1_state.shape != (d + 1,):
+        raise ValueError("l1_state needs n_features + 1 = %d entries, got shape %r"
+                         % (d + 1, l1_state.shape))
 
 
 cdef int64_t _first_out_of_range(const int64_t *idx, int64_t m, int64_t n) noexcept nogil:
@@ -78,6 +99,7 @@ def epoch_dense(const floating[:, ::1] X, const double[::1] y, sw, order,
         raise ValueError("y has %d rows, X has %d" % (y.shape[0], n))
     if params.shape[0] != d + 1 or gsum.shape[0] != d + 1:
         raise ValueError("params and gsum need n_features + 1 entries")
+    _check_l1_state(cfg, d)
     if state.shape[0] != 3 or state.shape[1] != d + 1:
         raise ValueError("state must have shape (3, n_features + 1)")
     if gbuf.shape[0] < max(c.n_threads, 1) or gbuf.shape[1] != d + 1:

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from fastgd.backends.cpu._core cimport fgd_config, fgd_stats, _make_config
+from fastgd.backends.cpu._core import _check_l1_state
 from fastgd.backends.cpu._sparse cimport *
 
 ctypedef fused index_t:
@@ -281,6 +282,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                     indptr[n_rows] if n_rows >= 0 else 0, y.shape[0], sw, order)
     if params.shape[0] != d + 1 or gsum.shape[0] != d + 1:
         raise ValueError("params and gsum need n_features + 1 entries")
+    _check_l1_state(cfg, d)
     if state.shape[0] != 3 or state.shape[1] != d + 1:
         raise ValueError("state must have shape (3, n_features + 1)")
     if B <= 0:
@@ -319,6 +321,11 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                                <void *>avg_ptr, &c, t0, &scratch.s, &st)
     if rc == -2:
         return None
+    if rc == -3:
+        raise ValueError(
+            "the cumulative L1 penalty on sparse data needs every step's factor "
+            "1 - lr * alpha * (1 - l1_ratio) to be positive; take smaller steps or a "
+            "smaller alpha")
     if rc != 0:
         raise ValueError("invalid configuration for the compiled CSR core: %r" % cfg)
     out = dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
