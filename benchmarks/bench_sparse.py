@@ -29,12 +29,12 @@ def make_sparse(n=N, d=D, nnz_row=NNZ_ROW, dtype=np.float64, seed=0):
 
 
 def _trainer(X, optimizer="sgd", lr=0.01, batch=1, n_jobs=1, penalty="l2", alpha=ALPHA,
-             hogwild=False, average=False, schedule=None):
+             hogwild=False, average=False, schedule=None, l1_method="proximal"):
     from fastgd.solver import Trainer
 
     tr = Trainer(loss="log_loss", optimizer=optimizer, lr=lr, penalty=penalty, alpha=alpha,
                  batch_size=batch, n_jobs=n_jobs, random_state=0, hogwild=hogwild,
-                 average=average, schedule=schedule)
+                 average=average, schedule=schedule, l1_method=l1_method)
     tr.init_model(X.shape[1], X.dtype)
     return tr
 
@@ -78,7 +78,7 @@ class SparseOptimizers:
     """One epoch per optimizer at batch 1 (their lazy catch-up modes differ), and
     two at batch 256 (dense steps)."""
 
-    params = (["sgd", "sgd-l1", "sgd-averaged", "adagrad", "adagrad-l2", "sgd-momentum-l2",
+    params = (["sgd", "sgd-l1", "sgd-l1-cumulative", "sgd-averaged", "adagrad", "adagrad-l2", "sgd-momentum-l2",
                 "sgd-momentum-l2-invscaling", "adam", "ftrl", "rmsprop-momentum", "adam-b256",
                 "rmsprop-l2-b256"],)
     param_names = ["optimizer"]
@@ -90,6 +90,10 @@ class SparseOptimizers:
         self.X, self.y = make_sparse()
         kw = {"sgd": dict(optimizer="sgd", lr=0.01),
               "sgd-l1": dict(optimizer="sgd", lr=0.01, penalty="elasticnet"),
+              # scikit-learn's cumulative L1: the general loop's weight scale,
+              # catch-ups by bisection over per-step tables (session 19)
+              "sgd-l1-cumulative": dict(optimizer="sgd", lr=0.01, penalty="elasticnet",
+                                        l1_method="cumulative"),
               "sgd-averaged": dict(optimizer="sgd", lr=0.01, average=True),
               "adagrad": dict(optimizer="adagrad", lr=0.05, alpha=0.0),
               # lazy mode ADAGRAD_L2: the closed-form catch-up of lazy.h

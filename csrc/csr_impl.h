@@ -29,21 +29,78 @@
 #define FGD_CAT(a, b) FGD_CAT_(a, b)
 #define FN(name) FGD_CAT(name, SFX)
 
+#ifndef FGD_HOG_MOMENTS
+#define FGD_HOG_MOMENTS   /* (this file is included once per SFX) */
+/*
+ * Hogwild! reads a coordinate's state while another thread may be writing
+ * it, so a read can pair a new first moment with an old second one: at a
+ * coordinate's first step (v = 0) Adam then steps by lr m / eps, and a probe
+ * found a weight of -1.9e5 where the serial loop's was 1.1, the loss 1000
+ * times the serial one (about one epoch of three in 300 on 2000 x 500, two
+ * threads); centered RMSprop would take the root of square_avg - grad_avg^2
+ * < 0. The serial iterates keep |m| <= K sqrt(v) (Cauchy-Schwarz over the
+ * two averages from zero: K = (1 - b1) / sqrt((1 - b2)(1 - b1^2 / b2)) where
+ * b1^2 < b2) and grad_avg^2 <= square_avg, so a pair outside twice that
+ * bound for Adam, or outside it for centered RMSprop, is a torn read and is
+ * brought back to the bound before the state is used. The serial loops
+ * never reach it; this runs in Hogwild! only.
+ *
+ * Sets *mrow (the first moment's state row, or -1: nothing to check),
+ * *vrow (the second moment's) and *k (the bound's factor).
+ */
+static void fgd_hog_moment_bound(const fgd_config *c, int *mrow, int *vrow, double *k)
+{
+    const double *h = c->hyper;
+    *mrow = -1;
+    *vrow = 0;
+    *k = 0.0;
+    if ((c->optimizer == FGD_ADAM || c->optimizer == FGD_ADAMW) && h[0] >= 0.0 &&
+        h[1] < 1.0 && h[0] * h[0] < h[1]) {
+        *mrow = 0;
+        *vrow = 1;
+        *k = 2.0 * (1.0 - h[0]) / sqrt((1.0 - h[1]) * (1.0 - h[0] * h[0] / h[1]));
+    } else if (c->optimizer == FGD_RMSPROP && h[3] != 0.0) {   /* centered */
+        *mrow = 1;
+        *vrow = 0;
+        *k = 1.0;
+    }
+}
+
+/* Bring the first moment s[mrow] within k sqrt(s[vrow]) (see
+ * fgd_hog_moment_bound), in the thread's own copy of the state. */
+static inline void fgd_hog_repair(double *s, int mrow, int vrow, double k)
+{
+    const double lim = k * sqrt(s[vrow] > 0.0 ? s[vrow] : 0.0);
+    if (fabs(s[mrow]) > lim) s[mrow] = s[mrow] > 0.0 ? lim : -lim;
+}
+
+#endif
+
 /* Bring column j from step last[j] to step t, in the lazy mode of L; with
  * asum (averaged SGD), add the iterates of the averaged skipped steps to
- * asum[j]. */
-static inline void FN(csr_catch_up)(const fgd_lazy *L, REAL *params, REAL *state,
-                                    int64_t D, double *gsum, double *asum, int64_t j,
-                                    int64_t ta, int64_t tb)
+ * asum[j]. mrow >= 0 (Hogwild!): the state, read once into this copy, is
+ * repaired first (fgd_hog_repair). */
+static inline void FN(csr_catch_up_checked)(const fgd_lazy *L, REAL *params, REAL *state,
+                                            int64_t D, double *gsum, double *asum, int64_t j,
+                                            int64_t ta, int64_t tb, int mrow, int vrow,
+                                            double mk)
 {
     double w, s[3] = {0.0, 0.0, 0.0};
     int k;
     if (ta >= tb || (L->mode == FGD_LAZY_IDENTITY && !asum)) return;
     w = (double)params[j];
     for (k = 0; k < L->ns; k++) s[k] = (double)state[k * D + j];
+    if (mrow >= 0) fgd_hog_repair(s, mrow, vrow, mk);
     fgd_lazy_catch_up(L, &w, s, &gsum[j], ta, tb, asum ? &asum[j] : NULL);
     params[j] = (REAL)w;
     for (k = 0; k < L->ns; k++) state[k * D + j] = (REAL)s[k];
+}
+
+static inline void FN(csr_catch_up)(const fgd_lazy *L, REAL *params, REAL *state,
+                                    int64_t D, double *gsum, double *asum, int64_t j,
+                                    int64_t ta, int64_t tb)
+{
+    FN(csr_catch_up_checked)(L, params, state, D, gsum, asum, j, ta, tb, -1, 0, 0.0);
 }
 
 /*
@@ -605,15 +662,25 @@ FGD_NOINLINE static int64_t FN(csr_sgd_rows)(const REAL *data, const INDEX *indi
 
 /* Load a coordinate and the ns state rows its rule uses, apply
  * fgd_coord_step, store. */
-static inline void FN(csr_step_coord)(const fgd_config *c, int ns, REAL *params, REAL *state,
-                                      int64_t D, int64_t j, double g, double lr,
-                                      const double *pc, int penalized, double *gs)
+static inline void FN(csr_step_coord_checked)(const fgd_config *c, int ns, REAL *params,
+                                              REAL *state, int64_t D, int64_t j, double g,
+                                              double lr, const double *pc, int penalized,
+                                              double *gs, int mrow, int vrow, double mk)
 {
     double st[3] = {0.0, 0.0, 0.0};
     int k;
     for (k = 0; k < ns; k++) st[k] = (double)state[k * D + j];
+    if (mrow >= 0) fgd_hog_repair(st, mrow, vrow, mk);   /* (Hogwild!: csr_catch_up_checked) */
     params[j] = (REAL)fgd_coord_step(c, (double)params[j], g, st, lr, pc, penalized, gs);
     for (k = 0; k < ns; k++) state[k * D + j] = (REAL)st[k];
+}
+
+static inline void FN(csr_step_coord)(const fgd_config *c, int ns, REAL *params, REAL *state,
+                                      int64_t D, int64_t j, double g, double lr,
+                                      const double *pc, int penalized, double *gs)
+{
+    FN(csr_step_coord_checked)(c, ns, params, state, D, j, g, lr, pc, penalized, gs, -1, 0,
+                               0.0);
 }
 
 /*
@@ -747,7 +814,9 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
     double tloss[FGD_MAX_THREADS], tweight[FGD_MAX_THREADS], tgb[FGD_MAX_THREADS];
     fgd_pace_slot pace[FGD_MAX_THREADS] = {{0}};
     FN(hog_box) box;
-    int abort_flag = 0, k;
+    int abort_flag = 0, k, mrow, vrow;
+    double mk;
+    fgd_hog_moment_bound(c, &mrow, &vrow, &mk);
     for (k = 0; k < FGD_MAX_THREADS; k++) tloss[k] = tweight[k] = tgb[k] = 0.0;
     fgd_lock_init(&box.lock);
     box.v[0] = params[d];
@@ -779,7 +848,8 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             for (q = lo; q < hi; q++) {
                 const int64_t j = (int64_t)indices[q], ta = last[j];
                 if (ta <= t) {   /* another thread may be ahead: then nothing to do */
-                    FN(csr_catch_up)(L, params, state, D, gsum, NULL, j, ta, t);
+                    FN(csr_catch_up_checked)(L, params, state, D, gsum, NULL, j, ta, t, mrow,
+                                             vrow, mk);
                     last[j] = t + 1;
                 }
             }
@@ -796,8 +866,9 @@ static int64_t FN(csr_hogwild)(const REAL *data, const INDEX *indices, const IND
             my_weight += s;
             dl *= s;
             for (q = lo; q < hi; q++)
-                FN(csr_step_coord)(c, L->ns, params, state, D, (int64_t)indices[q],
-                                   dl * (double)data[q], lr, pc, 1, &gsum[indices[q]]);
+                FN(csr_step_coord_checked)(c, L->ns, params, state, D, (int64_t)indices[q],
+                                           dl * (double)data[q], lr, pc, 1, &gsum[indices[q]],
+                                           mrow, vrow, mk);
             if (c->fit_intercept) {   /* box.v as a model of one coordinate */
                 fgd_lock_set(&box.lock);
                 FN(csr_step_coord)(c, L->ns, box.v, box.v + 1, 1, 0, dl, lr, pc, 0, &my_gb);

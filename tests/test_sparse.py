@@ -753,6 +753,29 @@ def test_hogwild_reaches_a_comparable_loss(opt, penalty, alpha):
     assert hog.t_ == serial.t_
 
 
+@pytest.mark.parametrize("opt,mrow,vrow", [
+    (Adam(lr=0.01), 0, 1), (AdamW(lr=0.01, weight_decay=0.01), 0, 1),
+    (Adam(lr=0.01, amsgrad=True), 0, 1), (RMSprop(lr=0.01, centered=True), 1, 0)])
+def test_hogwild_repairs_a_torn_moment_pair(opt, mrow, vrow):
+    """A Hogwild! thread can read a coordinate's first moment as another
+    thread has just written it and its second moment as it was (at the
+    coordinate's first step, 0): Adam would step by lr m / eps, centered
+    RMSprop take the root of a negative number. Planted in the state, such a
+    pair is brought back to the bound the serial iterates keep (|m| <= K
+    sqrt(v); grad_avg^2 <= square_avg) before it is used."""
+    X, y = _data(n=200, d=40)
+    tr = Trainer(loss="log_loss", optimizer=opt, penalty=None, batch_size=1, n_jobs=2,
+                 hogwild=True, random_state=0)
+    tr.init_model(40, np.float64)
+    tr.state[mrow, :40] = 1.0   # first moments as if written...
+    tr.state[vrow, :40] = 0.0   # ...with their second moments still zero
+    tr.run(X, y, epochs=1)
+    # the serial steps of a fresh model move a weight by at most a few lr
+    # per step; a torn pair used as read moves it by lr / eps = 1e6
+    assert np.all(np.abs(tr.params) < 0.01 * 200 * 10)
+    assert np.all(np.isfinite(tr.state))
+
+
 def _disjoint_thread_rows(n=400, d=60):
     """Rows at even positions on the first half of the columns, odd ones on
     the second: in row order two Hogwild! threads (positions k, k + 2, ...)
