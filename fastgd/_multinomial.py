@@ -220,14 +220,16 @@ class MultinomialTrainer(Trainer):
             raise ValueError(f"the multinomial core supports the optimizers {_SUPPORTED}, "
                              f"not {name!r}")
         super().__init__(loss="log_loss", **kwargs)
-        if self.penalty.l1_method == "cumulative":
-            raise ValueError("l1_method='cumulative' is not available for the multinomial "
-                             "(softmax) model; use l1_method='proximal', or "
-                             "multi_class='ovr'")
         if int(n_classes) < 2:
             raise ValueError(f"n_classes must be >= 2, got {n_classes!r}")
         self.n_classes = int(n_classes)
         self.backend = self._make_backend()
+
+    def _check_l1_method(self, penalty):
+        if penalty.cumulative:
+            raise ValueError("l1_method='cumulative' is not available for the multinomial "
+                             "(softmax) model; use l1_method='proximal', or "
+                             "multi_class='ovr'")
 
     def _make_backend(self):
         if self.backend_name == "reference":

@@ -563,7 +563,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             tr = trainers[k]
             monitor, best = None, None
             if scorers[k] is not None:
-                best = {"score": -math.inf, "params": None, "avg": None}
+                best = {"score": -math.inf, "params": None, "avg": None, "l1_state": None}
                 score = scorers[k]
 
                 def monitor(coef, intercept, tr=tr, best=best, score=score):
@@ -573,6 +573,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                     if value > best["score"]:
                         best["score"] = value
                         best["params"] = tr.params.copy()
+                        # the cumulative L1 penalty's account of these weights
+                        l1_state = getattr(tr, "l1_state", None)
+                        best["l1_state"] = None if l1_state is None else l1_state.copy()
                         # the model scored, restored into avg too, as that is
                         # what is reported
                         best["avg"] = None if tr.avg is None else np.concatenate(
@@ -590,6 +593,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 tr.params[...] = best["params"]
                 if tr.avg is not None:
                     tr.avg[...] = best["avg"]
+                if best["l1_state"] is not None:
+                    tr.l1_state[...] = best["l1_state"]
             return reason
 
         if n_workers <= 1 or len(trainers) == 1:

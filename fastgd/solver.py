@@ -422,8 +422,9 @@ class Trainer:
         self.l2 = wd if wd > 0 else penalty.l2
 
     def _check_l1_method(self, penalty):
-        """Refuse the cumulative L1 penalty where it is not defined."""
-        if penalty.l1_method != "cumulative":
+        """Refuse the cumulative L1 penalty where it is not defined (where
+        there is an L1 part: ``l1_method`` alone changes nothing)."""
+        if not penalty.cumulative:
             return
         opt = self.optimizer
         if not (opt.name == "sgd" and opt.momentum == 0 and not opt.decoupled_weight_decay):
@@ -476,10 +477,12 @@ class Trainer:
             loss = get_loss(loss.name, epsilon=epsilon)
         if schedule is not None:
             sched = _check_schedule(opt, get_schedule(schedule))
-        if penalty is not None and penalty.l1_method != self.penalty.l1_method:
-            raise ValueError(f"l1_method cannot change in training (from "
-                             f"{self.penalty.l1_method!r} to {penalty.l1_method!r}): its state "
-                             "starts with the model; call fit to train with it")
+        if penalty is not None:
+            if penalty.l1_method != self.penalty.l1_method:
+                raise ValueError(f"l1_method cannot change in training (from "
+                                 f"{self.penalty.l1_method!r} to {penalty.l1_method!r}): its "
+                                 "state starts with the model; call fit to train with it")
+            self._check_l1_method(penalty)
         old = (self.optimizer, self.penalty, self.l2)
         self.optimizer = opt
         try:
@@ -494,6 +497,11 @@ class Trainer:
         except BaseException:
             self.optimizer, self.penalty, self.l2 = old
             raise
+        if (penalty is not None and getattr(self, "l1_state", None) is not None
+                and (self.penalty.l1, self.l2) != (old[1].l1, old[2])):
+            # the cumulative penalty's account starts afresh with a new
+            # penalty: what a weight at zero still owed was owed to the old one
+            self.l1_state[...] = 0.0
         self.loss, self.schedule, self._bound_schedule = loss, sched, bound
         if lr is not None:
             self.lr = opt.lr

@@ -204,6 +204,50 @@ def test_state_is_part_of_the_model(sparse_truth):
     np.testing.assert_array_equal(clone.l1_state, state)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_early_stopping_restores_the_state_with_the_weights(sparse_truth):
+    X, y = sparse_truth
+    common = dict(penalty="l1", alpha=0.003, l1_method="cumulative", shuffle=False,
+                  learning_rate="constant", eta0=0.5, early_stopping=True,
+                  validation_fraction=0.25, n_iter_no_change=3, tol=1e-9, max_iter=30,
+                  random_state=0)
+    clf = SGDClassifier(**common).fit(X, y)
+    best = int(np.argmax(clf.history_.validation)) + 1
+    assert best < clf.n_iter_   # the weights go back
+    # the same training, stopped at the best epoch
+    ref = SGDClassifier(**{**common, "max_iter": best, "n_iter_no_change": 100}).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, ref.coef_)
+    np.testing.assert_array_equal(clf._trainers[0].l1_state, ref._trainers[0].l1_state)
+
+
+def test_a_new_penalty_starts_the_account_afresh(sparse_truth):
+    X, y = sparse_truth
+    clf = SGDClassifier(penalty="l1", alpha=0.05, l1_method="cumulative", shuffle=False)
+    clf.partial_fit(X, y, classes=[-1, 1])
+    state = clf._trainers[0].l1_state
+    assert state[-1] > 0
+    clf.partial_fit(X, y)   # nothing changed: the state carries on
+    assert state[-1] > 0 and np.any(state[:-1] != 0)
+    clf.set_params(alpha=0.001)
+    clf.partial_fit(X[:1], y[:1])
+    # what weights at zero owed under alpha=0.05 is not collected under 0.001:
+    # the account restarted, then took one step
+    assert state[-1] == pytest.approx(0.001 * clf._trainers[0].history.lr[-1])
+
+
+def test_l1_method_alone_changes_nothing_without_l1(sparse_truth):
+    X, y = sparse_truth
+    kw = dict(penalty="l2", alpha=0.01, optimizer="adam", random_state=0)
+    a = SGDClassifier(l1_method="cumulative", **kw).fit(X, y)
+    b = SGDClassifier(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    with pytest.raises(ValueError, match="plain SGD"):
+        a.set_params(penalty="l1").partial_fit(X, y)
+    y3 = np.arange(500) % 3
+    SGDClassifier(loss="log_loss", multi_class="multinomial", l1_method="cumulative",
+                  max_iter=2, tol=None).fit(X, y3)
+
+
 # -- what it refuses --------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, match", [
     ({"optimizer": "adam"}, "plain SGD"),
