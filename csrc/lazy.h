@@ -207,6 +207,10 @@ typedef struct {
      * nsteps, side by side: beta2^J, arho[n]^J for each term n, beta1^J
      * (fgd_lazy_adam_tables) */
     const double *apow;
+    /* SCALED with the cumulative L1 penalty (c->l1_cum): after i steps of
+     * the chunk, cU[i] = U (since the last fold), cu[i] = u and cs[i] = the
+     * scale; the loops fill them step by step (fgd_l1_cum_catch_up) */
+    double *cU, *cu, *cs;
 } fgd_lazy;
 
 /* Soft threshold. Written without branches on the sign of w, which the
@@ -502,20 +506,38 @@ static inline int fgd_lazy_adam_tables(fgd_lazy *L, double *blk, double *pw, dou
  * ib: each of those steps scaled w (L2) and applied its penalty, as the
  * dense loop does. TU, Tu and Ts hold, after i steps of the chunk, U (the
  * threshold in v-units: the sum of l1 lr / scale since the last fold), u
- * and the scale. Once a weight has taken its due it owes nothing more
- * (q = -u for a positive weight), so after the first skipped step, which
- * also takes what it owed before (e0, zero but for rounding), the steps are
- * soft-thresholds adding up to TU[ib] - TU[ia]. Where they reach zero, the
- * step m that clipped it is found by bisection (TU increases), and q is set
- * from what that step took: O(log J) for a gap of J steps. Returns the new
- * v; *q is updated.
+ * and the scale (fgd_lazy's cU, cu, cs). Once a weight has taken its due it
+ * owes nothing more (q = -u for a positive weight), so after the first
+ * skipped step, which also takes what it owed before (e0, zero but for
+ * rounding), the steps are soft-thresholds adding up to TU[ib] - TU[ia].
+ * Where they reach zero, the step that clipped it is found by bisection
+ * (fgd_l1_cum_clip): O(log J) for a gap of J steps. Returns the new v; *q
+ * is updated.
  */
+/* A weight of magnitude a (v-units, sign sgn) at index ia that owed e0
+ * (v-units at step ia + 1) and reaches zero by ib: its q after the step that
+ * clipped it (the first m with e0 + TU[m] - TU[ia] >= a, by bisection: TU
+ * increases). q0: its q at ia. */
+static inline double fgd_l1_cum_clip(double a, double sgn, double e0, double q0,
+                                     const double *TU, const double *Tu, const double *Ts,
+                                     int64_t ia, int64_t ib)
+{
+    int64_t lo = ia + 1, hi = ib;
+    while (lo < hi) {
+        const int64_t m = lo + (hi - lo) / 2;
+        if (e0 + (TU[m] - TU[ia]) >= a) hi = m;
+        else lo = m + 1;
+    }
+    /* step lo took the whole weight left before its penalty */
+    if (lo == ia + 1) return q0 - sgn * a * Ts[lo];
+    return -sgn * (Tu[lo - 1] + (a - e0 - (TU[lo - 1] - TU[ia])) * Ts[lo]);
+}
+
 static inline double fgd_l1_cum_catch_up(double v, double *q, const double *TU,
                                          const double *Tu, const double *Ts, int64_t ia,
                                          int64_t ib)
 {
     double sgn, a, e0, theta;
-    int64_t lo, hi;
     if (ia >= ib || v == 0.0) return v;
     sgn = v > 0.0 ? 1.0 : -1.0;
     a = fabs(v);
@@ -525,33 +547,20 @@ static inline double fgd_l1_cum_catch_up(double v, double *q, const double *TU,
         *q = -sgn * Tu[ib];
         return sgn * (a - theta);
     }
-    lo = ia + 1;
-    hi = ib;
-    while (lo < hi) {
-        const int64_t m = lo + (hi - lo) / 2;
-        if (e0 + (TU[m] - TU[ia]) >= a) hi = m;
-        else lo = m + 1;
-    }
-    /* step lo took the whole weight left before its penalty */
-    if (lo == ia + 1)
-        *q -= sgn * a * Ts[lo];
-    else
-        *q = -sgn * (Tu[lo - 1] + (a - e0 - (TU[lo - 1] - TU[ia])) * Ts[lo]);
+    *q = fgd_l1_cum_clip(a, sgn, e0, *q, TU, Tu, Ts, ia, ib);
     return 0.0;
 }
 
 /* The cumulative L1 penalty of a step in SCALED mode, on v = w / scale
- * after the step's update: fgd_l1_cumulative in v-units. */
-static inline double fgd_l1_cum_step(double v, double u, double scale, double *q)
+ * after the step's update: fgd_l1_cumulative in v-units (inv_scale =
+ * 1 / scale), written without branches on the signs, which are random (a
+ * branch per sign cost a quarter of csr_sgd_rows' epoch). */
+static inline double fgd_l1_cum_step(double z, double u, double scale, double inv_scale,
+                                     double *q)
 {
-    const double z = v;
-    if (v > 0.0) {
-        v -= (u + *q) / scale;
-        if (v < 0.0) v = 0.0;
-    } else if (v < 0.0) {
-        v += (u - *q) / scale;
-        if (v > 0.0) v = 0.0;
-    }
+    const double sz = (double)((z > 0.0) - (z < 0.0));
+    const double a = fabs(z) - (u + sz * *q) * inv_scale;
+    const double v = a > 0.0 ? copysign(a, z) : 0.0;
     *q += scale * (v - z);
     return v;
 }
@@ -627,6 +636,15 @@ static inline void fgd_lazy_setup(fgd_lazy *L, const fgd_config *c, int64_t t0,
     L->q3 = tables + 11 * N;
     L->mblk = NULL;
     L->mpow = NULL;
+    L->cU = L->cu = L->cs = NULL;
+    if (c->l1_cum && c->l1 > 0.0 && c->optimizer == FGD_SGD && h[0] == 0.0) {
+        /* rows 5 .. 7 (fgd_lazy_table_rows): from the chunk's start */
+        L->cU = tables + 5 * N;
+        L->cu = tables + 6 * N;
+        L->cs = tables + 7 * N;
+        L->cU[0] = 0.0;
+        L->cs[0] = 1.0;   /* (cu[0], u at the start: the epoch function) */
+    }
     L->msuf = L->mpre = NULL;
     L->mlevels = 0;
     L->ns = fgd_n_state(c->optimizer, h);

@@ -111,9 +111,9 @@ def test_leaves_the_exact_zeros_the_proximal_step_does_not(sparse_truth):
 
 
 # -- compiled loops against the reference ---------------------------------------
-def _fit(X, y, backend, dtype, **kwargs):
+def _fit(X, y, backend, dtype, loss="log_loss", **kwargs):
     X = X.astype(dtype)
-    res = fastgd.fit(X, y, loss="log_loss", l1_method="cumulative", epochs=3,
+    res = fastgd.fit(X, y, loss=loss, l1_method="cumulative", epochs=3,
                      random_state=0, backend=backend, **kwargs)
     return np.r_[res.coef_.ravel(), res.intercept_]
 
@@ -124,14 +124,15 @@ CASES = [(0.01, 1.0, 1.0, "invscaling"), (0.05, 0.3, 0.5, "constant"),
          (0.2, 0.05, 0.8, "constant")]
 
 
+@pytest.mark.parametrize("loss", ["log_loss", "hinge"])   # hinge: rows of derivative 0
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("batch_size", [1, 2, 5, 600])
 @pytest.mark.parametrize("case", CASES)
-def test_dense_and_csr_match_the_reference(wide_csr, case, batch_size, dtype):
+def test_dense_and_csr_match_the_reference(wide_csr, case, batch_size, dtype, loss):
     X, y = wide_csr
     alpha, l1_ratio, lr, schedule = case
     kw = dict(penalty="elasticnet", alpha=alpha, l1_ratio=l1_ratio, lr=lr, schedule=schedule,
-              batch_size=batch_size)
+              batch_size=batch_size, loss=loss)
     ref = _fit(X.toarray(), y, "reference", dtype, **kw)
     assert 0 < np.count_nonzero(ref[:-1]) < 400   # zeros and non-zeros both
     assert_close(_fit(X.toarray(), y, "cpu", dtype, **kw), ref, dtype, "dense")
