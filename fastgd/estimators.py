@@ -70,11 +70,15 @@ Where fastgd differs from scikit-learn on purpose
   step on sparse and dense data (sparse and dense fits agree). The row
   order of ``shuffle=True`` is fastgd's own seeded order, so shuffled fits
   differ by seed, not on average.
-* L1 and elastic net are a proximal soft-threshold after each step, scaled
-  by the step taken (exact zeros; README.md, "Numerical conventions"), not
-  scikit-learn's cumulative truncated-gradient penalty. At ``batch_size=1``
-  few weights stay exactly zero (each row's step exceeds one step's
-  threshold); larger batches give sparse models (README.md).
+* L1 and elastic net are by default a proximal soft-threshold after each
+  step, scaled by the step taken (exact zeros; README.md, "Numerical
+  conventions"), not scikit-learn's cumulative truncated-gradient penalty.
+  At ``batch_size=1`` few weights stay exactly zero (each row's step exceeds
+  one step's threshold); ``l1_method="cumulative"`` applies scikit-learn's
+  penalty (plain SGD; with rows in order its weights equal scikit-learn's,
+  exact zeros included), and larger batches give sparse models with either.
+  The cumulative penalty's state carries across ``partial_fit`` calls
+  (scikit-learn starts it afresh at each call).
 * The ``optimal`` schedule counts optimizer steps: with ``batch_size > 1``
   its step size falls ``batch_size`` times more slowly per sample.
 * The objective is a weighted *average*: sample weights are divided by
