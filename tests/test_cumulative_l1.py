@@ -301,9 +301,13 @@ def test_refusals_in_the_estimators(sparse_truth):
 def test_csr_needs_positive_scale_factors(wide_csr):
     # lr * alpha * (1 - l1_ratio) = 1: the weight scale would be 0
     X, y = wide_csr
-    with pytest.raises(ValueError, match="1 - lr"):
+    with pytest.raises(ValueError, match=r"'constant' schedule's step size eta=1 at step 0"):
         fastgd.fit(X, y, penalty="elasticnet", alpha=2.0, l1_ratio=0.5, lr=1.0,
                    l1_method="cumulative", batch_size=1, epochs=1)
+    # 'optimal' ignores lr: the message names its own step size
+    with pytest.raises(ValueError, match=r"'optimal' schedule's step size eta=.* at step 0"):
+        fastgd.fit(X, y, penalty="elasticnet", alpha=20.0, l1_ratio=0.1, lr=0.01,
+                   schedule="optimal", l1_method="cumulative", batch_size=1, epochs=1)
     # the dense loop takes it
     fastgd.fit(X.toarray(), y, penalty="elasticnet", alpha=2.0, l1_ratio=0.5, lr=1.0,
                l1_method="cumulative", batch_size=1, epochs=1)

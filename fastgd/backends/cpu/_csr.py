@@ -69,6 +69,24 @@ def replays_skipped_steps(problem, t):
     return _replays(cfg, t) or _dense_steps(problem.X, cfg, t)
 
 
+def _scale_factor_message(problem, t, exc, scan=100_000):
+    """The refusal of a step whose L2 factor ``1 - eta l2`` is not positive
+    (the cumulative L1 penalty on CSR), naming the first such step size."""
+    steps = -(-(problem.X.shape[0]) // problem.batch_size)
+    for k in range(t, t + min(steps, scan)):
+        eta = problem.schedule.lr_at(problem.lr, k)
+        if not 1.0 - eta * problem.l2 > 0.0:
+            name = getattr(problem.schedule, "name", "the schedule")
+            return (f"the cumulative L1 penalty on sparse data needs every step's factor "
+                    f"1 - eta * alpha * (1 - l1_ratio) to be positive; the {name!r} "
+                    f"schedule's step size eta={eta:g} at step {k} makes it "
+                    f"{1.0 - eta * problem.l2:g} (alpha * (1 - l1_ratio) = {problem.l2:g}). "
+                    "Take smaller steps (the 'optimal' schedule's first step is "
+                    "1/(alpha t0), whatever lr or eta0) or a smaller alpha, or "
+                    "l1_method='proximal'")
+    return str(exc)
+
+
 def run_epoch_csr(problem, params, state, order, t, gsum, avg=None, end_sums=False):
     """One epoch (or chunk of one) over CSR rows in the compiled core.
 
@@ -96,8 +114,11 @@ def run_epoch_csr(problem, params, state, order, t, gsum, avg=None, end_sums=Fal
         keep = (problem.sw if order is None else problem.sw[order]) != 0
         if not keep.all():
             order = np.flatnonzero(keep) if order is None else np.asarray(order)[keep]
-    stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y, problem.sw,
-                              order, params, state, gsum, cfg, t, hogwild, avg)
+    try:
+        stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y,
+                                  problem.sw, order, params, state, gsum, cfg, t, hogwild, avg)
+    except _sparse.ScaleFactorError as exc:
+        raise ValueError(_scale_factor_message(problem, t, exc)) from None
     if stats is None:   # the threaded mode cannot run this configuration
         cfg["n_threads"] = 1
         stats = _sparse.epoch_csr(X.data, X.indices, X.indptr, X.shape[1], problem.y,

@@ -122,6 +122,11 @@ def lazy_catch_up(dict cfg, int64_t t0, int64_t nsteps, double w, state, int64_t
     return w, np.asarray(s), gs, not applied
 
 
+class ScaleFactorError(ValueError):
+    """A step's L2 factor 1 - eta * l2 is not positive: the weight-scale loops
+    of the cumulative L1 penalty cannot take it (see _csr.run_epoch_csr)."""
+
+
 cdef class _Scratch:
     """The epoch's scratch of fastgd_csr.h, owned by Python (freed with it)."""
     cdef fgd_csr_scratch s
@@ -322,10 +327,10 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     if rc == -2:
         return None
     if rc == -3:
-        raise ValueError(
+        raise ScaleFactorError(
             "the cumulative L1 penalty on sparse data needs every step's factor "
-            "1 - lr * alpha * (1 - l1_ratio) to be positive; take smaller steps or a "
-            "smaller alpha")
+            "1 - eta * alpha * (1 - l1_ratio) to be positive (eta: the step size); take "
+            "smaller steps or a smaller alpha")
     if rc != 0:
         raise ValueError("invalid configuration for the compiled CSR core: %r" % cfg)
     out = dict(loss_sum=st.loss_sum, weight_sum=st.weight_sum,
