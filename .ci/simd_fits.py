@@ -70,6 +70,16 @@ def _fits():
                              random_state=1, **_optimizer(opt, "elasticnet"))
             yield (f"csr {np.dtype(dtype).name} d={d} {opt} batch={batch}",
                    [res.coef_, np.atleast_1d(res.intercept_)])
+        # the cumulative L1 penalty: dense rows (batch 1, mini-batches on two
+        # threads) and CSR rows (its fused loop, the general loop)
+        for batch, sparse in itertools.product([1, 8, 256], [False, True]):
+            res = fastgd.fit(Xs if sparse else Xs.toarray(), y, loss="log_loss",
+                             batch_size=batch, epochs=2, random_state=1, n_jobs=2,
+                             penalty="elasticnet", alpha=1e-2, l1_method="cumulative",
+                             lr=0.05)
+            yield (f"cumulative L1 {np.dtype(dtype).name} d={d} batch={batch} "
+                   f"{'csr' if sparse else 'dense'}",
+                   [res.coef_, np.atleast_1d(res.intercept_)])
 
 
 def save(path):
